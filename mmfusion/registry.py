@@ -1,0 +1,134 @@
+"""A timm-style model registry.
+
+Model files decorate an entry function with :func:`register_model`; users call
+:func:`create_model` with the registered name and keyword overrides::
+
+    import mmfusion
+    model = mmfusion.create_model("xshiftnet_rgb", num_classes=60)
+    mmfusion.list_models("xshift*")
+
+Entry functions take keyword arguments only and return an ``nn.Module``. The module that
+defines them must be imported by ``mmfusion.models`` so that registration happens on
+``import mmfusion``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .errors import CheckpointError, ConfigError
+
+ModelFn = Callable[..., nn.Module]
+
+_model_entrypoints: dict[str, ModelFn] = {}
+_model_to_module: dict[str, str] = {}
+_model_tags: dict[str, tuple[str, ...]] = {}
+
+
+def register_model(fn: ModelFn | None = None, *, name: str | None = None,
+                   tags: tuple[str, ...] = ()) -> Any:
+    """Register a model entry function (usable as ``@register_model`` or ``@register_model(name=...)``).
+
+    ``tags`` group models for listing (``"encoder"``, ``"fusion"``, ``"skeleton"``, ``"test"`` ...).
+    """
+
+    def deco(f: ModelFn) -> ModelFn:
+        key = name or f.__name__
+        if key in _model_entrypoints and _model_to_module[key] != f.__module__:
+            warnings.warn(f"model {key!r} re-registered by {f.__module__}", stacklevel=2)
+        _model_entrypoints[key] = f
+        _model_to_module[key] = f.__module__
+        _model_tags[key] = tuple(tags)
+        return f
+
+    return deco(fn) if fn is not None else deco
+
+
+def list_models(filter: str = "", tag: str | None = None) -> list[str]:
+    """Sorted registered names matching a shell-style pattern (``"*gcn*"``) and optional tag."""
+    _ensure_imported()
+    names = sorted(_model_entrypoints)
+    if filter:
+        names = [n for n in names if fnmatch.fnmatch(n, filter)]
+    if tag is not None:
+        names = [n for n in names if tag in _model_tags[n]]
+    return names
+
+
+def is_model(name: str) -> bool:
+    _ensure_imported()
+    return name in _model_entrypoints
+
+
+def model_entrypoint(name: str) -> ModelFn:
+    _ensure_imported()
+    try:
+        return _model_entrypoints[name]
+    except KeyError:
+        close = fnmatch.filter(_model_entrypoints, f"*{name.split('_')[0]}*")
+        hint = f" (did you mean one of {close[:5]}?)" if close else ""
+        raise ConfigError(f"unknown model {name!r}{hint}; see mmfusion.list_models()") from None
+
+
+def create_model(name: str, checkpoint: str | Path | None = None, **kwargs: Any) -> nn.Module:
+    """Build a registered model.
+
+    Args:
+        name: registered model name (see :func:`list_models`).
+        checkpoint: optional path to a ``.safetensors`` file or a run folder written by the
+            engine (``model.safetensors`` + ``config.json``). The JSON's ``model_kwargs``
+            are used as defaults, explicit ``kwargs`` win. Weights load with ``strict=True``.
+        **kwargs: passed to the entry function; ``None`` values are dropped (timm semantics).
+    """
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    weights: Path | None = None
+    if checkpoint is not None:
+        ckpt = Path(checkpoint)
+        if ckpt.is_dir():
+            cfg_file = ckpt / "config.json"
+            if cfg_file.exists():
+                cfg = json.loads(cfg_file.read_text())
+                if cfg.get("model_name", name) != name:
+                    raise CheckpointError(f"{cfg_file}: checkpoint is for model {cfg['model_name']!r}, not {name!r}")
+                kwargs = {**cfg.get("model_kwargs", {}), **kwargs}
+            ckpt = ckpt / "model.safetensors"
+        if not ckpt.exists():
+            raise CheckpointError(f"{ckpt}: checkpoint file not found")
+        weights = ckpt
+    model = model_entrypoint(name)(**kwargs)
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
+def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
+    """Load safetensors weights into ``model``; a mismatch is a :class:`CheckpointError`."""
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises several unrelated types on bad files
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if strict and (missing or unexpected):
+        raise CheckpointError(
+            f"{path}: weights do not fit {type(model).__name__}: "
+            f"missing={list(missing)[:5]} unexpected={list(unexpected)[:5]}")
+
+
+_imported = False
+
+
+def _ensure_imported() -> None:
+    """Import the model zoo lazily so that ``mmfusion.registry`` itself stays light."""
+    global _imported
+    if not _imported:
+        _imported = True
+        import mmfusion.models  # noqa: F401
