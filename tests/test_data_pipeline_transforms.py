@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms.v2 import functional as F
 
 from mmfusion.data.layouts import COCO17, NTU25
 from mmfusion.data.transforms import (
@@ -23,7 +24,6 @@ from mmfusion.data.transforms import (
     short_side_size,
     video_transform,
 )
-from torchvision.transforms.v2 import functional as F
 
 
 def test_test_geometry_is_central_square() -> None:
@@ -40,7 +40,7 @@ def test_train_geometry_seeded_and_inside_image() -> None:
         g = ClipGeometry.sample(True, np.random.default_rng(s), scale=(0.2, 1.0))
         for h, w in ((36, 64), (424, 512)):
             top, left, bh, bw = g.box(h, w)
-            assert 0 <= top and top + bh <= h and 0 <= left and left + bw <= w and bh >= 1 and bw >= 1
+            assert top >= 0 and top + bh <= h and left >= 0 and left + bw <= w and bh >= 1 and bw >= 1
             assert bh * bw <= 1.05 * h * w
 
 
