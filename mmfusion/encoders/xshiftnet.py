@@ -1,0 +1,287 @@
+"""X-ShiftNet: an X3D backbone whose temporal kernels are all replaced by temporal shifts.
+
+The two streams of EPAM-Net (Abdelkawy et al., Neurocomputing 2025). Every convolution is
+spatial-only ((1, k, k) or 1x1x1); the only temporal modelling is a :func:`temporal_shift`
+at the input of each residual branch, so the time axis is never strided.
+
+Block (bottleneck ``P``, output ``Cout``)::
+
+    x -> TSM -> Conv1x1x1(Cin->P)+BN+ReLU -> DWConv(1,3,3, stride (1,s,s))+BN
+      -> [SE(P) on even-indexed blocks] -> Swish -> Conv1x1x1(P->Cout)+BN (gamma 0 at init)
+      -> + identity (1x1x1 stride-s conv+BN where shape changes) -> ReLU
+
+Configurations (official EPAM-Net code; numbers measured by ``tests/test_xshiftnet_*``):
+
+=================  ==============  =======  ==============  =========  ==========  ==========
+name               input           stages   widths          conv5 out  params      MACs
+=================  ==============  =======  ==============  =========  ==========  ==========
+``xshiftnet_rgb``  (3, 16, 224²)   3/5/11/7 24/48/96/192    432        1,980,030   4.262 G
+``xshiftnet_pose`` (17, 48, 56²)   5/11/7   24/48/96        216        519,580     3.356 G
+=================  ==============  =======  ==============  =========  ==========  ==========
+
+(MACs count convolutions and linear layers only, as the paper-style counters do.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from ..errors import ConfigError, MissingModalityError
+from ..registry import register_model
+from .temporal_shift import TemporalShift
+
+__all__ = ["XShiftBlock", "XShiftNet", "XShiftNetClassifier", "ClipHead", "SqueezeExcite", "round_width"]
+
+
+def round_width(width: float, multiplier: float, min_width: int = 8, divisor: int = 8) -> int:
+    """X3D channel rounding: ``width * multiplier`` to a multiple of ``divisor`` (>= ``min_width``),
+    bumped up one step when rounding down lost more than 10 %."""
+    w = width * multiplier
+    out = max(min_width, int(w + divisor / 2) // divisor * divisor)
+    if out < 0.9 * w:
+        out += divisor
+    return int(out)
+
+
+class SqueezeExcite(nn.Module):
+    """Channel gating: (N, C, T, H, W) -> (N, C, T, H, W), gate from the clip-wide mean.
+
+    The bottleneck width is ``round_width(C, reduction)`` (X3D rule: multiple of 8, at
+    least 8), and both 1x1x1 convolutions carry a bias, as in X3D.
+    """
+
+    def __init__(self, channels: int, reduction: float = 1 / 16) -> None:
+        super().__init__()
+        self.bottleneck = round_width(channels, reduction)
+        self.fc1 = nn.Conv3d(channels, self.bottleneck, kernel_size=1, bias=True)
+        self.act = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv3d(self.bottleneck, channels, kernel_size=1, bias=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = x.mean(dim=(2, 3, 4), keepdim=True)
+        return x * self.fc2(self.act(self.fc1(s))).sigmoid()
+
+
+def _conv_bn(cin: int, cout: int, kernel: tuple[int, int, int] = (1, 1, 1), stride: tuple[int, int, int] = (1, 1, 1),
+             groups: int = 1, relu: bool = False) -> nn.Sequential:
+    """Conv3d (no bias; BN follows) + BatchNorm3d (+ ReLU). Padding keeps the spatial size / stride."""
+    pad = tuple(k // 2 for k in kernel)
+    layers: list[nn.Module] = [
+        nn.Conv3d(cin, cout, kernel, stride=stride, padding=pad, groups=groups, bias=False),
+        nn.BatchNorm3d(cout),
+    ]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class XShiftBlock(nn.Module):
+    """One X-ShiftNet bottleneck: (N, Cin, T, H, W) -> (N, Cout, T, ceil(H/s), ceil(W/s)).
+
+    Args:
+        in_channels: Cin.
+        planes: bottleneck width P (depthwise 1x3x3 convolution runs at this width).
+        out_channels: Cout.
+        spatial_stride: s, applied by the depthwise conv and the shortcut projection.
+        use_se: insert squeeze-excitation after the depthwise conv.
+        se_reduction: SE bottleneck ratio.
+        fold_div: temporal shift of 1/fold_div of the channels each way.
+    """
+
+    def __init__(self, in_channels: int, planes: int, out_channels: int, spatial_stride: int = 1,
+                 use_se: bool = False, se_reduction: float = 1 / 16, fold_div: int = 8) -> None:
+        super().__init__()
+        self.shift = TemporalShift(fold_div)
+        self.conv1 = _conv_bn(in_channels, planes, relu=True)
+        self.conv2 = _conv_bn(planes, planes, (1, 3, 3), (1, spatial_stride, spatial_stride), groups=planes)
+        self.se = SqueezeExcite(planes, se_reduction) if use_se else nn.Identity()
+        self.swish = nn.SiLU(inplace=True)
+        self.conv3 = _conv_bn(planes, out_channels)
+        self.downsample: nn.Module | None = None
+        if spatial_stride != 1 or in_channels != out_channels:
+            self.downsample = _conv_bn(in_channels, out_channels, stride=(1, spatial_stride, spatial_stride))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # the shift feeds the residual branch only; the identity path sees unshifted frames
+        out = self.conv1(self.shift(x))
+        out = self.swish(self.se(self.conv2(out)))
+        out = self.conv3(out)
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class XShiftNet(nn.Module):
+    """X-ShiftNet encoder: (N, in_chans, T, H, W) -> (N, out_dim, T, H / S, W / S).
+
+    ``S = stem_stride * prod(spatial_strides)`` (32 for the RGB stream, 8 for the pose
+    stream); the time axis is never strided.
+
+    Args:
+        in_chans: input channels (3 for RGB, 17 for COCO-17 heatmaps).
+        widths: output channels of each stage (X3D: ``base * 2**i``).
+        stage_blocks: blocks per stage.
+        bottleneck_ratio: P = int(width * ratio) (X3D ``gamma_b``); also the conv5 expansion.
+        spatial_strides: stride of the first block of each stage.
+        stem_stride: spatial stride of the 1x3x3 stem convolution.
+        fold_div: temporal shift fraction (RGB 8, pose 4: "double shifted channels").
+        se_style: ``"half"`` (SE in even-indexed blocks of each stage), ``"all"`` or ``"none"``.
+        se_reduction: SE bottleneck ratio.
+        zero_init_residual: zero the last BN gamma of each block (the block starts as identity).
+    """
+
+    def __init__(self, in_chans: int = 3, widths: Sequence[int] = (24, 48, 96, 192),
+                 stage_blocks: Sequence[int] = (3, 5, 11, 7), bottleneck_ratio: float = 2.25,
+                 spatial_strides: Sequence[int] | None = None, stem_stride: int = 2, fold_div: int = 8,
+                 se_style: str = "half", se_reduction: float = 1 / 16, zero_init_residual: bool = True) -> None:
+        super().__init__()
+        widths, stage_blocks = tuple(widths), tuple(stage_blocks)
+        spatial_strides = tuple(spatial_strides) if spatial_strides is not None else (2,) * len(widths)
+        if not (len(widths) == len(stage_blocks) == len(spatial_strides)) or not widths:
+            raise ConfigError(f"XShiftNet: widths {widths}, stage_blocks {stage_blocks} and spatial_strides "
+                              f"{spatial_strides} must be non-empty and of equal length")
+        if se_style not in ("half", "all", "none"):
+            raise ConfigError(f"XShiftNet: se_style must be 'half', 'all' or 'none', got {se_style!r}")
+        if min(stage_blocks) < 1 or min(widths) < 1:
+            raise ConfigError(f"XShiftNet: every stage needs >= 1 block and >= 1 channel, got {stage_blocks}, {widths}")
+        self.in_chans = in_chans
+        self.widths = widths
+        self.stage_blocks = stage_blocks
+        self.fold_div = fold_div
+        self.stride = stem_stride
+        for s in spatial_strides:
+            self.stride *= s
+
+        self.stem = _conv_bn(in_chans, widths[0], (1, 3, 3), (1, stem_stride, stem_stride), relu=True)
+        stages: list[nn.Module] = []
+        cin = widths[0]
+        for width, n, s in zip(widths, stage_blocks, spatial_strides):
+            planes = int(width * bottleneck_ratio)
+            blocks = []
+            for i in range(n):
+                use_se = se_style == "all" or (se_style == "half" and i % 2 == 0)
+                blocks.append(XShiftBlock(cin, planes, width, s if i == 0 else 1, use_se, se_reduction, fold_div))
+                cin = width
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        self.out_dim = int(widths[-1] * bottleneck_ratio)
+        self.conv5 = _conv_bn(widths[-1], self.out_dim, relu=True)
+        self.reset_parameters(zero_init_residual)
+
+    def reset_parameters(self, zero_init_residual: bool = True) -> None:
+        """Kaiming-normal (fan_out, ReLU) convolutions, unit BN, zero biases (mmcv/X3D recipe)."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        if zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, XShiftBlock):
+                    nn.init.zeros_(m.conv3[1].weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 5 or x.shape[1] != self.in_chans:
+            raise ConfigError(f"XShiftNet expects (N, {self.in_chans}, T, H, W), got shape {tuple(x.shape)}")
+        return self.conv5(self.stages(self.stem(x)))
+
+
+class ClipHead(nn.Module):
+    """I3D-style head: (N, C, T, H, W) -> (N, num_classes) via global average pool, dropout, linear.
+
+    The linear layer starts from N(0, init_std) weights and zero bias (mmaction I3DHead).
+    """
+
+    def __init__(self, in_dim: int, num_classes: int, dropout: float = 0.5, init_std: float = 0.01) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ConfigError(f"ClipHead: num_classes must be >= 1, got {num_classes}")
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.fc = nn.Linear(in_dim, num_classes)
+        nn.init.normal_(self.fc.weight, std=init_std)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # mean over (T, H, W) == AdaptiveAvgPool3d(1), and exports to ONNX as a plain ReduceMean
+        return self.fc(self.dropout(x.mean(dim=(2, 3, 4))))
+
+
+class XShiftNetClassifier(nn.Module):
+    """Single-stream X-ShiftNet action model (unimodal pre-training of an EPAM-Net stream).
+
+    ``forward(batch)`` reads ``batch[modality]`` (N, C, T, H, W) (a bare Tensor is accepted
+    too) and returns ``{"logits": (N, num_classes), "features": (N, out_dim)}``.
+    """
+
+    def __init__(self, backbone: XShiftNet, num_classes: int, modality: str, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = ClipHead(backbone.out_dim, num_classes, dropout)
+        self.modality = modality
+        self.out_dim = backbone.out_dim
+
+    def forward(self, batch: dict[str, Tensor] | Tensor) -> dict[str, Tensor]:
+        if isinstance(batch, Tensor):
+            x = batch
+        else:
+            if self.modality not in batch:
+                raise MissingModalityError(self.modality, f"{type(self).__name__} reads batch[{self.modality!r}]")
+            x = batch[self.modality]
+        feats = self.backbone(x)
+        return {"logits": self.head(feats), "features": feats.mean(dim=(2, 3, 4))}
+
+
+# ---------------------------------------------------------------------------------------------
+# registered configurations
+
+RGB_CFG: dict[str, Any] = dict(in_chans=3, widths=(24, 48, 96, 192), stage_blocks=(3, 5, 11, 7),
+                               spatial_strides=(2, 2, 2, 2), stem_stride=2, fold_div=8)
+POSE_CFG: dict[str, Any] = dict(in_chans=17, widths=(24, 48, 96), stage_blocks=(5, 11, 7),
+                                spatial_strides=(2, 2, 2), stem_stride=1, fold_div=4)
+#: CPU-sized variants, same strides as the full ones (RGB /32, pose /8)
+RGB_TINY_CFG: dict[str, Any] = dict(RGB_CFG, widths=(8, 16, 24, 32), stage_blocks=(1, 2, 2, 1))
+POSE_TINY_CFG: dict[str, Any] = dict(POSE_CFG, widths=(8, 16, 24), stage_blocks=(1, 2, 1))
+
+
+def _build(cfg: dict[str, Any], modality: str, num_classes: int = 0, dropout: float = 0.5,
+           **kwargs: Any) -> nn.Module:
+    backbone = XShiftNet(**{**cfg, **kwargs})
+    if num_classes and num_classes > 0:
+        return XShiftNetClassifier(backbone, num_classes, modality, dropout)
+    return backbone
+
+
+@register_model(tags=("encoder", "rgb"))
+def xshiftnet_rgb(num_classes: int = 0, **kwargs: Any) -> nn.Module:
+    """RGB X-ShiftNet (X3D-M sizing): (N, 3, T, H, W) -> (N, 432, T, H/32, W/32).
+
+    With ``num_classes > 0`` an :class:`XShiftNetClassifier` reading ``batch["rgb"]`` is returned.
+    """
+    return _build(RGB_CFG, "rgb", num_classes, **kwargs)
+
+
+@register_model(tags=("encoder", "pose"))
+def xshiftnet_pose(num_classes: int = 0, **kwargs: Any) -> nn.Module:
+    """Pose-heatmap X-ShiftNet: (N, 17, T, H, W) -> (N, 216, T, H/8, W/8).
+
+    With ``num_classes > 0`` an :class:`XShiftNetClassifier` reading ``batch["heatmap"]`` is returned.
+    """
+    return _build(POSE_CFG, "heatmap", num_classes, **kwargs)
+
+
+@register_model(tags=("encoder", "rgb", "test"))
+def xshiftnet_rgb_tiny(num_classes: int = 0, **kwargs: Any) -> nn.Module:
+    """CPU-sized RGB X-ShiftNet: (N, 3, T, H, W) -> (N, 72, T, H/32, W/32)."""
+    return _build(RGB_TINY_CFG, "rgb", num_classes, **kwargs)
+
+
+@register_model(tags=("encoder", "pose", "test"))
+def xshiftnet_pose_tiny(num_classes: int = 0, **kwargs: Any) -> nn.Module:
+    """CPU-sized pose X-ShiftNet: (N, 17, T, H, W) -> (N, 54, T, H/8, W/8)."""
+    return _build(POSE_TINY_CFG, "heatmap", num_classes, **kwargs)
