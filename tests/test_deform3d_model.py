@@ -139,6 +139,7 @@ def test_paper_like_variant() -> None:
 
 def test_custom_config_with_full_sample_grid() -> None:
     model = Deform3DNet(num_classes=3, dim=16, depth=1, heads=2, stem_widths=(8, 16),
-                        stem_strides=((1, 2, 2), (2, 2, 2)), pose_frames=4, offset_groups=1, sample_size=None, joint_stride=25, temporal_stride=1)
+                        stem_strides=((1, 2, 2), (2, 2, 2)), pose_frames=4, offset_groups=1, sample_size=None,
+                        joint_stride=25, temporal_stride=1)
     out = model({"rgb": torch.randn(1, 3, 4, 16, 16), "skeleton": torch.randn(1, 3, 4, 25, 1)}, return_offsets=True)
     assert out["offsets"].shape == (1, 1, 1, 2, 4, 4, 3)  # full grid of a (2, 4, 4) token volume
