@@ -1,0 +1,244 @@
+"""Skeleton encoders: ST-GCN, Hyper-GCN, MAMP transformer (shapes, params, semantics)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mmfusion
+from mmfusion.data.layouts import NTU25
+from mmfusion.encoders.hypergcn import hyper_joint_diversity_loss, hypergcn_base, hypergcn_large, hypergcn_tiny
+from mmfusion.encoders.skeleton_transformer import SkeletonTransformer, mamp_transformer, mamp_transformer_tiny
+from mmfusion.encoders.stgcn import STGCN, EncoderClassifier, stgcn, stgcn_tiny
+from mmfusion.errors import ConfigError, MissingModalityError
+
+TINY = {"stgcn_tiny": stgcn_tiny, "hypergcn_tiny": hypergcn_tiny, "mamp_transformer_tiny": mamp_transformer_tiny}
+
+
+def n_params(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def skel(n: int = 2, t: int = 16, m: int = 2) -> torch.Tensor:
+    return torch.randn(n, 3, t, 25, m)
+
+
+# ---------------------------------------------------------------- parameter counts
+
+def test_stgcn_parameter_count_matches_the_official_ntu60_model() -> None:
+    # official yysijie/st-gcn NTU-60 model (data BN over V*C): 3,098,832 (~3.1 M)
+    assert n_params(stgcn(num_classes=60, data_bn="vc")) == 3_098_832
+    # default data BN over M*V*C adds 150 BN parameters
+    assert n_params(stgcn(num_classes=60)) == 3_098_982
+    assert n_params(stgcn()) == 3_083_562
+    assert stgcn().out_dim == 256
+
+
+def test_hypergcn_parameter_counts() -> None:
+    base = hypergcn_base(num_classes=60)
+    trainable = n_params(base)
+    assert trainable == 1_041_677
+    # the official code keeps the fixed 8x28x28 graph of each of the 9 units as a frozen
+    # nn.Parameter; counted that way the model is the paper's 1.10 M
+    frozen_graph = sum(u.gcn.A.numel() for u in base.encoder.units)
+    assert frozen_graph == 9 * 8 * 28 * 28
+    assert abs(trainable + frozen_graph - 1.10e6) / 1.10e6 < 0.005
+    large = hypergcn_large(num_classes=60)
+    assert n_params(large) + frozen_graph == 2_361_741  # ~2.36 M (paper: 2.3 M)
+    assert hypergcn_base().out_dim == 256 and large.out_dim == 512
+
+
+def test_mamp_encoder_parameter_count() -> None:
+    enc = mamp_transformer()
+    assert n_params(enc) == 6_336_000  # MAMP encoder, "6.34 M"
+    assert enc.num_tokens == 750 and enc.out_dim == 256
+    head = n_params(mamp_transformer(num_classes=60)) - n_params(enc)
+    assert head == 2 * 256 + 256 * 60 + 60  # LayerNorm + Linear
+
+
+# ---------------------------------------------------------------- shared contracts
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_tiny_models_forward_backward_and_batch_contract(name: str) -> None:
+    model = mmfusion.create_model(name, num_classes=7)
+    x = skel()
+    out = model({"skeleton": x, "label": torch.tensor([1, 2]), "rgb": torch.zeros(1)})
+    assert out["logits"].shape == (2, 7)
+    assert out["features"].shape == (2, model.out_dim)
+    assert torch.isfinite(out["logits"]).all()
+    loss = model.loss(out, torch.tensor([1, 2]))
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+    # a bare tensor gives the logits tensor
+    model.eval()
+    with torch.no_grad():
+        assert model(x).shape == (2, 7)
+    with pytest.raises(MissingModalityError, match="skeleton"):
+        model({"rgb": torch.zeros(1)})
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_tiny_encoders_under_bf16_autocast(name: str) -> None:
+    enc = mmfusion.create_model(name).eval()
+    x = skel(1)
+    with torch.no_grad():
+        ref = enc(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = enc(x)
+    assert y.shape == (1, enc.out_dim)
+    assert torch.isfinite(y.float()).all()
+    assert F.cosine_similarity(ref.flatten(), y.float().flatten(), dim=0) > 0.98
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_encoders_reject_wrong_layouts(name: str) -> None:
+    enc = mmfusion.create_model(name)
+    with pytest.raises(ConfigError, match="V=17"):
+        enc(torch.randn(1, 3, 16, 17, 2))
+    with pytest.raises(ConfigError, match="N, C, T, V, M"):
+        enc(torch.randn(3, 16, 25, 2))
+
+
+def test_registry_lists_the_skeleton_encoders() -> None:
+    names = mmfusion.list_models(tag="skeleton")
+    for n in ("stgcn", "stgcn_tiny", "hypergcn_base", "hypergcn_tiny", "mamp_transformer", "mamp_transformer_tiny"):
+        assert n in names
+    assert isinstance(mmfusion.create_model("stgcn_tiny"), STGCN)
+    assert isinstance(mmfusion.create_model("stgcn_tiny", num_classes=3), EncoderClassifier)
+
+
+# ---------------------------------------------------------------- ST-GCN
+
+def test_stgcn_shapes_and_person_pooling() -> None:
+    enc = stgcn_tiny(data_bn="vc").eval()
+    x = skel(2, 20)
+    maps = enc.forward_maps(x)
+    assert maps.shape == (2, 2, 128, 5, 25)  # two stride-2 blocks: ceil(ceil(20/2)/2)
+    with torch.no_grad():
+        y = enc(x)
+        # persons are averaged, so their order does not matter
+        torch.testing.assert_close(enc(x.flip(-1)), y, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(y, enc.forward_maps(x).mean(dim=(3, 4)).mean(dim=1))
+
+
+def test_stgcn_graph_conv_only_mixes_graph_neighbours() -> None:
+    enc = STGCN(blocks=((8, 1),), temporal_kernel=1, data_bn="none", edge_importance=True).eval()
+    x = skel(1, 4, 1)
+    x2 = x.clone()
+    x2[0, :, 2, 5, 0] += 1.0  # move ElbowLeft (5) in frame 2
+    with torch.no_grad():
+        diff = (enc.forward_maps(x2) - enc.forward_maps(x)).abs().sum(dim=(0, 1, 2))  # (T, V)
+    changed = {(int(t), int(v)) for t, v in torch.nonzero(diff > 1e-6)}
+    assert changed == {(2, 4), (2, 5), (2, 6)}  # itself, ShoulderLeft, WristLeft; same frame only
+
+
+def test_stgcn_mvc_data_bn_needs_the_configured_person_count() -> None:
+    with pytest.raises(ConfigError, match="M=1"):
+        stgcn_tiny()(skel(1, 8, 1))
+    assert stgcn_tiny(num_person=1)(skel(2, 8, 1)).shape == (2, 128)
+
+
+# ---------------------------------------------------------------- Hyper-GCN
+
+def test_diversity_loss_values() -> None:
+    same = torch.ones(3, 8)
+    assert float(hyper_joint_diversity_loss([same])) == pytest.approx(1.0)
+    ortho = torch.eye(3, 8)
+    assert float(hyper_joint_diversity_loss([ortho])) == pytest.approx(0.0, abs=1e-6)
+    opposed = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    assert float(hyper_joint_diversity_loss([opposed, same])) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_hypergcn_aux_loss_enters_the_training_loss() -> None:
+    model = hypergcn_tiny(num_classes=4, label_smoothing=0.0)
+    out = model({"skeleton": skel()})
+    target = torch.tensor([0, 3])
+    ce = F.cross_entropy(out["logits"], target)
+    assert out["loss_div"].ndim == 0 and 0.0 <= float(out["loss_div"].detach()) <= 1.0
+    torch.testing.assert_close(model.loss(out, target), ce + out["loss_div"])
+    model.loss(out, target).backward()
+    assert all(u.gcn.hyper_joint.grad is not None for u in model.encoder.units)
+
+
+def test_hypergraph_has_k_nearest_incidence() -> None:
+    enc = hypergcn_tiny().eval()
+    gcn = enc.units[0].gcn
+    x = torch.randn(2, 32, 6, 28)
+    g = gcn.hypergraph(x)
+    assert g.shape == (2, 8, 28, 28) and torch.isfinite(g).all()
+    # hyper=False keeps only the fixed graph and still runs
+    plain = hypergcn_tiny(hyper=False).eval()
+    assert plain(skel(1)).shape == (1, 64)
+
+
+def test_hypergcn_dense_skips_and_strides() -> None:
+    enc = hypergcn_tiny().eval()
+    maps = enc.forward_maps(skel(1, 16))
+    assert maps.shape == (1, 2, 64, 8, 25)  # one stride-2 stage
+    assert enc._skip == [False, False, True, False, False, True]
+
+
+# ---------------------------------------------------------------- MAMP transformer
+
+def test_mamp_tokens_and_patch_embedding_match_a_strided_conv() -> None:
+    enc = SkeletonTransformer(dim=16, depth=1, num_heads=2, num_frames=24).eval()
+    conv = torch.nn.Conv2d(3, 16, kernel_size=(4, 1), stride=(4, 1))
+    enc.load_mamp_patch_conv(conv.weight, conv.bias)
+    x = skel(2, 24)
+    n, c, t, v, m = x.shape
+    ref = conv(x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v)).permute(0, 2, 3, 1)  # (NM, T', V, D)
+    got = enc.patch_embed(enc.patchify(x))
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+    assert enc.forward_features(x).shape == (2, 2, 6, 25, 16)
+    assert enc.forward_tokens(x).shape == (4, 150, 16)
+
+
+def test_mamp_masking_forwards_only_kept_tokens() -> None:
+    enc = mamp_transformer_tiny().eval()
+    x = skel(1, 16)  # 4 x 25 = 100 tokens per person, 2 persons
+    mask = torch.zeros(2, 100, dtype=torch.bool)
+    gen = torch.Generator().manual_seed(1)
+    for r in range(2):
+        mask[r, torch.randperm(100, generator=gen)[:90]] = True  # 90 % masked
+    keep = torch.nonzero(~mask)[:, 1].view(2, 10)
+    with torch.no_grad():
+        a = enc.forward_tokens(x, mask=mask)
+        b = enc.forward_tokens(x, keep_idx=keep)
+        assert a.shape == (2, 10, 64)
+        torch.testing.assert_close(a, b)
+        # changing hidden tokens' input cannot change the kept tokens' output
+        x2 = x.clone().view(1, 3, 4, 4, 25, 2)  # (N, C, T', t, V, M)
+        hidden = mask[0].view(4, 25)
+        x2[0, :, :, :, :, 0] += 5.0 * hidden[:, None, :].float()
+        c = enc.forward_tokens(x2.view_as(x), mask=mask)
+        torch.testing.assert_close(c, a)
+        # whereas the full forward does change
+        assert not torch.allclose(enc.forward_tokens(x2.view_as(x)), enc.forward_tokens(x))
+        # a (N, M, T', V) mask is accepted too, and pooled masked features have the encoder width
+        assert enc(x, mask=mask.view(1, 2, 4, 25)).shape == (1, 64)
+
+
+def test_mamp_mask_validation() -> None:
+    enc = mamp_transformer_tiny()
+    x = skel(1, 8)
+    uneven = torch.zeros(2, 50, dtype=torch.bool)
+    uneven[0, :10] = True
+    with pytest.raises(ConfigError, match="same, non-zero"):
+        enc.forward_tokens(x, mask=uneven)
+    with pytest.raises(ConfigError, match="bool"):
+        enc.forward_tokens(x, mask=torch.zeros(2, 50))
+    with pytest.raises(ConfigError, match="multiple of t_patch"):
+        enc(skel(1, 10))
+    with pytest.raises(ConfigError, match="num_frames"):
+        enc(skel(1, 124))
+
+
+def test_layouts_other_than_ntu() -> None:
+    x = torch.randn(1, 3, 8, 17, 2)
+    for f in (stgcn_tiny, hypergcn_tiny, mamp_transformer_tiny):
+        enc = f(layout="coco17").eval()
+        assert enc(x).shape == (1, enc.out_dim)
+    assert NTU25.num_joints == 25
