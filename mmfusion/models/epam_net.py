@@ -95,10 +95,15 @@ class EPAMNet(nn.Module):
         parts = (("backbone", getattr(self, f"{stream}_backbone")), ("head", getattr(self, f"{stream}_head")))
         for part, module in parts:
             sub = {k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")}
-            missing, unexpected = module.load_state_dict(sub, strict=False)
-            if missing or unexpected:
-                raise CheckpointError(f"{path}: {part} weights do not fit the {stream} stream: "
-                                      f"missing={list(missing)[:5]} unexpected={list(unexpected)[:5]}")
+            own = module.state_dict()
+            missing = [k for k in own if k not in sub]
+            unexpected = [k for k in sub if k not in own]
+            wrong = [f"{k} {tuple(sub[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+                     if k in sub and sub[k].shape != v.shape]
+            if missing or unexpected or wrong:
+                raise CheckpointError(f"{path}: {part} weights do not fit the {stream} stream: missing={missing[:5]} "
+                                      f"unexpected={unexpected[:5]} shape mismatch={wrong[:3]}")
+            module.load_state_dict(sub)
 
 
 @register_model(tags=("model", "rgb", "pose"))
