@@ -1,1 +1,14 @@
-"""TODO docstring."""
+"""UniPose: weakly supervised 3-D human pose from RGB-D sequences (Zheng et al., PRCV 2025).
+
+Stage A (:mod:`.pointnet_pose`, :mod:`.losses`): a two-stage PointNet++ on OBB-normalised point
+clouds (:mod:`.obb`) predicts per-point joint heat and vote directions, decoded by
+heat-weighted voting (:mod:`.decode`); trained from noisy 2-D keypoints only (back-projection,
+bone-length, symmetry and motion-smoothness losses).
+Stage B (:mod:`.a2j`): anchor-to-joint networks on depth and RGB frames trained on stage A's
+3-D outputs as pseudo labels.
+Data: :mod:`.data` (synthetic pose clips, ITOP / CMU Panoptic data sets), readers
+:mod:`.itop` and :mod:`.panoptic`; metrics :mod:`.metrics` (MPJPE mm, AP@10cm).
+
+Registered models: ``unipose_pointnet(_tiny)``, ``a2j_depth(_tiny)``, ``a2j_rgb(_tiny)``.
+Submodules are imported on use (``import mmfusion.pose.losses``) to keep imports light.
+"""

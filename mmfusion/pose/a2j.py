@@ -1,0 +1,219 @@
+"""UniPose stage B: anchor-to-joint (A2J) 3-D pose networks for depth and RGB frames.
+
+A timm backbone (``features_only``, ``pretrained=False``) gives its last two feature maps at
+the same stride (``output_stride`` dilates the last stage, as A2J's ResNet-50 with layer4 at
+stride 16). Anchors sit on a regular grid: every stride-s cell holds ``n x n`` anchors at
+in-cell offsets ``(k + 0.5) * s / n`` ({2, 6, 10, 14} for s = 16, n = 4); for small inputs a
+stride-8 backbone gives {1, 3, 5, 7}. Three heads (``head_convs`` x [Conv3x3 + BN + ReLU] +
+Conv3x3):
+
+* anchor proposal logits (A, J) on the second-to-last map;
+* in-plane offsets (A, J, 2) pixels and depths (A, J) on the last map.
+
+Per joint a softmax over all A anchors gives weights w; ``uv = sum w (anchor + offset)``,
+``d = d_ref + sum w depth`` with ``d_ref`` the frame's median valid depth for the depth
+network (its input is ``depth - d_ref``, 0 where invalid) and 0 for RGB (absolute depth).
+
+Input batch: "depth" (N, 1, T, H, W) / (N, 1, H, W) metres (0 = no reading), or "rgb"
+(N, 3, T, H, W) / (N, 3, H, W) ImageNet-normalised; optional "intrinsics" (N, 4) of that
+image. Output: "uv" (N, T, J, 2) pixels, "depth_joints" (N, T, J) metres, "anchor_uv"
+(N, T, J, 2) (sum w anchor, for the anchor loss), "anchor_logits" (N*T, A, J), and
+"joints" (N, T, J, 3) camera metres when intrinsics are given.
+
+Loss (:func:`a2j_loss`, A2J): ``L_anchor + 3 * (0.5 * L_xy + L_depth)``, smooth-L1 on pixels
+for the anchor and xy terms, L1 for depth (in units of ``depth_unit`` metres).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.layouts import get_layout
+from ..errors import ConfigError, MissingModalityError
+from ..registry import register_model
+from .decode import backproject
+
+__all__ = ["A2JNet", "anchor_grid", "a2j_loss", "a2j_depth", "a2j_depth_tiny", "a2j_rgb", "a2j_rgb_tiny"]
+
+
+def anchor_grid(height: int, width: int, stride: int, per_side: int = 4, device: Any = None) -> Tensor:
+    """(height * width * per_side**2, 2) anchor pixels (u, v) for a (height, width) feature map.
+
+    Order: cell row, cell column, then anchor row, anchor column inside the cell.
+    """
+    off = (torch.arange(per_side, device=device, dtype=torch.float32) + 0.5) * stride / per_side
+    cy = torch.arange(height, device=device, dtype=torch.float32) * stride
+    cx = torch.arange(width, device=device, dtype=torch.float32) * stride
+    v = cy.view(-1, 1, 1, 1) + off.view(1, 1, -1, 1)  # (h, 1, n, 1)
+    u = cx.view(1, -1, 1, 1) + off.view(1, 1, 1, -1)  # (1, w, 1, n)
+    v, u = torch.broadcast_tensors(v, u)
+    return torch.stack([u, v], dim=-1).reshape(-1, 2)
+
+
+def _head(cin: int, width: int, convs: int, cout: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(convs):
+        layers += [nn.Conv2d(cin, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        cin = width
+    out = nn.Conv2d(cin, cout, 3, padding=1)
+    # small init: uniform anchor weights, zero offsets/depths at the start (as A2J's normal(0, 0.01))
+    nn.init.normal_(out.weight, std=0.01)
+    nn.init.zeros_(out.bias)
+    return nn.Sequential(*layers, out)
+
+
+class A2JNet(nn.Module):
+    """A2J heads on a timm backbone.
+
+    Args:
+        modality: "depth" or "rgb" (batch key and input channels 1 / 3).
+        num_joints: J (defaults to the layout's).
+        layout: skeleton layout name.
+        backbone: timm model name (``resnet50`` as A2J; ``test_resnet`` for CPU tests).
+        output_stride: backbone stride (16 as A2J; 8 for small inputs).
+        anchors_per_side: n (n^2 anchors per cell).
+        head_width, head_convs: head size (A2J: 256, 4).
+        depth_unit: metres per loss unit of the depth term (used by :meth:`loss`).
+
+    Shapes: see the module docstring.
+    """
+
+    def __init__(self, modality: str = "depth", num_joints: int | None = None, layout: str = "coco17",
+                 backbone: str = "resnet50", output_stride: int = 16, anchors_per_side: int = 4,
+                 head_width: int = 256, head_convs: int = 4, depth_unit: float = 0.02,
+                 backbone_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        import timm  # imported here: keeps `import mmfusion` light
+
+        if modality not in ("depth", "rgb"):
+            raise ConfigError(f"A2JNet: modality must be 'depth' or 'rgb', got {modality!r}")
+        self.modality = modality
+        self.num_joints = num_joints or get_layout(layout).num_joints
+        self.layout = get_layout(layout).name
+        self.per_side, self.depth_unit = anchors_per_side, depth_unit
+        self.backbone = timm.create_model(backbone, pretrained=False, features_only=True, out_indices=(-2, -1),
+                                          output_stride=output_stride, in_chans=1 if modality == "depth" else 3,
+                                          **(backbone_kwargs or {}))
+        red: Sequence[int] = self.backbone.feature_info.reduction()
+        if red[0] != red[1]:
+            raise ConfigError(f"A2JNet: backbone {backbone} gives its last two maps at strides {list(red)}; "
+                              f"pick an output_stride that dilates the last stage")
+        self.stride = int(red[-1])
+        c_cls, c_reg = self.backbone.feature_info.channels()
+        a, j = anchors_per_side ** 2, self.num_joints
+        self.cls_head = _head(c_cls, head_width, head_convs, a * j)
+        self.offset_head = _head(c_reg, head_width, head_convs, a * j * 2)
+        self.depth_head = _head(c_reg, head_width, head_convs, a * j)
+
+    def _flat(self, y: Tensor, c: int) -> Tensor:
+        """(B, n2*J*c, h, w) -> (B, h*w*n2, J, c) in :func:`anchor_grid` order."""
+        b, _, h, w = y.shape
+        y = y.float().view(b, self.per_side ** 2, self.num_joints, c, h, w)
+        return y.permute(0, 4, 5, 1, 2, 3).reshape(b, h * w * self.per_side ** 2, self.num_joints, c)
+
+    def _input(self, batch: dict[str, Tensor]) -> tuple[Tensor, int, int, Tensor]:
+        key = self.modality
+        if key not in batch:
+            raise MissingModalityError(key, f"A2JNet({key}) needs batch[{key!r}]")
+        x = batch[key]
+        cin = 1 if key == "depth" else 3
+        if x.ndim == 4:
+            x = x.unsqueeze(2)
+        if x.ndim != 5 or x.shape[1] != cin:
+            raise ConfigError(f"A2JNet: {key} must be (N, {cin}, T, H, W) or (N, {cin}, H, W), got {tuple(x.shape)}")
+        n, _, t, h, w = x.shape
+        x = x.transpose(1, 2).reshape(n * t, cin, h, w).float()
+        ref = torch.zeros(n * t, device=x.device)
+        if key == "depth":
+            valid = x > 0
+            vals = torch.where(valid, x, torch.full_like(x, float("nan"))).flatten(1)
+            ref = torch.nan_to_num(vals.nanmedian(dim=1).values, nan=0.0)
+            x = torch.where(valid, x - ref.view(-1, 1, 1, 1), torch.zeros_like(x))
+        return x, n, t, ref
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        x, n, t, ref = self._input(batch)
+        f_cls, f_reg = self.backbone(x)
+        if f_cls.shape[-2:] != f_reg.shape[-2:]:
+            raise ConfigError("A2JNet: backbone maps differ in size; check output_stride")
+        logits = self._flat(self.cls_head(f_cls), 1)[..., 0]  # (B, A, J)
+        offset = self._flat(self.offset_head(f_reg), 2)  # (B, A, J, 2)
+        depth = self._flat(self.depth_head(f_reg), 1)[..., 0]  # (B, A, J)
+        anchors = anchor_grid(f_reg.shape[-2], f_reg.shape[-1], self.stride, self.per_side, device=x.device)
+        wts = logits.softmax(dim=1)  # over anchors
+        anchor_uv = torch.einsum("baj,ac->bjc", wts, anchors)
+        uv = anchor_uv + torch.einsum("baj,bajc->bjc", wts, offset)
+        d = ref.view(-1, 1) + (wts * depth).sum(1)
+        j = self.num_joints
+        out = {"uv": uv.view(n, t, j, 2), "depth_joints": d.view(n, t, j), "anchor_uv": anchor_uv.view(n, t, j, 2),
+               "anchor_logits": logits}
+        if "intrinsics" in batch:
+            intr = batch["intrinsics"].to(uv.device).float().view(n, 1, 1, 4)
+            out["joints"] = backproject(out["uv"], out["depth_joints"], intr)
+        return out
+
+    def loss(self, outputs: dict[str, Tensor], target: dict[str, Tensor]) -> Tensor:
+        """:func:`a2j_loss` with this network's ``depth_unit``; ``target`` holds "uv" and "depth"."""
+        return a2j_loss(outputs, target["uv"], target["depth"], target.get("valid"), self.depth_unit)["loss"]
+
+
+def a2j_loss(outputs: dict[str, Tensor], uv: Tensor, depth: Tensor, valid: Tensor | None = None,
+             depth_unit: float = 0.02) -> dict[str, Tensor]:
+    """A2J loss: ``anchor + 3 * (0.5 * xy + depth)``.
+
+    Args:
+        outputs: :class:`A2JNet` outputs ("uv", "anchor_uv", "depth_joints").
+        uv: (N, T, J, 2) target pixels; depth: (N, T, J) target depth Z (metres).
+        valid: optional (N, T, J) mask of joints with a target.
+        depth_unit: metres per unit of the depth L1 (so it is comparable to pixels).
+
+    Returns dict with "loss" and the detached terms "anchor", "xy", "depth".
+    """
+    if outputs["uv"].shape != uv.shape or outputs["depth_joints"].shape != depth.shape:
+        raise ConfigError(f"a2j_loss: targets uv {tuple(uv.shape)} / depth {tuple(depth.shape)} do not match "
+                          f"predictions {tuple(outputs['uv'].shape)} / {tuple(outputs['depth_joints'].shape)}")
+    m = torch.ones_like(depth) if valid is None else valid.float()
+    denom = m.sum().clamp_min(1.0)
+    uv_t = uv.float()
+
+    def sl1(a: Tensor) -> Tensor:
+        return (F.smooth_l1_loss(a, uv_t, reduction="none").mean(-1) * m).sum() / denom
+
+    anchor = sl1(outputs["anchor_uv"])
+    xy = sl1(outputs["uv"])
+    dep = (((outputs["depth_joints"] - depth.float()).abs() / depth_unit) * m).sum() / denom
+    loss = anchor + 3.0 * (0.5 * xy + dep)
+    return {"loss": loss, "anchor": anchor.detach(), "xy": xy.detach(), "depth": dep.detach()}
+
+
+_TINY: dict[str, Any] = dict(backbone="test_resnet", output_stride=8, head_width=32, head_convs=2)
+
+
+@register_model(tags=("pose", "depth"))
+def a2j_depth(**kwargs: Any) -> nn.Module:
+    """A2J on depth: ResNet-50 (stride 16, dilated layer4), 16 anchors per cell, 256-wide heads.
+    (N, 1, T, H, W) metres -> uv (N, T, J, 2), depth (N, T, J), joints with intrinsics."""
+    return A2JNet(modality="depth", **kwargs)
+
+
+@register_model(tags=("pose", "depth", "test"))
+def a2j_depth_tiny(**kwargs: Any) -> nn.Module:
+    """Tiny A2J on depth for CPU: timm ``test_resnet`` at stride 8, 32-wide 2-conv heads."""
+    return A2JNet(modality="depth", **{**_TINY, **kwargs})
+
+
+@register_model(tags=("pose", "rgb"))
+def a2j_rgb(**kwargs: Any) -> nn.Module:
+    """A2J on RGB: ResNet-50 (stride 16), 16 anchors per cell; absolute depth regressed from the image."""
+    return A2JNet(modality="rgb", **kwargs)
+
+
+@register_model(tags=("pose", "rgb", "test"))
+def a2j_rgb_tiny(**kwargs: Any) -> nn.Module:
+    """Tiny A2J on RGB for CPU: timm ``test_resnet`` at stride 8, 32-wide 2-conv heads."""
+    return A2JNet(modality="rgb", **{**_TINY, **kwargs})
