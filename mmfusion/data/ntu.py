@@ -1,0 +1,168 @@
+"""NTU RGB+D 60/120 sample names, official evaluation protocols and the file tree.
+
+A sample name ``SsssCcccPpppRrrrAaaa`` encodes setup, camera, performer (subject),
+replication and action. NTU-60 = setups 1-17 (actions 1-60); NTU-120 adds setups 18-32
+(actions 61-120). Protocols:
+
+=========  ==========  ==============================================================
+protocol   benchmark   train set (the rest is test)
+=========  ==========  ==============================================================
+xsub       NTU-60      the 20 training performers of the paper
+xview      NTU-60      cameras 2 and 3 (test: camera 1)
+xsub120    NTU-120     the 53 training performers (the 20 above + 33)
+xset       NTU-120     even setup IDs (test: odd)
+=========  ==========  ==============================================================
+
+Sizes after removing the official missing-skeleton lists (checked in the tests on the full
+NTU-120 name list): xsub 40,091/16,487; xview 37,646/18,932; xsub120 63,026/50,919;
+xset 54,468/59,477.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..errors import ConfigError, DataFormatError
+
+Protocol = Literal["xsub", "xview", "xsub120", "xset"]
+PROTOCOLS: tuple[str, ...] = ("xsub", "xview", "xsub120", "xset")
+
+NTU60_TRAIN_SUBJECTS: frozenset[int] = frozenset(
+    {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38})
+NTU120_TRAIN_SUBJECTS: frozenset[int] = NTU60_TRAIN_SUBJECTS | frozenset(
+    {45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92,
+     93, 94, 95, 97, 98, 100, 103})
+NTU60_TRAIN_CAMERAS: frozenset[int] = frozenset({2, 3})
+
+_NAME_RE = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
+
+
+@dataclass(frozen=True, order=True)
+class NTUSampleName:
+    """A parsed ``SsssCcccPpppRrrrAaaa`` name (all fields 1-based as in the data set)."""
+
+    setup: int
+    camera: int
+    performer: int
+    replication: int
+    action: int
+
+    @classmethod
+    def parse(cls, name: str) -> NTUSampleName:
+        """Parse a bare name or a file name such as ``S001C002P003R002A013.skeleton``/``..._rgb.avi``."""
+        stem = Path(str(name)).name[:20]
+        m = _NAME_RE.match(stem)
+        if m is None:
+            raise ConfigError(f"not an NTU sample name: {name!r} (expected SsssCcccPpppRrrrAaaa)")
+        s, c, p, r, a = (int(g) for g in m.groups())
+        if not (1 <= c <= 3 and 1 <= r <= 2 and 1 <= a <= 120 and s >= 1 and p >= 1):
+            raise ConfigError(f"NTU sample name {name!r} has a field out of range "
+                              f"(camera 1-3, replication 1-2, action 1-120)")
+        return cls(s, c, p, r, a)
+
+    def __str__(self) -> str:
+        return (f"S{self.setup:03d}C{self.camera:03d}P{self.performer:03d}"
+                f"R{self.replication:03d}A{self.action:03d}")
+
+    @property
+    def in_ntu60(self) -> bool:
+        return self.setup <= 17 and self.action <= 60
+
+
+def split_of(name: str | NTUSampleName, protocol: str) -> Literal["train", "test"] | None:
+    """"train" or "test" under ``protocol``; ``None`` if the sample is not part of the
+    protocol's benchmark (an NTU-120-only sample under an NTU-60 protocol)."""
+    n = name if isinstance(name, NTUSampleName) else NTUSampleName.parse(name)
+    if protocol == "xsub":
+        if not n.in_ntu60:
+            return None
+        return "train" if n.performer in NTU60_TRAIN_SUBJECTS else "test"
+    if protocol == "xview":
+        if not n.in_ntu60:
+            return None
+        return "train" if n.camera in NTU60_TRAIN_CAMERAS else "test"
+    if protocol == "xsub120":
+        return "train" if n.performer in NTU120_TRAIN_SUBJECTS else "test"
+    if protocol == "xset":
+        return "train" if n.setup % 2 == 0 else "test"
+    raise ConfigError(f"unknown NTU protocol {protocol!r}; choose from {PROTOCOLS}")
+
+
+def split_names(names: Iterable[str], protocol: str,
+                missing: Iterable[str] | None = None) -> tuple[list[str], list[str]]:
+    """(train, test) names under ``protocol``, without the ``missing`` ones (e.g. the
+    official missing-skeleton list for skeleton work)."""
+    skip = set(missing or ())
+    train: list[str] = []
+    test: list[str] = []
+    for name in names:
+        if name in skip:
+            continue
+        s = split_of(name, protocol)
+        if s == "train":
+            train.append(name)
+        elif s == "test":
+            test.append(name)
+    return train, test
+
+
+def load_missing_skeletons(path: str | os.PathLike[str]) -> set[str]:
+    """Names in an official ``NTU_RGBD*_samples_with_missing_skeletons.txt`` (header lines skipped)."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot read missing-skeleton list ({exc.strerror or exc})") from exc
+    names = {ln.strip() for ln in lines if _NAME_RE.match(ln.strip())}
+    if not names:
+        raise DataFormatError(path, "no NTU sample names found in missing-skeleton list")
+    return names
+
+
+class NTUTree:
+    """Paths of one NTU download (or a synthetic world) laid out as published.
+
+    ``root/nturgb+d_skeletons/<n>.skeleton``, ``root/nturgb+d_depth_masked/<n>/MDepth-*.png``,
+    ``root/nturgb+d_rgb/<n>_rgb.avi``, ``root/nturgb+d_ir/<n>_ir.avi``.
+    """
+
+    DIRS = {"skeleton": "nturgb+d_skeletons", "depth": "nturgb+d_depth_masked",
+            "rgb": "nturgb+d_rgb", "ir": "nturgb+d_ir"}
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def skeleton(self, name: str) -> Path:
+        return self.root / self.DIRS["skeleton"] / f"{name}.skeleton"
+
+    def depth_dir(self, name: str) -> Path:
+        return self.root / self.DIRS["depth"] / name
+
+    def rgb(self, name: str) -> Path:
+        return self.root / self.DIRS["rgb"] / f"{name}_rgb.avi"
+
+    def ir(self, name: str) -> Path:
+        return self.root / self.DIRS["ir"] / f"{name}_ir.avi"
+
+    def path(self, name: str, modality: str) -> Path:
+        getters = {"skeleton": self.skeleton, "depth": self.depth_dir, "rgb": self.rgb, "ir": self.ir}
+        if modality not in getters:
+            raise ConfigError(f"unknown NTU modality {modality!r}; choose from {sorted(getters)}")
+        return getters[modality](name)
+
+    def names(self, modality: str | None = None) -> list[str]:
+        """Sorted sample names present for ``modality`` (default: in any modality folder)."""
+        mods = [modality] if modality else list(self.DIRS)
+        found: set[str] = set()
+        for mod in mods:
+            if mod not in self.DIRS:
+                raise ConfigError(f"unknown NTU modality {mod!r}; choose from {sorted(self.DIRS)}")
+            folder = self.root / self.DIRS[mod]
+            if folder.is_dir():
+                found.update(e.name[:20] for e in os.scandir(folder) if _NAME_RE.match(e.name[:20]))
+        return sorted(found)
