@@ -17,6 +17,12 @@ All joints are camera-frame metres, shape (N, T, J, 3) (a clip of T frames); 2-D
 * :func:`motion_loss` (weight 0.1): ``MSE(P_t, (P_{t-1} + P_{t+1}) / 2)`` over the clip.
 * :func:`bone_ratio_loss` (C3P's ``v_len_loss``, weight 0 by default): every bone over the
   frame's mean bone length pushed to 1.
+* :func:`ray_heat_loss` (weight ``heat2d``, an mmfusion addition standing in for UniPose's
+  unpublished "cross-modality interaction"): the per-point heat of joint j is pulled towards
+  ``exp(-d^2 / 2 sigma^2)``, d = distance of the point from the camera ray through the 2-D
+  detection of j (score-weighted MSE). It tells the network *which* points lie on the
+  detection's line of sight, so voting starts near the right place instead of being found
+  by the sparse top-k gradient alone. 2-D detections only; no 3-D label.
 
 :class:`WeakPoseLoss` sums the weighted terms over the network's stages.
 """
@@ -36,7 +42,7 @@ from .decode import camera_rays
 __all__ = [
     "WeakLossWeights", "WeakPoseLoss", "limb_bones", "limb_pairs", "bone_lengths", "back_projection_loss",
     "bone_length_loss", "clip_bone_target", "prior_bone_lengths", "symmetry_loss", "motion_loss",
-    "bone_ratio_loss", "CANONICAL_LIMBS",
+    "bone_ratio_loss", "ray_heat_loss", "CANONICAL_LIMBS",
 ]
 
 #: canonical adult limb lengths in metres by (distal, proximal) joint-name keyword; a prior
@@ -52,7 +58,8 @@ class WeakLossWeights:
     """Weights and options of :class:`WeakPoseLoss` (defaults = C3P's weights).
 
     Attributes:
-        proj, bone, sym, motion, bone_ratio: term weights.
+        proj, bone, sym, motion, bone_ratio, heat2d: term weights.
+        heat_sigma: width (metres) of the ray-distance heat target of ``heat2d``.
         bone_target: ``"clip"`` | ``"prior"`` | ``"batch"`` (see module docstring).
         stage_weights: weight of each network stage's joints (last entry repeats).
     """
@@ -62,13 +69,15 @@ class WeakLossWeights:
     sym: float = 0.002
     motion: float = 0.1
     bone_ratio: float = 0.0
+    heat2d: float = 0.0
+    heat_sigma: float = 0.05
     bone_target: str = "clip"
     stage_weights: tuple[float, ...] = field(default=(1.0, 1.0))
 
     def __post_init__(self) -> None:
         if self.bone_target not in ("clip", "prior", "batch"):
             raise ConfigError(f"bone_target must be 'clip', 'prior' or 'batch', got {self.bone_target!r}")
-        if any(w < 0 for w in (self.proj, self.bone, self.sym, self.motion, self.bone_ratio)):
+        if any(w < 0 for w in (self.proj, self.bone, self.sym, self.motion, self.bone_ratio, self.heat2d)):
             raise ConfigError("loss weights must be >= 0")
 
 
@@ -181,6 +190,28 @@ def bone_ratio_loss(joints: Tensor, bones: list[tuple[int, int]]) -> Tensor:
     return (lens / lens.mean(-1, keepdim=True).clamp_min(1e-6) - 1).square().mean()
 
 
+def ray_heat_loss(heat: Tensor, points: Tensor, kp2d: Tensor, intr: Any, scores: Tensor | None = None,
+                  sigma: float = 0.05) -> Tensor:
+    """Score-weighted MSE between per-point heat and a Gaussian of the point-to-ray distance.
+
+    Args:
+        heat: (N, T, J, P) predicted heat in [0, 1].
+        points: (N, T, P, 3) camera-frame points (metres).
+        kp2d: (N, T, J, 2) detections; intr: broadcasting to (N, T, J, 4) as in
+            :func:`back_projection_loss`; scores: (N, T, J) or None.
+        sigma: target width in metres.
+    """
+    r = camera_rays(kp2d.float(), intr)
+    r = r / r.norm(dim=-1, keepdim=True)
+    p = points.float()
+    along = torch.einsum("ntjc,ntpc->ntjp", r, p)
+    d2 = (p.square().sum(-1).unsqueeze(2) - along.square()).clamp_min(0)  # (N, T, J, P)
+    target = torch.exp(-d2 / (2 * sigma * sigma))
+    w = torch.ones_like(kp2d[..., 0]) if scores is None else scores.float().clamp_min(0)
+    err = (heat.float() - target).square().mean(-1)  # (N, T, J)
+    return (w * err).sum() / w.sum().clamp_min(1e-6)
+
+
 def _clip_view(x: Tensor, name: str, ndim: int) -> Tensor:
     """Accept the contract's person axis (N, M=1, T, ...) as well as (N, T, ...)."""
     if x.ndim == ndim + 1:
@@ -248,6 +279,12 @@ class WeakPoseLoss(nn.Module):
             }
             if w.bone_ratio:
                 terms["bone_ratio"] = bone_ratio_loss(joints, self.layout.bones)
+            if w.heat2d:
+                if "heat_stages" not in outputs or "points" not in batch:
+                    raise MissingModalityError("heat_stages", "heat2d > 0 needs the network's heat and batch['points']")
+                pts = batch["points"].to(joints.device)
+                pts = pts.unsqueeze(1) if pts.ndim == 3 else pts
+                terms["heat2d"] = ray_heat_loss(outputs["heat_stages"][s], pts, kp, intr, sc, w.heat_sigma)
             sw = w.stage_weights[min(s, len(w.stage_weights) - 1)]
             total = total + sw * sum(getattr(w, k) * v for k, v in terms.items())
         return {"loss": total, **{k: v.detach() for k, v in terms.items()}}

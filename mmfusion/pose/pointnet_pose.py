@@ -20,7 +20,8 @@ Input batch (dict):
         with ``rotate_features`` (normals) they are rotated into the OBB frame.
 Output dict:
     "joints": (N, T, J, 3) camera metres (last stage); "joints_stages": (S, N, T, J, 3);
-    "joints_obb": (N, T, J, 3); "heat": (N, T, J, P); "offset": (N, T, J, P, 3);
+    "joints_obb": (N, T, J, 3); "heat": (N, T, J, P); "heat_stages": (S, N, T, J, P);
+    "offset": (N, T, J, P, 3);
     "obb_rotation" (N, T, 3, 3), "obb_centre" (N, T, 3), "obb_length" (N, T).
 """
 
@@ -220,6 +221,7 @@ class PointPoseNet(nn.Module):
         groups = _Groups(xyz, self.npoints, self.radii, self.nsample)
         radius = self.vote_radius / obb.length  # metres -> OBB units
         joints_obb: list[Tensor] = []
+        heats: list[Tensor] = []
         inp = x
         feats = heat = vec = x  # placeholders, replaced by stage 1 before stage 2 reads them
         for s, stage in enumerate(self.stages):
@@ -228,6 +230,7 @@ class PointPoseNet(nn.Module):
                 inp = torch.cat([x, feats.to(x.dtype), maps.to(x.dtype)], 1)
             feats, heat, vec = stage(inp, groups)
             joints_obb.append(vote_joints(xyz, heat, vec, radius, self.topk))
+            heats.append(heat)
         j = self.num_joints
         stacked = torch.stack(joints_obb)  # (S, B, J, 3)
         cam = obb.denormalize(stacked)  # the OBB's (B, ...) broadcasts over the stage axis
@@ -236,6 +239,7 @@ class PointPoseNet(nn.Module):
             "joints_stages": cam.view(len(self.stages), n, t, j, 3),
             "joints_obb": joints_obb[-1].view(n, t, j, 3),
             "heat": heat.view(n, t, j, p),
+            "heat_stages": torch.stack(heats).view(len(self.stages), n, t, j, p),
             "offset": vec.view(n, t, j, p, 3),
             "obb_rotation": obb.rotation.view(n, t, 3, 3),
             "obb_centre": obb.centre.view(n, t, 3),
