@@ -295,9 +295,12 @@ def _parse_joint_blocks(lines: list[str], info_lines: list[int], nj: int,
         return np.zeros((0, nj, 12), dtype=np.float64)
     blocks = [" ".join(lines[k + 2:k + 2 + nj]) for k in info_lines]
     flat = " ".join(blocks)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # numpy warns (and stops) on junk; we check the count instead
-        values = np.fromstring(flat, dtype=np.float64, sep=" ")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # older numpy warns and stops on junk; we check the count
+            values = np.fromstring(flat, dtype=np.float64, sep=" ")
+    except ValueError:                        # numpy >= 2.3 raises on junk instead
+        values = np.zeros(0)
     if values.size != b * nj * 12:
         _locate_bad_joint_line(lines, info_lines, nj, path)
         raise DataFormatError(path, "malformed joint data")   # pragma: no cover - located above

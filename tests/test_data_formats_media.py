@@ -1,0 +1,137 @@
+"""Depth PNGs, videos, NW-UCLA and PKU-MMD: real samples, round trips, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmfusion.data.formats import (
+    format_pku_skeleton,
+    format_ucla,
+    read_depth_folder,
+    read_depth_png,
+    read_pku_labels,
+    read_pku_skeleton,
+    read_ucla,
+    read_video,
+    video_num_frames,
+    write_depth_png,
+    write_video,
+)
+from mmfusion.data.formats.depth import depth_frame_name
+from mmfusion.errors import DataFormatError
+
+
+@pytest.mark.real
+def test_real_depth_folder(real_samples: Path) -> None:
+    folder = real_samples / "ntu" / "nturgb+d_depth_masked" / "S001C001P001R001A058"
+    d = read_depth_folder(folder, indices=[0, 35, 70], expected_size=(424, 512))
+    assert d.shape == (3, 424, 512) and d.dtype == np.uint16
+    person = d[0][d[0] > 0]
+    assert person.min() >= 3300 and person.max() <= 4200      # millimetres, two people at ~3.3-4.2 m
+    with pytest.raises(DataFormatError, match="out of range"):
+        read_depth_folder(folder, indices=[71])
+
+
+def test_depth_png_round_trip_and_checks(tmp_path: Path) -> None:
+    d = np.random.default_rng(0).integers(0, 8000, (53, 64)).astype(np.uint16)
+    p = write_depth_png(tmp_path / "f" / depth_frame_name(0), d)
+    assert p.name == "MDepth-00000001.png"
+    assert np.array_equal(read_depth_png(p), d)
+    with pytest.raises(DataFormatError, match="expected 424x512"):
+        read_depth_png(p, expected_size=(424, 512))
+    eight = tmp_path / "eight.png"
+    Image.fromarray((d // 40).astype(np.uint8)).save(eight)
+    with pytest.raises(DataFormatError, match="16-bit"):
+        read_depth_png(eight)
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not a png")
+    with pytest.raises(DataFormatError, match="junk.png"):
+        read_depth_png(junk)
+
+
+def test_depth_folder_gap_is_an_error(tmp_path: Path) -> None:
+    d = np.ones((4, 4), np.uint16)
+    for i in (0, 1, 3):
+        write_depth_png(tmp_path / depth_frame_name(i), d)
+    with pytest.raises(DataFormatError, match="missing \\[3\\]"):
+        read_depth_folder(tmp_path)
+
+
+def test_video_round_trip_is_lossless(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (6, 36, 64, 3), dtype=np.uint8)
+    p = write_video(tmp_path / "x_rgb.avi", rgb)
+    assert video_num_frames(p) == 6
+    assert np.array_equal(read_video(p), rgb)
+    assert np.array_equal(read_video(p, [5, 0, 0]), rgb[[5, 0, 0]])
+    ir = rng.integers(0, 256, (4, 53, 64), dtype=np.uint8)
+    assert np.array_equal(read_video(write_video(tmp_path / "x_ir.avi", ir), gray=True), ir)
+    with pytest.raises(DataFormatError, match="out of range"):
+        read_video(p, [6])
+
+
+def test_bad_videos(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    with pytest.raises(DataFormatError, match="empty"):
+        read_video(empty)
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"RIFF" + bytes(100))
+    with pytest.raises(DataFormatError, match="junk.avi"):
+        read_video(junk)
+    with pytest.raises(DataFormatError, match="not found"):
+        read_video(tmp_path / "nope.avi")
+
+
+@pytest.mark.real
+def test_real_rgb_clip(real_samples: Path) -> None:
+    p = real_samples / "ntu" / "nturgb+d_rgb" / "S001C001P001R001A001_rgb.avi"
+    assert video_num_frames(p) == 103
+    frames = read_video(p, [0, 102])
+    assert frames.shape == (2, 1080, 1920, 3) and frames.dtype == np.uint8 and frames.std() > 10
+
+
+@pytest.mark.real
+def test_real_ucla_files_round_trip(real_samples: Path) -> None:
+    files = sorted((real_samples / "nw_ucla").glob("*.json"))
+    assert len(files) == 3
+    for f in files:
+        s = read_ucla(f)
+        obj = json.loads(f.read_text())
+        assert s.skeletons.shape[1:] == (20, 3)
+        assert format_ucla(obj["file_name"], obj["skeletons"], obj["label"]) == f.read_text()
+        assert s.split == ("test" if f.stem.endswith("v03") else "train")
+    assert read_ucla(real_samples / "nw_ucla" / "a12_s10_e01_v03.json").label == 10
+
+
+def test_ucla_bad_file(tmp_path: Path) -> None:
+    p = tmp_path / "a01_s01_e00_v01.json"
+    p.write_text(json.dumps({"file_name": "a01_s01_e00_v01", "skeletons": [[[0, 0, 0]] * 19], "label": 1}))
+    with pytest.raises(DataFormatError, match="20, 3"):
+        read_ucla(p)
+
+
+@pytest.mark.real
+def test_real_pku_file_round_trip(real_samples: Path) -> None:
+    p = real_samples / "pku_mmd" / "A10N08-L.txt"
+    arr = read_pku_skeleton(p)
+    assert arr.shape == (2, 1040, 25, 3)
+    assert format_pku_skeleton(np.loadtxt(p)) == p.read_text()
+
+
+def test_pku_bad_rows_and_labels(tmp_path: Path) -> None:
+    p = tmp_path / "0002-L.txt"
+    p.write_text(format_pku_skeleton(np.zeros((3, 150))).replace("0.000000", "x", 1))
+    with pytest.raises(DataFormatError, match="line 1|:1:"):
+        read_pku_skeleton(p)
+    lab = tmp_path / "0002-L_label.txt"
+    lab.write_text("3,10,50,1\n7,60,90,2\n")
+    assert [a.action for a in read_pku_labels(lab)] == [3, 7]
+    lab.write_text("3,10,50\n")
+    with pytest.raises(DataFormatError, match="0002-L_label.txt:1"):
+        read_pku_labels(lab)

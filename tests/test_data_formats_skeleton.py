@@ -1,0 +1,125 @@
+"""NTU .skeleton reader/writer: real files byte for byte, synthetic round trips, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmfusion.data.formats.skeleton import (
+    SkeletonSequence,
+    format_skeleton,
+    parse_skeleton_text,
+    read_skeleton,
+    write_skeleton,
+)
+from mmfusion.errors import DataFormatError
+
+REAL = {"S001C001P001R001A011": (82, 1), "S001C003P008R002A058": (70, 2), "S002C001P003R001A003": (100, 1),
+        "S003C001P015R001A034": (71, 1), "S004C002P003R001A017": (124, 1)}
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_files_parse_and_rewrite_byte_exact(real_samples: Path, name: str, tmp_path: Path) -> None:
+    path = real_samples / "ntu" / "nturgbd_skeletons" / f"{name}.skeleton"
+    seq = read_skeleton(path)
+    frames, bodies = REAL[name]
+    assert seq.num_frames == frames
+    assert len(seq.track_ids) == bodies
+    assert seq.joints.shape == (seq.num_records, 25, 12)
+    assert format_skeleton(seq).encode() == path.read_bytes()
+    out = write_skeleton(tmp_path / f"{name}.skeleton", seq)
+    assert out.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.real
+def test_real_two_body_file_to_array(real_samples: Path) -> None:
+    seq = read_skeleton(real_samples / "ntu" / "nturgbd_skeletons" / "S001C003P008R002A058.skeleton")
+    arr = seq.to_array(max_bodies=2)
+    assert arr.shape == (2, 70, 25, 3) and arr.dtype == np.float32
+    assert seq.track_ids[0] == 72057594037944738            # uint64 kept exactly
+    assert np.allclose(arr[0, 0, 0], [0.7201789, 0.1647426, 3.561895])
+    assert (np.abs(arr).sum(axis=(2, 3)) > 0).all()        # both people in every frame
+    assert (seq.tracking_state >= 1).all()
+
+
+def _random_sequence(rng: np.random.Generator, m: int = 2, t: int = 6) -> SkeletonSequence:
+    xyz = np.round(rng.normal(size=(m, t, 25, 3)), 5)
+    present = np.ones((m, t), dtype=bool)
+    present[1, 2:4] = False
+    present[:, 5] = False                                   # a frame without bodies
+    return SkeletonSequence.from_arrays(xyz, depth_xy=np.round(rng.uniform(0, 512, (m, t, 25, 2)), 3),
+                                        color_xy=np.round(rng.uniform(0, 1920, (m, t, 25, 2)), 3),
+                                        tracking=rng.integers(0, 3, (m, t, 25)), present=present)
+
+
+def test_synthetic_round_trip(tmp_path: Path) -> None:
+    seq = _random_sequence(np.random.default_rng(0))
+    path = write_skeleton(tmp_path / "S001C001P001R001A001.skeleton", seq)
+    back = read_skeleton(path)
+    assert back == seq
+    assert back.bodies_per_frame.tolist() == [2, 2, 1, 1, 2, 0]
+    assert format_skeleton(back) == path.read_bytes().decode()
+    arr = back.to_array(2, "xyz")
+    assert np.all(arr[1, 2:4] == 0) and np.all(arr[:, 5] == 0)
+
+
+def test_empty_frames_keep_their_index() -> None:
+    text = "3\r\n0\r\n" + "1\r\n" + "1 0 0 0 0 0 0 0 0 2\r\n25\r\n" + "1 2 3 0 0 0 0 0 0 0 0 2\r\n" * 25 + "0\r\n"
+    seq = parse_skeleton_text(text)
+    assert seq.num_frames == 3 and seq.frame_index.tolist() == [1]
+    assert seq.to_array(1)[0, 1, 0].tolist() == [1, 2, 3]
+    assert format_skeleton(seq) == text
+
+
+def test_energy_selection_keeps_most_active_tracks() -> None:
+    rng = np.random.default_rng(1)
+    xyz = np.zeros((3, 5, 25, 3))
+    xyz[0] = 1.0                                   # static body
+    xyz[1] = rng.normal(size=(5, 25, 3))           # moving
+    xyz[2] = rng.normal(size=(5, 25, 3)) * 2       # moving more
+    seq = SkeletonSequence.from_arrays(xyz, present=np.ones((3, 5), bool))
+    assert np.allclose(seq.to_array(2, select="first")[0], 1.0)
+    picked = seq.to_array(2, select="energy")
+    assert np.allclose(picked[0], xyz[1]) and np.allclose(picked[1], xyz[2])
+
+
+GOOD_BODY = "72057594037931101 0 1 1 1 1 0 0.02764709 0.05745083 2"
+GOOD_JOINT = ("0.2181153 0.1725972 3.785547 277.419 191.8218 1036.233 519.1677 "
+              "-0.2059419 0.05349901 0.9692109 -0.1239193 2")
+
+
+def _file(body: str = GOOD_BODY, joints: list[str] | None = None, nj: str = "25") -> str:
+    joints = joints if joints is not None else [GOOD_JOINT] * 25
+    return "\r\n".join(["1", "1", body, nj, *joints]) + "\r\n"
+
+
+@pytest.mark.parametrize(("text", "line", "needle"), [
+    ("", 1, "empty"),
+    (_file().replace("\r\n", "\n", 3)[:200], None, "end of file"),
+    (_file(nj="24", joints=[GOOD_JOINT] * 24), 4, "expected 25 joints"),
+    (_file(body=GOOD_BODY + " 7"), 3, "10"),
+    (_file(joints=[GOOD_JOINT] * 10 + [GOOD_JOINT + " 1"] + [GOOD_JOINT] * 14), 15, "12"),
+    (_file(joints=[GOOD_JOINT] * 3 + [GOOD_JOINT.replace("3.785547", "abc")] + [GOOD_JOINT] * 21), 8, "non-numeric"),
+    (_file(joints=[GOOD_JOINT] * 5 + [GOOD_JOINT.replace("3.785547", "nan")] + [GOOD_JOINT] * 19), 10, "NaN"),
+    ("x\r\n", 1, "integer"),
+    (_file() + "0\r\n", 30, "unexpected line"),
+])
+def test_bad_files_name_file_and_line(tmp_path: Path, text: str, line: int | None, needle: str) -> None:
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    path.write_bytes(text.encode())
+    with pytest.raises(DataFormatError) as info:
+        read_skeleton(path)
+    msg = str(info.value)
+    assert str(path) in msg and needle.lower() in msg.lower()
+    if line is not None:
+        assert info.value.line == line, msg
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.skeleton"
+    path.write_bytes(_file().encode()[:-200])
+    with pytest.raises(DataFormatError, match="t.skeleton"):
+        read_skeleton(path)
