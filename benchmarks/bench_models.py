@@ -1,0 +1,230 @@
+"""Every registered model: params, MACs, CPU latency, training throughput, peak memory, FLOP utilisation.
+
+For each name of ``mmfusion.list_models()`` (filtered by ``--models``) and each size of
+``benchmarks/model_inputs.py`` ("paper", "demo"; ``--quick``: demo only), one worker
+subprocess measures, in this order:
+
+* params: of the model as benchmarked (classifiers with their 60 / 10-class head);
+* MACs: ``FlopCounterMode`` FLOPs / 2 of one batch-1 forward in eval mode (see ``flops.py``:
+  convolutions, matmuls, attention incl. the CPU kernel; no elementwise, norms, grid_sample,
+  gathers, FPS);
+* latency: median wall time of a batch-1 ``no_grad`` eval forward;
+* training: median time of forward + backward + SGD(momentum) step at ``train_batch``
+  (train mode), reported as samples/s; its FLOPs are counted by ``FlopCounterMode`` over
+  forward + backward at that batch, so utilisation = (FLOPs / step time) / fp32 GEMM peak
+  (``results/gemm.json``; run ``bench_gemm.py`` first, else it is measured here);
+* peak memory: the process's resident-set high-water mark (``VmHWM``) minus its resident set
+  at the start of the phase, with the mark reset (``/proc/self/clear_refs`` = 5) and
+  ``malloc_trim`` run before each phase; inference at batch 1, training at ``train_batch``
+  (weights, gradients, optimizer state and activations created in the phase).
+
+Models without an entry in ``model_inputs.SPECS`` are listed as "no input spec".
+
+    OMP_NUM_THREADS=2 python benchmarks/bench_models.py [--quick] [--models 'xshift*'] [--min-time 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import fnmatch
+import gc
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from common import RESULTS, print_table, timeit, write_results
+
+HERE = Path(__file__).resolve().parent
+
+
+# -- memory --------------------------------------------------------------------------------------
+
+def _status_kib(field: str) -> int:
+    text = Path("/proc/self/status").read_text()
+    m = re.search(rf"^{field}:\s+(\d+)\s+kB", text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def _phase_start() -> int:
+    """Free what can be freed, reset the RSS high-water mark; returns the RSS (KiB) now."""
+    gc.collect()
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with contextlib.suppress(OSError):  # Linux >= 4.0; elsewhere the peak is the process's
+        Path("/proc/self/clear_refs").write_text("5")
+    return _status_kib("VmRSS")
+
+
+def _phase_peak_mib(start_kib: int) -> float:
+    return max(0, _status_kib("VmHWM") - start_kib) / 1024
+
+
+# -- worker --------------------------------------------------------------------------------------
+
+def measure(name: str, size: str, min_time: float) -> dict[str, Any]:
+    """All figures of one model at one size (runs inside the worker process)."""
+    import flops
+    from model_inputs import get_spec
+
+    import mmfusion
+
+    spec = get_spec(name, size)
+    assert spec is not None
+    torch.manual_seed(0)
+    row: dict[str, Any] = {"model": name, "size": size, "input": spec.describe(), "train_batch": spec.train_batch,
+                           "note": spec.note}
+
+    # inference: batch 1, eval, no_grad
+    x1 = spec.batch(1)
+    start = _phase_start()
+    model = mmfusion.create_model(name, **spec.kwargs).eval()
+    row["params"] = sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        row["latency_ms"] = timeit(lambda: spec.run(model, x1), warmup=1, min_time=min_time, max_iters=200) * 1e3
+    row["infer_peak_MiB"] = _phase_peak_mib(start)
+    # counted with autograd on: FlopCounterMode's module tracker trips over some no_grad graphs
+    # (deform3d); the count is the same
+    fwd_flops, per_op = flops.count_flops(lambda: spec.run(model, x1))
+    row["GMACs"] = fwd_flops / 2e9
+    row["fwd_flops_by_op"] = per_op
+
+    # training: forward + backward + SGD step at train_batch
+    xb = spec.batch(spec.train_batch, seed=1)
+    del model
+    start = _phase_start()
+    model = mmfusion.create_model(name, **spec.kwargs).train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = spec.train_loss(model, spec.run(model, xb), xb)
+        loss.backward()
+        opt.step()
+
+    sec = timeit(step, warmup=1, min_time=min_time, max_iters=50)
+    row["train_peak_MiB"] = _phase_peak_mib(start)
+    row["train_step_ms"] = sec * 1e3
+    row["train_samples_s"] = spec.train_batch / sec
+
+    def fwd_bwd() -> None:
+        opt.zero_grad(set_to_none=True)
+        spec.train_loss(model, spec.run(model, xb), xb).backward()
+
+    train_flops, _ = flops.count_flops(fwd_bwd)
+    row["train_GFLOP_step"] = train_flops / 1e9
+    row["train_GFLOP_s"] = train_flops / sec / 1e9
+    return row
+
+
+def worker(name: str, sizes: list[str], min_time: float, out: Path) -> None:
+    rows = []
+    for size in sizes:
+        t0 = time.perf_counter()
+        try:
+            row = measure(name, size, min_time)
+        except Exception as exc:  # a broken model must not stop the others; the error is reported
+            row = {"model": name, "size": size, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        row["wall_s"] = time.perf_counter() - t0
+        rows.append(row)
+    out.write_text(json.dumps(rows))
+
+
+# -- driver --------------------------------------------------------------------------------------
+
+def gemm_peak() -> float:
+    path = RESULTS / "gemm.json"
+    if path.exists():
+        return float(json.loads(path.read_text())["peak_gflops"]["float32"])
+    import bench_gemm
+
+    return float(bench_gemm.main()["float32"])
+
+
+def run_worker(name: str, sizes: list[str], min_time: float, timeout: float) -> list[dict[str, Any]]:
+    out = RESULTS / f".bench_models_{os.getpid()}_{name}.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--sizes", ",".join(sizes),
+           "--min-time", str(min_time), "--out", str(out)]
+    try:
+        proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return [{"model": name, "size": s, "error": f"timeout after {timeout:.0f} s"} for s in sizes]
+    if proc.returncode != 0 or not out.exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return [{"model": name, "size": s, "error": f"worker exit {proc.returncode}: {tail[0][:200]}"} for s in sizes]
+    rows = json.loads(out.read_text())
+    out.unlink()
+    return rows
+
+
+def main() -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="demo sizes only")
+    parser.add_argument("--models", default="*", help="shell pattern over registered names, e.g. 'xshift*'")
+    parser.add_argument("--min-time", type=float, default=1.0, help="seconds of timing per measurement")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per model worker")
+    parser.add_argument("--name", default=None, help="results file name (default: models or models_quick)")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="paper,demo", help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        worker(args.worker, args.sizes.split(","), args.min_time, Path(args.out))
+        return []
+
+    from model_inputs import SPECS, get_spec
+
+    import mmfusion
+
+    peak = gemm_peak()
+    names = [n for n in mmfusion.list_models() if fnmatch.fnmatch(n, args.models)]
+    sizes = ["demo"] if args.quick else ["paper", "demo"]
+    rows: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    for name in names:
+        todo = [s for s in sizes if get_spec(name, s) is not None]
+        if not todo:
+            reason = "no input spec in benchmarks/model_inputs.py" if name not in SPECS else "no spec at this size"
+            rows.append({"model": name, "size": ",".join(sizes), "error": reason})
+            print(f"  {name}: {reason}", flush=True)
+            continue
+        for row in run_worker(name, todo, args.min_time, args.timeout):
+            if "error" not in row:
+                row["util_%"] = 100 * row["train_GFLOP_s"] / peak
+                print(f"  {name} [{row['size']}] {row['input']}: {row['params']:,} params, {row['GMACs']:.3f} GMACs, "
+                      f"{row['latency_ms']:.1f} ms, train {row['train_samples_s']:.2f} samples/s "
+                      f"({row['util_%']:.1f} % of fp32 peak), mem {row['infer_peak_MiB']:.0f}/"
+                      f"{row['train_peak_MiB']:.0f} MiB  [{row['wall_s']:.0f} s]", flush=True)
+            else:
+                print(f"  {name} [{row['size']}]: ERROR {row['error']}", flush=True)
+            rows.append(row)
+
+    cols = ("model", "size", "input", "params", "GMACs", "latency_ms", "train_batch", "train_samples_s",
+            "train_GFLOP_s", "util_%", "infer_peak_MiB", "train_peak_MiB")
+    table = [{c: r.get(c, r.get("error") if c == "input" else None) for c in cols} for r in rows]
+    title = (f"Models on CPU ({torch.get_num_threads()} threads; fp32 GEMM peak {peak:.0f} GFLOP/s; "
+             f"latency batch 1 eval; training fwd+bwd+SGD)")
+    print_table(table, title)
+    name = args.name or ("models_quick" if args.quick else "models")
+    if args.models != "*" and args.name is None:
+        name += "_" + re.sub(r"[^A-Za-z0-9]+", "_", args.models).strip("_")
+    path = write_results(name, {
+        "command": "OMP_NUM_THREADS=2 python benchmarks/bench_models.py " + " ".join(sys.argv[1:]),
+        "gemm_peak_gflops_fp32": peak, "load_avg_start": os.getloadavg(),
+        "wall_s": time.perf_counter() - t_start,
+        "note": "MACs = FlopCounterMode FLOPs/2 (conv, matmul, attention incl. CPU SDPA); memory = VmHWM delta",
+        "rows": rows})
+    print(f"wrote {path}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
