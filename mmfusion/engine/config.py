@@ -48,9 +48,12 @@ class TrainConfig:
         milestones: epochs at which the step schedule multiplies the rate by ``gamma``.
         gamma: step-schedule factor.
         label_smoothing: for the default cross-entropy loss (a model's own ``loss`` ignores it).
-        grad_accum: micro-batches per optimizer step (``accelerator.accumulate``).
+        grad_accum: micro-batches per optimizer step (``accelerator.accumulate``); the
+            launcher's ``--gradient_accumulation_steps`` (environment) overrides it, as in Accelerate.
         clip_grad: max global gradient norm; ``None`` or 0 turns clipping off.
-        mixed_precision: "no", "bf16" or "fp16" (fp16 needs a GPU; bf16 also works on CPU).
+        mixed_precision: "no", "bf16" or "fp16" (fp16 needs a GPU; bf16 also works on CPU);
+            None follows the launcher (``accelerate config`` / ``accelerate launch
+            --mixed_precision``), else "no". An explicit value wins over the launcher.
         seed: seeds Python, NumPy, torch and the data order; a run is a function of it.
         deterministic: also ask torch for deterministic kernels (slower on GPU).
         sample_seeding: draw every sample under a seed of (seed, epoch, index), so that data
@@ -97,7 +100,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     grad_accum: int = 1
     clip_grad: float | None = None
-    mixed_precision: Precision = "no"
+    mixed_precision: Precision | None = None
     seed: int = 0
     deterministic: bool = False
     sample_seeding: bool = True
@@ -147,7 +150,7 @@ class TrainConfig:
         if self.clip_grad is not None and self.clip_grad < 0:
             raise ConfigError(f"TrainConfig.clip_grad must be >= 0 or None, got {self.clip_grad}")
         choices = {"optimizer": ("sgd", "adamw"), "scheduler": ("cosine", "step", "constant"),
-                   "mixed_precision": ("no", "bf16", "fp16")}
+                   "mixed_precision": ("no", "bf16", "fp16", None)}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")

@@ -155,7 +155,7 @@ def make_accelerator(cfg: TrainConfig) -> Any:
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed),
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=cfg.find_unused_parameters)],
     )
-    if cfg.mixed_precision == "fp16" and accelerator.device.type == "cpu":
+    if accelerator.mixed_precision == "fp16" and accelerator.device.type == "cpu":
         raise ConfigError("mixed_precision='fp16' needs a GPU; use 'bf16' (or 'no') on the CPU")
     return accelerator
 
@@ -333,8 +333,8 @@ def _run_info(accelerator: Any, cfg: TrainConfig, model_name: str | None) -> dic
     return {
         "model_name": model_name, "seed": cfg.seed, "num_processes": accelerator.num_processes,
         "distributed_type": str(accelerator.distributed_type), "device": str(accelerator.device),
-        "mixed_precision": accelerator.mixed_precision, "grad_accum": cfg.grad_accum,
-        "global_batch_size": cfg.batch_size * accelerator.num_processes * cfg.grad_accum,
+        "mixed_precision": accelerator.mixed_precision, "grad_accum": accelerator.gradient_accumulation_steps,
+        "global_batch_size": cfg.batch_size * accelerator.num_processes * accelerator.gradient_accumulation_steps,
         "versions": {"mmfusion": __version__, "torch": torch.__version__, "accelerate": accelerate.__version__,
                      "python": platform.python_version()},
         "command": sys.argv, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -389,7 +389,7 @@ def run_evaluation(accelerator: Any, model: nn.Module, loader: Any,
 
 
 def evaluate(model: str | nn.Module, dataset: Dataset, *, batch_size: int = 16, num_workers: int = 0,
-             mixed_precision: str = "no", cpu: bool = False, checkpoint: str | Path | None = None,
+             mixed_precision: str | None = None, cpu: bool = False, checkpoint: str | Path | None = None,
              model_kwargs: Mapping[str, Any] | None = None, class_names: Sequence[str] | None = None,
              collate_fn: Callable | None = None, seed: int = 0) -> ClassificationMetrics:
     """Evaluate a model (an ``nn.Module``, or a registered name + optional run folder /
@@ -409,7 +409,8 @@ def evaluate(model: str | nn.Module, dataset: Dataset, *, batch_size: int = 16, 
     cfg.seed = seed
     data = SeededSamples(dataset, seed, stream=1, follow_epoch=False)
     loader, _ = _make_loader(data, batch_size, False, cfg, collate_fn or default_collate, pin, drop_last=False)
-    model, loader = accelerator.prepare(model, loader)
+    model = accelerator.prepare_model(model, evaluation_mode=True)  # no DDP wrapper for inference
+    loader = accelerator.prepare_data_loader(loader)
     if class_names is None:
         class_names = getattr(dataset, "class_names", None)
     return run_evaluation(accelerator, model, loader, class_names)
@@ -495,7 +496,10 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
     if batches_per_epoch == 0:
         raise ConfigError(f"no training batch: {len(train_set)} samples, batch_size={cfg.batch_size} "  # type: ignore[arg-type]
                           f"x {accelerator.num_processes} processes with drop_last={cfg.drop_last}")
-    steps_per_epoch = math.ceil(batches_per_epoch / cfg.grad_accum)
+    accum = int(accelerator.gradient_accumulation_steps)  # the launcher's environment may override cfg
+    if accum != cfg.grad_accum:
+        accelerator.print(f"note: gradient accumulation {accum} from the launcher (config says {cfg.grad_accum})")
+    steps_per_epoch = math.ceil(batches_per_epoch / accum)
     scheduler = accelerator.prepare(build_scheduler(optimizer, cfg, steps_per_epoch, accelerator.num_processes))
     unwrapped = accelerator.unwrap_model(net)
     compute_loss = _loss_fn(unwrapped, cfg)
@@ -525,9 +529,8 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
     accelerator.print(f"mmfusion training run {run_dir}  ({accelerator.num_processes} process(es), "
                       f"{accelerator.device}, mixed_precision={accelerator.mixed_precision})")
     accelerator.print(json.dumps(to_jsonable(saved_cfg), indent=2))
-    accelerator.print(f"{batches_per_epoch} batches x {cfg.grad_accum} accumulation -> {steps_per_epoch} "
-                      f"optimizer steps per epoch; global batch "
-                      f"{cfg.batch_size * accelerator.num_processes * cfg.grad_accum}")
+    accelerator.print(f"{batches_per_epoch} batches per epoch / {accum} accumulation -> {steps_per_epoch} "
+                      f"optimizer steps per epoch; global batch {cfg.batch_size * accelerator.num_processes * accum}")
     if cfg.tracker:
         accelerator.init_trackers(cfg.run_name or run_dir.name, config=_flat_hparams(saved_cfg))
 
