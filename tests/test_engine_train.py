@@ -56,9 +56,22 @@ class ToyMLP(nn.Module):
         return {"logits": self.fc2(self.drop(torch.relu(self.fc1(batch["skeleton"])))), "aux": batch["skeleton"]}
 
 
-@register_model(tags=("test",))
 def engine_test_mlp(num_classes: int = NUM_CLASSES, hidden: int = 16, dropout: float = 0.2) -> nn.Module:
     return ToyMLP(num_classes, hidden, dropout)
+
+
+@pytest.fixture(autouse=True)
+def _toy_in_registry():
+    """Register the toy model for one test only, so other test files never see it in list_models()."""
+    from mmfusion import registry
+
+    names = ("engine_test_mlp", "engine_test_other")
+    for name in names:
+        register_model(name=name)(engine_test_mlp)
+    yield
+    for name in names:
+        for table in (registry._model_entrypoints, registry._model_to_module, registry._model_tags):
+            table.pop(name, None)
 
 
 def _cfg(tmp_path, name: str, **kw) -> TrainConfig:
@@ -178,7 +191,6 @@ def test_safetensors_round_trip_and_outputs(tmp_path) -> None:
         assert torch.equal(loaded(batch)["logits"], net(batch)["logits"])
     with pytest.raises(RuntimeError, match="size mismatch|do not fit"):  # shapes differ (no silent load)
         mmfusion.create_model("engine_test_mlp", checkpoint=result.run_dir, hidden=4)
-    register_model(name="engine_test_other", tags=("test",))(engine_test_mlp)
     with pytest.raises(CheckpointError, match="engine_test_mlp"):  # config.json names the model
         mmfusion.create_model("engine_test_other", checkpoint=result.run_dir)
     # run folder contents
