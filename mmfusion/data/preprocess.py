@@ -36,7 +36,7 @@ which is what multimodal alignment with RGB/depth/IR needs.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -138,38 +138,24 @@ def tracks_from_arrays(xyz: np.ndarray, present: np.ndarray | None = None, color
 def tracks_from_sequence(seq: Any) -> list[BodyTrack]:
     """Group the bodies of a :class:`~mmfusion.data.formats.skeleton.SkeletonSequence` by body ID.
 
-    Frame indices are the file's own (0-based, empty frames counted). When the same ID appears
-    twice in one frame (never seen in NTU) the first occurrence wins.
+    Tracks come in order of first appearance. Frame indices are the file's own (0-based,
+    empty frames counted). When the same ID appears twice in one frame (never seen in NTU)
+    the first occurrence wins.
     """
-    frames = getattr(seq, "frames", None)
-    if frames is None:
+    if not all(hasattr(seq, a) for a in ("body_id", "frame_index", "joints")):
         raise TypeError(f"expected a SkeletonSequence, got {type(seq).__name__}")
-    acc: dict[int, tuple[list[int], list[np.ndarray], list[np.ndarray]]] = {}
-    for t, frame in enumerate(frames):
-        seen: set[int] = set()
-        for body in _frame_bodies(frame):
-            bid = int(body.body_id)
-            if bid in seen:
-                continue
-            seen.add(bid)
-            fr, js, cs = acc.setdefault(bid, ([], [], []))
-            fr.append(t)
-            js.append(_body_field(body, "xyz"))
-            cs.append(_body_field(body, "color_xy"))
-    return [BodyTrack(bid, np.asarray(fr, dtype=np.int64), np.stack(js).astype(np.float32),
-                      np.stack(cs).astype(np.float32)) for bid, (fr, js, cs) in acc.items()]
-
-
-def _frame_bodies(frame: Any) -> Iterable[Any]:
-    return getattr(frame, "bodies", frame)
-
-
-def _body_field(body: Any, name: str) -> np.ndarray:
-    for attr in (name, {"xyz": "joints", "color_xy": "color"}.get(name, name)):
-        val = getattr(body, attr, None)
-        if val is not None:
-            return np.asarray(val, dtype=np.float32)
-    raise TypeError(f"skeleton body has no {name!r} field")
+    ids = np.asarray(seq.body_id)
+    if len(ids) == 0:
+        return []
+    _, first = np.unique(ids, return_index=True)
+    tracks = []
+    for bid in ids[np.sort(first)]:
+        rec = np.flatnonzero(ids == bid)
+        frames, keep = np.unique(np.asarray(seq.frame_index)[rec], return_index=True)
+        rec = rec[keep]
+        tracks.append(BodyTrack(int(bid), frames.astype(np.int64), seq.joints[rec][..., 0:3].astype(np.float32),
+                                seq.joints[rec][..., 5:7].astype(np.float32)))
+    return tracks
 
 
 # ---------------------------------------------------------------------------------------------
