@@ -11,8 +11,15 @@ Conv3x3):
 * in-plane offsets (A, J, 2) pixels and depths (A, J) on the last map.
 
 Per joint a softmax over all A anchors gives weights w; ``uv = sum w (anchor + offset)``,
-``d = d_ref + sum w depth`` with ``d_ref`` the frame's median valid depth for the depth
-network (its input is ``depth - d_ref``, 0 where invalid) and 0 for RGB (absolute depth).
+``d = d_ref + sum w depth``. ``depth_ref`` picks ``d_ref``: ``"median"`` the frame's median
+valid depth (depth network default; its input becomes ``depth - d_ref``, 0 where invalid, as
+A2J centres depth on the crop centre), ``"focal"`` the apparent-size prior
+``fx * ref_size / W`` (needs "intrinsics"; for RGB crops around a person, whose side in
+pixels shrinks with distance), ``"none"`` 0 (absolute depth).
+
+Person crops (:func:`keypoint_boxes`, :func:`crop_images`, :func:`crop_intrinsics`) cut a
+square around the 2-D detections and adapt the intrinsics, so the network works on a fixed
+small input and its (u, v, d) back-project directly with the crop intrinsics.
 
 Input batch: "depth" (N, 1, T, H, W) / (N, 1, H, W) metres (0 = no reading), or "rgb"
 (N, 3, T, H, W) / (N, 3, H, W) ImageNet-normalised; optional "intrinsics" (N, 4) of that
@@ -38,7 +45,8 @@ from ..errors import ConfigError, MissingModalityError
 from ..registry import register_model
 from .decode import backproject
 
-__all__ = ["A2JNet", "anchor_grid", "a2j_loss", "a2j_depth", "a2j_depth_tiny", "a2j_rgb", "a2j_rgb_tiny"]
+__all__ = ["A2JNet", "anchor_grid", "a2j_loss", "keypoint_boxes", "crop_images", "crop_intrinsics", "a2j_depth",
+           "a2j_depth_tiny", "a2j_rgb", "a2j_rgb_tiny"]
 
 
 def anchor_grid(height: int, width: int, stride: int, per_side: int = 4, device: Any = None) -> Tensor:
@@ -53,6 +61,54 @@ def anchor_grid(height: int, width: int, stride: int, per_side: int = 4, device:
     u = cx.view(1, -1, 1, 1) + off.view(1, 1, 1, -1)  # (1, w, 1, n)
     v, u = torch.broadcast_tensors(v, u)
     return torch.stack([u, v], dim=-1).reshape(-1, 2)
+
+
+def keypoint_boxes(kp: Tensor, scores: Tensor | None = None, margin: float = 1.3, min_size: float = 16.0,
+                   min_score: float = 0.2) -> Tensor:
+    """Square person boxes around 2-D keypoints.
+
+    Args:
+        kp: (F, J, 2) pixels; scores: (F, J) or None; joints scoring below ``min_score`` are
+            ignored (all used where too few remain).
+        margin: side = margin * the larger extent of the kept keypoints (at least ``min_size``).
+
+    Returns:
+        (F, 3) ``[x0, y0, side]`` in pixels (top-left corner of the square).
+    """
+    keep = torch.ones_like(kp[..., 0], dtype=torch.bool) if scores is None else scores >= min_score
+    keep = torch.where(keep.sum(-1, keepdim=True) >= 2, keep, torch.ones_like(keep))
+    big = torch.finfo(kp.dtype).max
+    lo = torch.where(keep.unsqueeze(-1), kp, torch.full_like(kp, big)).amin(1)
+    hi = torch.where(keep.unsqueeze(-1), kp, torch.full_like(kp, -big)).amax(1)
+    side = ((hi - lo).amax(-1) * margin).clamp_min(min_size)
+    centre = (lo + hi) / 2
+    return torch.cat([centre - side.unsqueeze(-1) / 2, side.unsqueeze(-1)], -1)
+
+
+def crop_images(images: Tensor, boxes: Tensor, size: int, mode: str = "bilinear") -> Tensor:
+    """Resample square boxes of (F, C, H, W) images to (F, C, size, size); outside the image = 0.
+
+    Output pixel u' samples image pixel ``x0 + (u' + 0.5) side / size - 0.5`` (pixel centres at
+    integers). Use ``mode="nearest"`` for depth, so that no value mixes a surface with the 0
+    of a missing reading.
+    """
+    f, _, h, w = images.shape
+    lin = (torch.arange(size, device=images.device, dtype=torch.float32) + 0.5) / size
+    b = boxes.float()
+    u = b[:, 0:1] + lin.unsqueeze(0) * b[:, 2:3] - 0.5  # (F, size)
+    v = b[:, 1:2] + lin.unsqueeze(0) * b[:, 2:3] - 0.5
+    gx = (2 * u + 1) / w - 1
+    gy = (2 * v + 1) / h - 1
+    grid = torch.stack(torch.broadcast_tensors(gx.unsqueeze(1), gy.unsqueeze(2)), -1)  # (F, size, size, 2)
+    return F.grid_sample(images.float(), grid, mode=mode, padding_mode="zeros", align_corners=False)
+
+
+def crop_intrinsics(intr: Tensor, boxes: Tensor, size: int) -> Tensor:
+    """Intrinsics (F, 4) or (4,) of the full image -> (F, 4) of the :func:`crop_images` crops."""
+    k = intr.float().expand(boxes.shape[0], 4)
+    s = size / boxes[:, 2].float()
+    return torch.stack([k[:, 0] * s, k[:, 1] * s, (k[:, 2] + 0.5 - boxes[:, 0]) * s - 0.5,
+                        (k[:, 3] + 0.5 - boxes[:, 1]) * s - 0.5], -1)
 
 
 def _head(cin: int, width: int, convs: int, cout: int) -> nn.Sequential:
@@ -79,6 +135,9 @@ class A2JNet(nn.Module):
         anchors_per_side: n (n^2 anchors per cell).
         head_width, head_convs: head size (A2J: 256, 4).
         depth_unit: metres per loss unit of the depth term (used by :meth:`loss`).
+        depth_ref: "median" | "focal" | "none" (see the module docstring); default "median"
+            for depth, "none" for RGB.
+        ref_size: metres of the "focal" prior (about the person-box side).
 
     Shapes: see the module docstring.
     """
@@ -86,6 +145,7 @@ class A2JNet(nn.Module):
     def __init__(self, modality: str = "depth", num_joints: int | None = None, layout: str = "coco17",
                  backbone: str = "resnet50", output_stride: int = 16, anchors_per_side: int = 4,
                  head_width: int = 256, head_convs: int = 4, depth_unit: float = 0.02,
+                 depth_ref: str | None = None, ref_size: float = 2.0,
                  backbone_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         import timm  # imported here: keeps `import mmfusion` light
@@ -93,6 +153,12 @@ class A2JNet(nn.Module):
         if modality not in ("depth", "rgb"):
             raise ConfigError(f"A2JNet: modality must be 'depth' or 'rgb', got {modality!r}")
         self.modality = modality
+        self.depth_ref = depth_ref or ("median" if modality == "depth" else "none")
+        if self.depth_ref not in ("median", "focal", "none"):
+            raise ConfigError(f"A2JNet: depth_ref must be 'median', 'focal' or 'none', got {depth_ref!r}")
+        if self.depth_ref == "median" and modality != "depth":
+            raise ConfigError("A2JNet: depth_ref='median' needs the depth modality")
+        self.ref_size = ref_size
         self.num_joints = num_joints or get_layout(layout).num_joints
         self.layout = get_layout(layout).name
         self.per_side, self.depth_unit = anchors_per_side, depth_unit
@@ -129,11 +195,17 @@ class A2JNet(nn.Module):
         n, _, t, h, w = x.shape
         x = x.transpose(1, 2).reshape(n * t, cin, h, w).float()
         ref = torch.zeros(n * t, device=x.device)
-        if key == "depth":
+        if self.depth_ref == "median":
             valid = x > 0
             vals = torch.where(valid, x, torch.full_like(x, float("nan"))).flatten(1)
             ref = torch.nan_to_num(vals.nanmedian(dim=1).values, nan=0.0)
-            x = torch.where(valid, x - ref.view(-1, 1, 1, 1), torch.zeros_like(x))
+        elif self.depth_ref == "focal":
+            if "intrinsics" not in batch:
+                raise MissingModalityError("intrinsics", "A2JNet(depth_ref='focal') needs batch['intrinsics'] (N, 4)")
+            fx = batch["intrinsics"].to(x.device).float().view(n, 1, 4)[..., 0].expand(n, t).reshape(-1)
+            ref = fx * self.ref_size / w
+        if key == "depth":
+            x = torch.where(x > 0, x - ref.view(-1, 1, 1, 1), torch.zeros_like(x))
         return x, n, t, ref
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -17,12 +17,13 @@ All joints are camera-frame metres, shape (N, T, J, 3) (a clip of T frames); 2-D
 * :func:`motion_loss` (weight 0.1): ``MSE(P_t, (P_{t-1} + P_{t+1}) / 2)`` over the clip.
 * :func:`bone_ratio_loss` (C3P's ``v_len_loss``, weight 0 by default): every bone over the
   frame's mean bone length pushed to 1.
-* :func:`ray_heat_loss` (weight ``heat2d``, an mmfusion addition standing in for UniPose's
-  unpublished "cross-modality interaction"): the per-point heat of joint j is pulled towards
-  ``exp(-d^2 / 2 sigma^2)``, d = distance of the point from the camera ray through the 2-D
-  detection of j (score-weighted MSE). It tells the network *which* points lie on the
-  detection's line of sight, so voting starts near the right place instead of being found
-  by the sparse top-k gradient alone. 2-D detections only; no 3-D label.
+* :func:`ray_guidance_loss` (weight ``guide``, an mmfusion addition standing in for UniPose's
+  unpublished "cross-modality interaction"): per-point heat and vote directions are pulled
+  towards the values that make every vote land on the camera ray through the 2-D detection
+  (C3P's heat ``1 - d / radius`` with d the point's distance from that ray; the lateral
+  direction towards the ray). It tells the network *which* points see the joint, so voting
+  starts near the right place instead of being found by the sparse top-k gradient alone.
+  2-D detections and the cloud only; no 3-D label.
 
 :class:`WeakPoseLoss` sums the weighted terms over the network's stages.
 """
@@ -42,7 +43,7 @@ from .decode import camera_rays
 __all__ = [
     "WeakLossWeights", "WeakPoseLoss", "limb_bones", "limb_pairs", "bone_lengths", "back_projection_loss",
     "bone_length_loss", "clip_bone_target", "prior_bone_lengths", "symmetry_loss", "motion_loss",
-    "bone_ratio_loss", "ray_heat_loss", "CANONICAL_LIMBS",
+    "bone_ratio_loss", "ray_guidance_loss", "CANONICAL_LIMBS",
 ]
 
 #: canonical adult limb lengths in metres by (distal, proximal) joint-name keyword; a prior
@@ -58,8 +59,8 @@ class WeakLossWeights:
     """Weights and options of :class:`WeakPoseLoss` (defaults = C3P's weights).
 
     Attributes:
-        proj, bone, sym, motion, bone_ratio, heat2d: term weights.
-        heat_sigma: width (metres) of the ray-distance heat target of ``heat2d``.
+        proj, bone, sym, motion, bone_ratio, guide: term weights.
+        guide_radius: the network's vote radius (metres) used by the ``guide`` targets.
         bone_target: ``"clip"`` | ``"prior"`` | ``"batch"`` (see module docstring).
         stage_weights: weight of each network stage's joints (last entry repeats).
     """
@@ -69,15 +70,15 @@ class WeakLossWeights:
     sym: float = 0.002
     motion: float = 0.1
     bone_ratio: float = 0.0
-    heat2d: float = 0.0
-    heat_sigma: float = 0.05
+    guide: float = 0.0
+    guide_radius: float = 0.8
     bone_target: str = "clip"
     stage_weights: tuple[float, ...] = field(default=(1.0, 1.0))
 
     def __post_init__(self) -> None:
         if self.bone_target not in ("clip", "prior", "batch"):
             raise ConfigError(f"bone_target must be 'clip', 'prior' or 'batch', got {self.bone_target!r}")
-        if any(w < 0 for w in (self.proj, self.bone, self.sym, self.motion, self.bone_ratio, self.heat2d)):
+        if any(w < 0 for w in (self.proj, self.bone, self.sym, self.motion, self.bone_ratio, self.guide)):
             raise ConfigError("loss weights must be >= 0")
 
 
@@ -190,25 +191,39 @@ def bone_ratio_loss(joints: Tensor, bones: list[tuple[int, int]]) -> Tensor:
     return (lens / lens.mean(-1, keepdim=True).clamp_min(1e-6) - 1).square().mean()
 
 
-def ray_heat_loss(heat: Tensor, points: Tensor, kp2d: Tensor, intr: Any, scores: Tensor | None = None,
-                  sigma: float = 0.05) -> Tensor:
-    """Score-weighted MSE between per-point heat and a Gaussian of the point-to-ray distance.
+def ray_guidance_loss(heat: Tensor, offset: Tensor | None, points: Tensor, kp2d: Tensor, intr: Any,
+                      scores: Tensor | None = None, radius: float = 0.8) -> Tensor:
+    """Pull heat and vote directions towards what the 2-D detection says about each point.
+
+    With ``d`` the distance of point p from the ray through the detection of joint j and
+    ``f`` the foot of the perpendicular from p on that ray, the heat target is C3P's
+    ``max(0, 1 - d / radius)`` and the direction target the lateral unit vector ``(f - p) / d``,
+    so that the vote ``p + (1 - h) radius v`` lands on the ray. Only the component of v
+    perpendicular to the ray is compared (1 - cosine), the depth along the ray being what
+    2-D cannot tell. Score-weighted; direction errors weighted by the squared heat target.
 
     Args:
-        heat: (N, T, J, P) predicted heat in [0, 1].
-        points: (N, T, P, 3) camera-frame points (metres).
-        kp2d: (N, T, J, 2) detections; intr: broadcasting to (N, T, J, 4) as in
+        heat: (N, T, J, P); offset: (N, T, J, P, 3) camera-frame unit directions or None.
+        points: (N, T, P, 3) camera metres; kp2d: (N, T, J, 2); intr as in
             :func:`back_projection_loss`; scores: (N, T, J) or None.
-        sigma: target width in metres.
+        radius: the network's vote radius in metres.
     """
     r = camera_rays(kp2d.float(), intr)
-    r = r / r.norm(dim=-1, keepdim=True)
+    r = r / r.norm(dim=-1, keepdim=True)  # (N, T, J, 3)
     p = points.float()
-    along = torch.einsum("ntjc,ntpc->ntjp", r, p)
-    d2 = (p.square().sum(-1).unsqueeze(2) - along.square()).clamp_min(0)  # (N, T, J, P)
-    target = torch.exp(-d2 / (2 * sigma * sigma))
+    along = torch.einsum("ntjc,ntpc->ntjp", r, p)  # (N, T, J, P)
+    foot = along.unsqueeze(-1) * r.unsqueeze(3)  # (N, T, J, P, 3)
+    lateral = foot - p.unsqueeze(2)
+    d = lateral.norm(dim=-1)
+    target = (1 - d / radius).clamp_min(0)
     w = torch.ones_like(kp2d[..., 0]) if scores is None else scores.float().clamp_min(0)
     err = (heat.float() - target).square().mean(-1)  # (N, T, J)
+    if offset is not None:
+        v = offset.float()
+        v_perp = v - (v * r.unsqueeze(3)).sum(-1, keepdim=True) * r.unsqueeze(3)
+        cos = (v_perp * lateral).sum(-1) / (v_perp.norm(dim=-1) * d).clamp_min(1e-6)
+        tw = target.square()
+        err = err + ((1 - cos) * tw).sum(-1) / tw.sum(-1).clamp_min(1e-6)
     return (w * err).sum() / w.sum().clamp_min(1e-6)
 
 
@@ -279,12 +294,13 @@ class WeakPoseLoss(nn.Module):
             }
             if w.bone_ratio:
                 terms["bone_ratio"] = bone_ratio_loss(joints, self.layout.bones)
-            if w.heat2d:
+            if w.guide:
                 if "heat_stages" not in outputs or "points" not in batch:
-                    raise MissingModalityError("heat_stages", "heat2d > 0 needs the network's heat and batch['points']")
+                    raise MissingModalityError("heat_stages", "guide > 0 needs the network's heat and batch['points']")
                 pts = batch["points"].to(joints.device)
                 pts = pts.unsqueeze(1) if pts.ndim == 3 else pts
-                terms["heat2d"] = ray_heat_loss(outputs["heat_stages"][s], pts, kp, intr, sc, w.heat_sigma)
+                off = outputs["offset_cam_stages"][s] if "offset_cam_stages" in outputs else None
+                terms["guide"] = ray_guidance_loss(outputs["heat_stages"][s], off, pts, kp, intr, sc, w.guide_radius)
             sw = w.stage_weights[min(s, len(w.stage_weights) - 1)]
             total = total + sw * sum(getattr(w, k) * v for k, v in terms.items())
         return {"loss": total, **{k: v.detach() for k, v in terms.items()}}

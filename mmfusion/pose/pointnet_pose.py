@@ -21,7 +21,7 @@ Input batch (dict):
 Output dict:
     "joints": (N, T, J, 3) camera metres (last stage); "joints_stages": (S, N, T, J, 3);
     "joints_obb": (N, T, J, 3); "heat": (N, T, J, P); "heat_stages": (S, N, T, J, P);
-    "offset": (N, T, J, P, 3);
+    "offset": (N, T, J, P, 3) (OBB frame); "offset_cam_stages": (S, N, T, J, P, 3) (camera frame);
     "obb_rotation" (N, T, 3, 3), "obb_centre" (N, T, 3), "obb_length" (N, T).
 """
 
@@ -222,6 +222,7 @@ class PointPoseNet(nn.Module):
         radius = self.vote_radius / obb.length  # metres -> OBB units
         joints_obb: list[Tensor] = []
         heats: list[Tensor] = []
+        vecs: list[Tensor] = []
         inp = x
         feats = heat = vec = x  # placeholders, replaced by stage 1 before stage 2 reads them
         for s, stage in enumerate(self.stages):
@@ -231,6 +232,7 @@ class PointPoseNet(nn.Module):
             feats, heat, vec = stage(inp, groups)
             joints_obb.append(vote_joints(xyz, heat, vec, radius, self.topk))
             heats.append(heat)
+            vecs.append(vec)
         j = self.num_joints
         stacked = torch.stack(joints_obb)  # (S, B, J, 3)
         cam = obb.denormalize(stacked)  # the OBB's (B, ...) broadcasts over the stage axis
@@ -241,6 +243,8 @@ class PointPoseNet(nn.Module):
             "heat": heat.view(n, t, j, p),
             "heat_stages": torch.stack(heats).view(len(self.stages), n, t, j, p),
             "offset": vec.view(n, t, j, p, 3),
+            # camera-frame vote directions of every stage (for losses on the votes themselves)
+            "offset_cam_stages": obb.unrotate(torch.stack(vecs).flatten(2, 3)).view(len(self.stages), n, t, j, p, 3),
             "obb_rotation": obb.rotation.view(n, t, 3, 3),
             "obb_centre": obb.centre.view(n, t, 3),
             "obb_length": obb.length.view(n, t),
