@@ -125,22 +125,61 @@ class ClipGeometry:
         return cls(True, float(rng.uniform(*scale)), float(rng.uniform(math.log(ratio[0]), math.log(ratio[1]))),
                    float(rng.random()), float(rng.random()), bool(rng.random() < flip_prob))
 
-    def box(self, height: int, width: int) -> tuple[int, int, int, int]:
-        """Pixel crop box (top, left, h, w) in an image of (height, width)."""
+    def box(self, height: int, width: int, region: Region | None = None) -> tuple[int, int, int, int]:
+        """Pixel crop box (top, left, h, w) in an image of (height, width).
+
+        ``region`` (relative ``(y0, x0, y1, x1)``, e.g. a person box from :func:`person_region`)
+        restricts the crop to that part of the image.
+        """
+        oy, ox = 0, 0
+        if region is not None:
+            y0, x0, y1, x1 = region
+            oy, ox = int(round(y0 * height)), int(round(x0 * width))
+            height = max(1, min(height - oy, int(round(y1 * height)) - oy))
+            width = max(1, min(width - ox, int(round(x1 * width)) - ox))
         if not self.train:
             side = min(height, width)
-            return int(round((height - side) / 2.0)), int(round((width - side) / 2.0)), side, side
+            return oy + int(round((height - side) / 2.0)), ox + int(round((width - side) / 2.0)), side, side
         area = self.scale * height * width
         r = math.exp(self.log_ratio)
         bw = min(width, max(1, int(round(math.sqrt(area * r)))))
         bh = min(height, max(1, int(round(math.sqrt(area / r)))))
         top = int(round(self.cy * (height - bh)))
         left = int(round(self.cx * (width - bw)))
-        return top, left, bh, bw
+        return oy + top, ox + left, bh, bw
+
+
+Region = tuple[float, float, float, float]
+
+
+def person_region(pixels: np.ndarray, image_size: tuple[int, int], padding: float = 0.2) -> Region | None:
+    """Relative square box ``(y0, x0, y1, x1)`` around pixel keypoints (the EPAM-Net person crop).
+
+    Args:
+        pixels: (..., 2) pixel (u, v) of the joints over a clip; rows with both coordinates 0
+            (absent bodies) are ignored.
+        image_size: (H, W) of the frame the pixels refer to.
+        padding: added on each side, as a fraction of the box's larger side.
+
+    Returns:
+        The box, shifted (and if needed shrunk) to stay inside the image, or ``None`` when no
+        joint is present (callers then crop the full frame).
+    """
+    h, w = image_size
+    p = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    p = p[np.isfinite(p).all(axis=1) & (np.abs(p).sum(axis=1) > 0)]
+    if len(p) == 0:
+        return None
+    (u0, v0), (u1, v1) = p.min(axis=0), p.max(axis=0)
+    side = min(max(u1 - u0, v1 - v0) * (1 + 2 * padding), h, w)
+    cu = min(max((u0 + u1) / 2, side / 2), w - side / 2)
+    cv = min(max((v0 + v1) / 2, side / 2), h - side / 2)
+    return ((cv - side / 2) / h, (cu - side / 2) / w, (cv + side / 2) / h, (cu + side / 2) / w)
 
 
 def crop_frames(frames: torch.Tensor, geom: ClipGeometry, size: int | tuple[int, int],
-                interpolation: F.InterpolationMode = F.InterpolationMode.BILINEAR) -> torch.Tensor:
+                interpolation: F.InterpolationMode = F.InterpolationMode.BILINEAR,
+                region: Region | None = None) -> torch.Tensor:
     """Crop + resize (+ flip) every frame of a clip with one set of parameters.
 
     Args:
@@ -151,14 +190,15 @@ def crop_frames(frames: torch.Tensor, geom: ClipGeometry, size: int | tuple[int,
         (T, C, h, w), same dtype.
     """
     out_hw = [size, size] if isinstance(size, int) else list(size)
-    top, left, bh, bw = geom.box(frames.shape[-2], frames.shape[-1])
+    top, left, bh, bw = geom.box(frames.shape[-2], frames.shape[-1], region)
     antialias = interpolation != F.InterpolationMode.NEAREST
     out = F.resized_crop(frames, top, left, bh, bw, out_hw, interpolation=interpolation, antialias=antialias)
     return F.horizontal_flip(out) if geom.flip else out
 
 
 def crop_keypoints(kps: np.ndarray, image_size: tuple[int, int], geom: ClipGeometry, size: int | tuple[int, int],
-                   flip_index: Sequence[int] | None = None, joint_axis: int = -2) -> np.ndarray:
+                   flip_index: Sequence[int] | None = None, joint_axis: int = -2,
+                   region: Region | None = None) -> np.ndarray:
     """Apply the crop/resize/flip of :func:`crop_frames` to pixel keypoints.
 
     Args:
@@ -169,7 +209,7 @@ def crop_keypoints(kps: np.ndarray, image_size: tuple[int, int], geom: ClipGeome
         (..., V, 2) float32 pixels in the output image.
     """
     oh, ow = (size, size) if isinstance(size, int) else size
-    top, left, bh, bw = geom.box(*image_size)
+    top, left, bh, bw = geom.box(*image_size, region)
     out = np.empty(kps.shape, dtype=np.float32)
     out[..., 0] = (kps[..., 0] - left + 0.5) * (ow / bw) - 0.5
     out[..., 1] = (kps[..., 1] - top + 0.5) * (oh / bh) - 0.5

@@ -9,9 +9,9 @@ combination of the config and writes::
     out_dir/nturgb+d_rgb/<name>_rgb.avi                  (colour camera, 5.2 cm baseline)
     out_dir/mmfusion_synth.json                          (classes, sizes, intrinsics, counts)
 
-Skeleton ``depthX/depthY`` and ``colorX/colorY`` are in full NTU frame pixels (512x424 and
-1920x1080), as in real files, whatever the render sizes; the depth intrinsics in the JSON are
-those of the rendered depth frames (for back-projection).
+Skeleton ``depthX/depthY`` and ``colorX/colorY`` are pixels of the depth and RGB frames on disk
+(at full NTU sizes exactly NTU's convention); the intrinsics in the JSON are those of the
+rendered frames (for back-projection and projection).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def render_sample(spec: SampleSpec, cfg: SynthConfig) -> dict[str, Any]:
 
     Returns:
         dict with "xyz" (1, T, 25, 3) noisy camera-space joints (what the .skeleton file holds),
-        "xyz_clean" (1, T, 25, 3), "depth_xy"/"color_xy" (1, T, 25, 2) full-NTU pixel coords,
+        "xyz_clean" (1, T, 25, 3), "depth_xy"/"color_xy" (1, T, 25, 2) pixels of the rendered frames,
         "tracking" (1, T, 25), "depth" uint16 (T, H, W) mm, "ir" uint8 (T, H, W),
         "rgb" uint8 (T, H, W, 3), "intrinsics" (depth intrinsics of the rendered frames).
     """
@@ -105,9 +105,9 @@ def render_sample(spec: SampleSpec, cfg: SynthConfig) -> dict[str, Any]:
 
     xyz = cam + rng.normal(0, cfg.joint_noise, cam.shape)
     tracking = np.where(rng.random(cam.shape[:2]) < cfg.inferred_rate, 1, 2)
-    depth_xy = KINECT_V2_DEPTH.project(xyz)
-    cxyz = xyz + np.array([COLOR_BASELINE, 0.0, 0.0])
-    color_xy = COLOR_CAMERA.project(cxyz)
+    # pixel coordinates refer to the frames on disk (at full NTU sizes: exactly NTU's convention)
+    depth_xy = d_intr.project(xyz)
+    color_xy = c_intr.project(xyz + np.array([COLOR_BASELINE, 0.0, 0.0]))
     return {"xyz": xyz[None], "xyz_clean": cam[None], "depth_xy": depth_xy[None], "color_xy": color_xy[None],
             "tracking": tracking[None], "depth": depth, "ir": ir, "rgb": rgb, "intrinsics": d_intr}
 
@@ -156,7 +156,6 @@ def synth_meta(cfg: SynthConfig, names: list[str]) -> dict[str, Any]:
         "generator": "mmfusion.data.synthetic",
         "classes": [{"action": a, "name": ACTIONS[a].name} for a in cfg.actions],
         "sizes": {"depth": [dh, dw], "ir": [dh, dw], "rgb": [rh, rw]},
-        "skeleton_pixel_frames": {"depth": [424, 512], "color": [1080, 1920]},
         "intrinsics": {"depth": {"fx": d.fx, "fy": d.fy, "cx": d.cx, "cy": d.cy},
                        "color": {"fx": c.fx, "fy": c.fy, "cx": c.cx, "cy": c.cy, "baseline_m": COLOR_BASELINE}},
         "fps": 30,

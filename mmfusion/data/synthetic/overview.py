@@ -29,7 +29,7 @@ def render_overview(out_png: str | os.PathLike[str], root: str | os.PathLike[str
     rgb = read_video(tree.rgb(name))
     dxy = seq.to_array(1, "depth")[0]
     idx = np.linspace(0, len(depth) - 1, frames).round().astype(int)
-    sy, sx = depth.shape[1] / 424, depth.shape[2] / 512
+    sy = sx = 1.0  # skeleton depth pixels refer to the depth frames on disk
     fig, axes = plt.subplots(frames, 3, figsize=(9, 2.4 * frames))
     for row, t in zip(axes, idx):
         row[0].imshow(np.where(depth[t] > 0, depth[t], np.nan), cmap="viridis")
