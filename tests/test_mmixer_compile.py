@@ -1,0 +1,69 @@
+"""mmixer_tiny through torch.compile: full graph (no breaks, also with the temporal shift), eval and train."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+import mmfusion
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny ops on a shared 2-core machine run far faster on one thread than on two contending ones."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
+class _Positional(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, rgb: Tensor, depth: Tensor, ir: Tensor) -> Tensor:
+        return self.model({"rgb": rgb, "depth": depth, "ir": ir})["logits"]
+
+
+def _inputs(n: int = 2, t: int = 4) -> tuple[Tensor, Tensor, Tensor]:
+    g = torch.Generator().manual_seed(11)
+    return (torch.randn(n, 3, t, 32, 32, generator=g), torch.randn(n, 1, t, 32, 32, generator=g),
+            torch.randn(n, 1, t, 32, 32, generator=g))
+
+
+def test_compile_fullgraph_eval_and_train() -> None:
+    # the temporal shift sets a frame count on its wrappers in forward: it must not break the graph
+    model = mmfusion.create_model("mmixer_tiny", temporal_shift=True)
+    args = _inputs()
+    wrapper = _Positional(model)
+    model.eval()
+    compiled = torch.compile(wrapper, backend="aot_eager", fullgraph=True)
+    with torch.no_grad():
+        assert torch.allclose(compiled(*args), wrapper(*args), atol=1e-5)
+    model.train()
+    torch.manual_seed(0)
+    compiled(*args).logsumexp(-1).sum().backward()
+    # aux heads are unused by "logits" and keep grad None in both runs
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    assert len(grads) == len([n for n, _ in model.named_parameters() if not n.startswith("aux_heads")])
+    model.zero_grad()
+    torch.manual_seed(0)
+    wrapper(*args).logsumexp(-1).sum().backward()  # same dropout mask under the same seed
+    for n, p in model.named_parameters():
+        if n in grads:
+            assert torch.allclose(grads[n], p.grad, atol=1e-5, rtol=1e-4), n
+
+
+@pytest.mark.slow
+def test_inductor_compile_matches_eager() -> None:
+    """Default inductor backend: ~50 s of C++ codegen on one loaded core, hence slow."""
+    model = mmfusion.create_model("mmixer_tiny").eval()
+    args = _inputs()
+    wrapper = _Positional(model)
+    compiled = torch.compile(wrapper)
+    with torch.no_grad():
+        assert torch.allclose(compiled(*args), wrapper(*args), atol=1e-4)
