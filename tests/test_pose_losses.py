@@ -22,7 +22,7 @@ from mmfusion.pose.losses import (
     limb_pairs,
     motion_loss,
     prior_bone_lengths,
-    ray_heat_loss,
+    ray_guidance_loss,
     symmetry_loss,
 )
 from mmfusion.pose.metrics import ap_at, mpjpe_mm, per_joint_ap
@@ -172,15 +172,42 @@ def test_clip_bone_target_is_robust_and_symmetric() -> None:
     assert torch.allclose(tgt[0, 0], bone_lengths(j, limb_bones(COCO17)), atol=1e-5)
 
 
-def test_ray_heat_loss_zero_for_exact_target() -> None:
+def _guidance_reference(heat, offset, pts, kp, intr, radius):  # type: ignore[no-untyped-def]
+    """Direct (slow) formula: feet of the perpendiculars, lateral vectors, projected directions."""
+    r = torch.nn.functional.normalize(camera_rays(kp, intr), dim=-1)
+    along = torch.einsum("ntjc,ntpc->ntjp", r, pts)
+    lateral = along.unsqueeze(-1) * r.unsqueeze(3) - pts.unsqueeze(2)
+    d = lateral.norm(dim=-1)
+    target = (1 - d / radius).clamp_min(0)
+    v_perp = offset - (offset * r.unsqueeze(3)).sum(-1, keepdim=True) * r.unsqueeze(3)
+    cos = (v_perp * lateral).sum(-1) / (v_perp.norm(dim=-1) * d)
+    tw = target.square()
+    err = (heat - target).square().mean(-1) + ((1 - cos) * tw).sum(-1) / tw.sum(-1).clamp_min(1e-6)
+    return err.mean(), target, lateral / d.unsqueeze(-1)
+
+
+def test_ray_guidance_loss() -> None:
+    g = torch.Generator().manual_seed(3)
     j = _skeleton().view(1, 1, 17, 3)
     kp = project(j, INTR)
-    pts = j[:, :, :5] + torch.tensor([0.0, 0.0, 0.1])  # points behind 5 joints, on their rays' neighbourhood
-    r = torch.nn.functional.normalize(camera_rays(kp, INTR), dim=-1)
-    d2 = pts.square().sum(-1).unsqueeze(2) - torch.einsum("ntjc,ntpc->ntjp", r, pts).square()
-    heat = torch.exp(-d2.clamp_min(0) / (2 * 0.05 ** 2))
-    assert ray_heat_loss(heat, pts, kp, INTR) < 1e-10
-    assert ray_heat_loss(torch.zeros_like(heat), pts, kp, INTR) > 0.01
+    pts = j[:, :, :6] + 0.1 * torch.randn(1, 1, 6, 3, generator=g)
+    heat = torch.rand(1, 1, 17, 6, generator=g)
+    off = torch.nn.functional.normalize(torch.randn(1, 1, 17, 6, 3, generator=g), dim=-1)
+    want, target, lateral = _guidance_reference(heat, off, pts, kp, INTR, 0.8)
+    assert torch.allclose(ray_guidance_loss(heat, off, pts, kp, INTR, radius=0.8), want, rtol=1e-4)
+    # exact targets (heat 1 - d / radius, directions towards the ray) cost nothing; a vote along the ray too
+    assert ray_guidance_loss(target, lateral, pts, kp, INTR, radius=0.8) < 1e-6
+    r = torch.nn.functional.normalize(camera_rays(kp, INTR), dim=-1).unsqueeze(3)
+    tilted = torch.nn.functional.normalize(lateral + 0.5 * r, dim=-1)
+    assert ray_guidance_loss(target, tilted, pts, kp, INTR, radius=0.8) < 1e-6
+    # directions away from the ray: 1 - cos = 2 on every point of every joint that has points within the radius
+    frac = (target.sum(-1) > 0).float().mean()
+    assert 0 < frac < 1
+    assert torch.allclose(ray_guidance_loss(target, -lateral, pts, kp, INTR, radius=0.8), 2 * frac, atol=1e-4)
+    # with these targets every vote lands on its ray
+    votes = pts.unsqueeze(2) + ((1 - target) * 0.8).unsqueeze(-1) * lateral
+    near = target > 0
+    assert back_projection_loss(votes[near], kp.unsqueeze(3).expand(-1, -1, -1, 6, -1)[near], INTR) < 1e-5
 
 
 def test_weak_pose_loss_combines_terms() -> None:

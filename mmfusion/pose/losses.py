@@ -211,17 +211,19 @@ def ray_guidance_loss(heat: Tensor, offset: Tensor | None, points: Tensor, kp2d:
     r = camera_rays(kp2d.float(), intr)
     r = r / r.norm(dim=-1, keepdim=True)  # (N, T, J, 3)
     p = points.float()
-    along = torch.einsum("ntjc,ntpc->ntjp", r, p)  # (N, T, J, P)
-    foot = along.unsqueeze(-1) * r.unsqueeze(3)  # (N, T, J, P, 3)
-    lateral = foot - p.unsqueeze(2)
-    d = lateral.norm(dim=-1)
+    along = torch.einsum("ntjc,ntpc->ntjp", r, p)  # (N, T, J, P): p . r
+    # distance to the ray from |p|^2 = along^2 + d^2 (no (N, T, J, P, 3) temporaries)
+    d = (p.square().sum(-1).unsqueeze(2) - along.square()).clamp_min(0).sqrt()
     target = (1 - d / radius).clamp_min(0)
     w = torch.ones_like(kp2d[..., 0]) if scores is None else scores.float().clamp_min(0)
     err = (heat.float() - target).square().mean(-1)  # (N, T, J)
     if offset is not None:
         v = offset.float()
-        v_perp = v - (v * r.unsqueeze(3)).sum(-1, keepdim=True) * r.unsqueeze(3)
-        cos = (v_perp * lateral).sum(-1) / (v_perp.norm(dim=-1) * d).clamp_min(1e-6)
+        vr = torch.einsum("ntjpc,ntjc->ntjp", v, r)
+        vp = torch.einsum("ntjpc,ntpc->ntjp", v, p)
+        # lateral = along r - p is orthogonal to r, so v_perp . lateral = v . lateral = along (v.r) - v.p
+        # and |v_perp| = sqrt(1 - (v.r)^2) for a unit v
+        cos = (along * vr - vp) / ((1 - vr.square()).clamp_min(0).sqrt() * d).clamp_min(1e-6)
         tw = target.square()
         err = err + ((1 - cos) * tw).sum(-1) / tw.sum(-1).clamp_min(1e-6)
     return (w * err).sum() / w.sum().clamp_min(1e-6)

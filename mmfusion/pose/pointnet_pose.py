@@ -144,6 +144,9 @@ class PointPoseNet(nn.Module):
         in_features: F extra per-point channels (0: xyz only; 3: normals).
         feature_key: batch key holding the (N, T, P, F) features.
         rotate_features: rotate the features into the OBB frame (True for normals).
+        view_features: append each point's unit viewing ray (camera -> point), rotated into
+            the OBB frame: 3 more input channels that tell the network where the camera is,
+            which the OBB rotation hides (the 2-D losses are all about camera rays).
         npoints, radii, nsample: FPS centres, ball radii (OBB units, longest box side = 1)
             and group sizes of the two set-abstraction levels.
         sa_mlps, global_mlp, fp_mlps, head_dim: layer widths.
@@ -156,7 +159,7 @@ class PointPoseNet(nn.Module):
     """
 
     def __init__(self, num_joints: int | None = None, layout: str = "coco17", in_features: int = 0,
-                 feature_key: str = "normals", rotate_features: bool = True,
+                 feature_key: str = "normals", rotate_features: bool = True, view_features: bool = False,
                  npoints: Sequence[int] = (512, 128), radii: Sequence[float] = (0.12, 0.2),
                  nsample: Sequence[int] = (32, 64),
                  sa_mlps: Sequence[Sequence[int]] = ((64, 64, 128), (128, 128, 256)),
@@ -173,9 +176,10 @@ class PointPoseNet(nn.Module):
         if len(npoints) != 2 or len(radii) != 2 or len(nsample) != 2:
             raise ConfigError("PointPoseNet: npoints, radii and nsample need 2 values (two SA levels)")
         self.in_features, self.feature_key, self.rotate_features = in_features, feature_key, rotate_features
+        self.view_features = view_features
         self.npoints, self.radii, self.nsample = tuple(npoints), tuple(radii), tuple(nsample)
         self.vote_radius, self.topk = vote_radius, topk
-        cin = 3 + in_features
+        cin = 3 + in_features + (3 if view_features else 0)
         j = self.num_joints
         self.stages = nn.ModuleList()
         for s in range(num_stages):
@@ -217,6 +221,8 @@ class PointPoseNet(nn.Module):
             if self.rotate_features:
                 f = obb.rotate(f)
             x = torch.cat([xyz, f], dim=-1)
+        if self.view_features:
+            x = torch.cat([x, obb.rotate(F.normalize(flat, dim=-1, eps=1e-6))], dim=-1)
         x = x.transpose(1, 2).contiguous()  # (B, C, P)
         groups = _Groups(xyz, self.npoints, self.radii, self.nsample)
         radius = self.vote_radius / obb.length  # metres -> OBB units
