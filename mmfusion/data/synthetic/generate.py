@@ -1,198 +1,524 @@
-"""Write the synthetic NTU world to disk, in the exact NTU tree and file formats.
+"""Render samples in memory and write the synthetic world as an exact NTU RGB+D tree.
 
-``generate(out_dir, SynthConfig())`` renders every (action, performer, camera, replication)
-combination of the config and writes::
+``generate(out_dir, SynthConfig())`` writes::
 
-    out_dir/nturgb+d_skeletons/<name>.skeleton          (byte format of the real files)
-    out_dir/nturgb+d_depth_masked/<name>/MDepth-%08d.png (16-bit mm, 0 off the person/object)
-    out_dir/nturgb+d_ir/<name>_ir.avi                    (8-bit IR, background visible)
-    out_dir/nturgb+d_rgb/<name>_rgb.avi                  (colour camera, 5.2 cm baseline)
-    out_dir/mmfusion_synth.json                          (classes, sizes, intrinsics, counts)
+    out_dir/nturgb+d_skeletons/<name>.skeleton           NTU text format (CRLF, .7G numbers)
+    out_dir/nturgb+d_depth_masked/<name>/MDepth-%08d.png  16-bit mm, 0 off the person and prop
+    out_dir/nturgb+d_ir/<name>_ir.avi                     8-bit IR, room visible (lossless ffv1)
+    out_dir/nturgb+d_rgb/<name>_rgb.avi                   colour camera, 5.2 cm baseline (ffv1)
+    out_dir/mmfusion_synth.json                           classes, sizes, intrinsics, counts, config
 
-Skeleton ``depthX/depthY`` and ``colorX/colorY`` are pixels of the depth and RGB frames on disk
-(at full NTU sizes exactly NTU's convention); the intrinsics in the JSON are those of the
-rendered frames (for back-projection and projection).
+Skeleton ``x y z`` are metres in the depth camera frame; ``depthX depthY`` and ``colorX colorY``
+are 0-based pixels of the depth and RGB frames *as stored* (at NTU sizes exactly NTU's
+convention); the JSON gives the intrinsics of both cameras at the stored sizes. The three
+cameras of one (setup, performer, replication, action) see the same performance, as in NTU.
+
+:func:`render_sample` returns one sample in memory, with the hidden ground truth (clean 3D
+joints, COCO-17 keypoints with real face points, visibility) for pose-lifting work.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from ..formats.depth import depth_frame_name, write_depth_png
-from ..formats.skeleton import SkeletonSequence, write_skeleton
-from ..formats.video import write_video
-from ..ntu import NTUSampleName, NTUTree, split_of
-from ..pointcloud import KINECT_V2_DEPTH, CameraIntrinsics
-from .actions import ACTIONS, perform
-from .body import make_subject
-from .config import SynthConfig
-from .render import body_spheres, ir_image, rasterize, rgb_image
+from mmfusion.errors import ConfigError
+
+from .actions import ACTIONS, PAIRS, perform
+from .body import LEAF_JOINTS, J, Subject, matrix_to_quaternion
+from .config import (
+    XSUB_TRAIN_PERFORMERS,
+    XVIEW_TRAIN_CAMERAS,
+    Camera,
+    SampleSpec,
+    SynthConfig,
+)
+from .render import (
+    CAMERA_YAW_DEG,
+    Scene,
+    body_primitives,
+    kinect_depth,
+    material_table,
+    place_performer,
+    prop_primitive,
+    raycast,
+    shade_ir,
+    shade_rgb,
+)
 
 META_FILE = "mmfusion_synth.json"
-#: colour camera of NTU fitted from the skeleton files (f, cx, cy) and its baseline to the depth camera
-COLOR_CAMERA = CameraIntrinsics(1058.0, 1058.0, 959.0, 540.0)
-COLOR_BASELINE = 0.052
-CAMERA_YAW_DEG = {1: 0.0, 2: 45.0, 3: -45.0}
-_BACKGROUNDS = {1: (120, 130, 140), 2: (135, 125, 110), 3: (110, 120, 105)}
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+NTU_DIRS = {"skeleton": "nturgb+d_skeletons", "depth": "nturgb+d_depth_masked", "rgb": "nturgb+d_rgb",
+            "ir": "nturgb+d_ir", "depth_full": "nturgb+d_depth"}
+KINECT_BODY_ID = 72057594037927936  # 2**56: real Kinect v2 tracking IDs start here
+#: extra offsets (body frame, metres) of the COCO-17 face points from the Head joint
+_FACE = {"nose": (0.0, -0.005, 0.1), "left_eye": (0.032, 0.03, 0.08), "right_eye": (-0.032, 0.03, 0.08),
+         "left_ear": (0.078, 0.01, 0.0), "right_ear": (-0.078, 0.01, 0.0)}
 
 
-@dataclass(frozen=True)
-class SampleSpec:
-    action: int
-    performer: int
-    camera: int
-    replication: int
-    setup: int
+# ----------------------------------------------------------------------------- seeds and caches
 
-    @property
-    def name(self) -> str:
-        return str(NTUSampleName(self.setup, self.camera, self.performer, self.replication, self.action))
+
+def _rng(cfg: SynthConfig, tag: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng([cfg.seed, tag, *key])
+
+
+@lru_cache(maxsize=256)
+def _subject(performer: int, seed: int) -> Subject:
+    return Subject.create(performer, seed)
+
+
+@lru_cache(maxsize=64)
+def _scene(setup: int, seed: int) -> Scene:
+    return Scene.create(setup, seed)
 
 
 def sample_specs(cfg: SynthConfig) -> list[SampleSpec]:
-    return [SampleSpec(a, p, c, r, cfg.setup) for a in cfg.actions for p in cfg.performers
-            for c in cfg.cameras for r in cfg.replications]
+    """Every sample of ``cfg`` (sorted by name; ``num_samples`` keeps an even spread of them)."""
+    specs = cfg.specs()
+    n = cfg.num_samples
+    if n is not None and n < len(specs):
+        keep = np.unique(np.linspace(0, len(specs) - 1, int(n)).round().astype(int))
+        specs = [specs[i] for i in keep]
+    return specs
 
 
-def _yaw(deg: float) -> np.ndarray:
-    a = np.deg2rad(deg)
-    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+# ----------------------------------------------------------------------------- one performance
 
 
-def render_sample(spec: SampleSpec, cfg: SynthConfig) -> dict[str, Any]:
-    """Render one sample in memory.
+@dataclass
+class Performance:
+    """A performed clip in world coordinates, shared by the cameras that film it."""
 
-    Returns:
-        dict with "xyz" (1, T, 25, 3) noisy camera-space joints (what the .skeleton file holds),
-        "xyz_clean" (1, T, 25, 3), "depth_xy"/"color_xy" (1, T, 25, 2) pixels of the rendered frames,
-        "tracking" (1, T, 25), "depth" uint16 (T, H, W) mm, "ir" uint8 (T, H, W),
-        "rgb" uint8 (T, H, W, 3), "intrinsics" (depth intrinsics of the rendered frames).
+    subject: Subject
+    joints: np.ndarray      # (T, V, 3) world
+    glob: np.ndarray        # (T, V, 3, 3) world
+    tau: np.ndarray         # (T,)
+    num_frames: int
+
+
+def perform_spec(spec: SampleSpec, cfg: SynthConfig) -> Performance:
+    """The performance behind ``spec`` (independent of its camera)."""
+    key = spec.performance_key()
+    rng = _rng(cfg, 41, *key)
+    T = int(rng.integers(cfg.frames[0], cfg.frames[1] + 1))
+    subject = _subject(spec.performer, cfg.seed)
+    clip = perform(spec.action, subject, T, rng, fps=float(cfg.fps), speed_jitter=cfg.speed_jitter,
+                   amplitude_jitter=cfg.amplitude_jitter)
+    rot, offset = place_performer(spec.setup, spec.performer, spec.replication, key, cfg.seed)
+    joints = np.einsum("ij,tvj->tvi", rot, clip.joints) + offset
+    glob = np.einsum("ij,tvjk->tvik", rot, clip.glob)
+    return Performance(subject, joints, glob, clip.tau, T)
+
+
+def _project(xyz: np.ndarray, cam: Camera) -> np.ndarray:
+    """(..., 3) depth-camera metres -> (..., 2) pixels of ``cam`` (baseline applied)."""
+    z = np.maximum(xyz[..., 2], 1e-6)
+    return np.stack([cam.cx + cam.fx * (xyz[..., 0] + cam.baseline) / z, cam.cy - cam.fy * xyz[..., 1] / z], -1)
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], width: float) -> np.ndarray:
+    """Unit-variance Gaussian noise correlated over axis 0 (frames) with a Gaussian kernel."""
+    white = rng.normal(0.0, 1.0, shape)
+    r = max(1, int(3 * width))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / width) ** 2)
+    k /= np.sqrt((k ** 2).sum())
+    pad = np.pad(white, [(r, r)] + [(0, 0)] * (white.ndim - 1), mode="reflect")
+    out = np.zeros_like(white)
+    for i, kv in enumerate(k):
+        out += kv * pad[i:i + shape[0]]
+    return out
+
+
+def coco17_points(joints: np.ndarray, glob: np.ndarray, scale: float) -> np.ndarray:
+    """(T, 17, 3) COCO-17 keypoints: face points from the head's pose, the rest from NTU joints."""
+    from mmfusion.data.layouts import COCO17, NTU25_TO_COCO17
+
+    out = joints[:, list(NTU25_TO_COCO17)].copy()
+    head_rot = glob[:, J["Head"]]
+    for name, off in _FACE.items():
+        out[:, COCO17.joints.index(name)] = joints[:, J["Head"]] + head_rot @ (np.asarray(off) * scale)
+    return out
+
+
+def render_sample(spec: SampleSpec | str, cfg: SynthConfig | None = None, full_depth: bool = False) -> dict[str, Any]:
+    """Render one sample in memory (nothing is written).
+
+    Returns a dict (M = bodies in the Kinect output, 1 or 2 with a ghost; T frames):
+
+    ``"name"`` str; ``"action"`` int (1-based NTU ID); ``"label"`` int (class index in ``cfg``);
+    ``"skeleton"`` float64 (1, T, 25, 3) clean ground-truth joints, depth-camera metres;
+    ``"kinect_xyz"`` (M, T, 25, 3) what the ``.skeleton`` file holds (jitter, inferred joints,
+    ghost body); ``"tracking"`` (M, T, 25) int; ``"present"`` (M, T) bool;
+    ``"kinect_depth_xy"`` / ``"kinect_color_xy"`` (M, T, 25, 2) pixels of the stored frames;
+    ``"keypoints2d_depth"`` / ``"keypoints2d_rgb"`` (1, T, 25, 2) clean projections;
+    ``"coco3d"`` (1, T, 17, 3), ``"coco2d_rgb"`` / ``"coco2d_depth"`` (1, T, 17, 2) clean COCO-17
+    (face points from the head pose), ``"coco_visible_rgb"`` (1, T, 17) bool (not occluded);
+    ``"depth"`` uint16 (T, H, W) masked mm; ``"depth_full"`` uint16 (T, H, W) with the room
+    (only with ``full_depth=True``, else None);
+    ``"mask"`` bool (T, H, W) person + prop; ``"ir"`` uint8 (T, H, W); ``"rgb"`` uint8 (T, Hc, Wc, 3);
+    ``"intrinsics"`` {"depth": Camera, "color": Camera}; ``"camera_pose"`` (world position (3,),
+    world->camera rotation (3, 3)); ``"world_joints"`` (1, T, 25, 3) world frame (floor y = 0);
+    ``"phase"`` (T,) action phase; ``"num_frames"`` T. Aliases: ``"xyz"`` = kinect_xyz,
+    ``"xyz_clean"`` = skeleton, ``"depth_xy"`` / ``"color_xy"`` = kinect_depth_xy / kinect_color_xy.
     """
-    rng = np.random.default_rng([cfg.seed, spec.setup, spec.camera, spec.performer, spec.replication, spec.action])
-    subject = make_subject(spec.performer, cfg.seed)
-    action = ACTIONS[spec.action]
-    t = int(rng.integers(cfg.frames[0], cfg.frames[1] + 1))
-    body = perform(spec.action, subject, t, rng)
-    rot = _yaw(CAMERA_YAW_DEG[spec.camera] + rng.uniform(-10, 10) + (8 if spec.replication == 2 else -8))
-    offset = np.array([rng.uniform(-0.25, 0.25), -1.05 + rng.uniform(-0.05, 0.05), rng.uniform(2.4, 3.1)])
-    cam = body @ rot.T + offset
-    forward = rot @ np.array([0.0, 0.0, -1.0])
-
-    spheres = body_spheres(cam, subject, action.obj, action.motion, forward)
-    dh, dw = cfg.depth_size
-    d_intr = KINECT_V2_DEPTH.scaled(dw / 512, dh / 424)
-    depth_m, mat, shade = rasterize(spheres, d_intr, cfg.depth_size)
-    noisy = depth_m * 1000.0 + rng.normal(0, 1.5, depth_m.shape)
-    depth = np.where(depth_m > 0, np.clip(np.round(noisy), 1, 65535), 0).astype(np.uint16)
-    ir = ir_image(mat, shade, action.obj, rng, cfg.image_noise)
-
-    rh, rw = cfg.rgb_size
-    c_intr = COLOR_CAMERA.scaled(rw / 1920, rh / 1080)
-    spheres.centres = spheres.centres + np.array([COLOR_BASELINE, 0.0, 0.0])
-    _, cmat, cshade = rasterize(spheres, c_intr, cfg.rgb_size)
-    bg = tuple(int(v) for v in np.clip(np.array(_BACKGROUNDS[spec.camera]) + rng.integers(-10, 11, 3), 0, 255))
-    rgb = rgb_image(cmat, cshade, subject, action.obj, bg, rng, cfg.image_noise)
-
-    xyz = cam + rng.normal(0, cfg.joint_noise, cam.shape)
-    tracking = np.where(rng.random(cam.shape[:2]) < cfg.inferred_rate, 1, 2)
-    # pixel coordinates refer to the frames on disk (at full NTU sizes: exactly NTU's convention)
-    depth_xy = d_intr.project(xyz)
-    color_xy = c_intr.project(xyz + np.array([COLOR_BASELINE, 0.0, 0.0]))
-    return {"xyz": xyz[None], "xyz_clean": cam[None], "depth_xy": depth_xy[None], "color_xy": color_xy[None],
-            "tracking": tracking[None], "depth": depth, "ir": ir, "rgb": rgb, "intrinsics": d_intr}
+    cfg = cfg or SynthConfig()
+    if isinstance(spec, str):
+        spec = SampleSpec.parse(spec)
+    if spec.action not in ACTIONS:
+        raise ConfigError(f"no synthetic motion for NTU action {spec.action}; available: {sorted(ACTIONS)}")
+    if spec.camera not in CAMERA_YAW_DEG:
+        raise ConfigError(f"camera must be 1, 2 or 3, got {spec.camera}")
+    return _render_camera(perform_spec(spec, cfg), spec, cfg, full_depth)
 
 
+def _render_camera(perf: Performance, spec: SampleSpec, cfg: SynthConfig,
+                   full_depth: bool = False) -> dict[str, Any]:
+    scene = _scene(spec.setup, cfg.seed)
+    pos, rc = scene.camera_pose(spec.camera)
+    dcam, ccam = cfg.depth_camera(), cfg.color_camera()
+    T = perf.num_frames
+    joints = np.einsum("ij,tvj->tvi", rc, perf.joints - pos)       # depth camera frame
+    glob = np.einsum("ij,tvjk->tvik", rc, perf.glob)
+    up = rc @ np.array([0.0, 1.0, 0.0])
+    prop = ACTIONS[spec.action].prop
+    mat_index, albedo, refl = material_table(perf.subject, prop.material if prop else None)
+    prims = body_primitives(perf.subject, joints, glob, mat_index)
+    if prop is not None:
+        prims.append(prop_primitive(prop, joints, glob, up, mat_index["prop"]))
+    key = spec.performance_key()
+    # one stream per purpose: a different silhouette must not shift any other draw
+    rng_depth, rng_img, rng_skel = (_rng(cfg, tag, *key, spec.camera) for tag in (51, 53, 54))
 
-def write_sample(spec: SampleSpec, cfg: SynthConfig, root: Path) -> str:
-    s = render_sample(spec, cfg)
-    tree = NTUTree(root)
+    # depth / IR camera
+    z, normal, mat = raycast(prims, dcam, T)
+    bg_d = scene.background(spec.camera, dcam)
+    depth = kinect_depth(z, rng_depth, cfg.depth_noise_mm, cfg.edge_dropout)
+    gain, exposure = (float(v) for v in rng_img.uniform([0.85, 0.9], [1.15, 1.1]))
+    ir = shade_ir(normal, mat, refl, dcam, bg_d["ir"], gain, rng_img, cfg.ir_noise)
+
+    # colour camera (parallel to the depth camera, 5.2 cm to its side)
+    cprims = [p.shifted(ccam.baseline) for p in prims]
+    cz, cnormal, cmat = raycast(cprims, ccam, T)
+    bg_c = scene.background(spec.camera, ccam)
+    rgb = shade_rgb(cnormal, cmat, albedo, rc @ scene.light, bg_c["rgb"], exposure, rng_img, cfg.rgb_noise)
+    depth_full = None
+    if full_depth:
+        # the room as the Kinect sees it (its range ends at ~8 m); own stream: masked depth is unchanged
+        full_z = np.where(np.isfinite(z), z, bg_d["z"][None])
+        depth_full = kinect_depth(np.where(full_z < 8.0, full_z, np.inf), _rng(cfg, 52, *key, spec.camera),
+                                  cfg.depth_noise_mm, 0.0)
+
+    # Kinect skeleton: jitter, inferred joints (occluded ones first), optional ghost body
+    # the Kinect's body tracker infers joints hidden by the body itself; props never change it
+    body_z = np.where(mat == mat_index.get("prop", -2), np.inf, z)
+    kin, tracking = _kinect_joints(joints, body_z, dcam, rng_skel, cfg)
+    kxyz = kin[None]
+    track = tracking[None]
+    present = np.ones((1, T), dtype=bool)
+    rng_ghost = _rng(cfg, 55, *key, spec.camera)
+    if cfg.ghost_body_prob > 0 and rng_ghost.uniform() < cfg.ghost_body_prob:
+        ghost, gpresent = _ghost_body(joints, rng_ghost)
+        kxyz = np.concatenate([kxyz, ghost[None]])
+        track = np.concatenate([track, np.full((1, T, 25), 1)])
+        present = np.concatenate([present, gpresent[None]])
+    coco = coco17_points(joints, glob, perf.subject.height_scale)
+    coco_rgb = _project(coco, ccam)
+    coco_vis = _visible(coco + np.array([ccam.baseline, 0, 0]), cz, ccam)
+    return {
+        "name": spec.name, "action": spec.action,
+        "label": cfg.class_actions.index(spec.action) if spec.action in cfg.class_actions else -1,
+        "skeleton": joints[None], "world_joints": perf.joints[None],
+        "kinect_xyz": kxyz, "tracking": track, "present": present,
+        "kinect_depth_xy": _project(kxyz, dcam), "kinect_color_xy": _project(kxyz, ccam),
+        "orientation": _orientations(glob)[None], "lean": _lean(perf)[None],
+        "keypoints2d_depth": _project(joints, dcam)[None], "keypoints2d_rgb": _project(joints, ccam)[None],
+        "coco3d": coco[None], "coco2d_rgb": coco_rgb[None], "coco2d_depth": _project(coco, dcam)[None],
+        "coco_visible_rgb": coco_vis[None],
+        "depth": depth, "depth_full": depth_full, "mask": np.isfinite(z), "ir": ir, "rgb": rgb,
+        "intrinsics": {"depth": dcam, "color": ccam}, "camera_pose": (pos, rc), "phase": perf.tau,
+        "num_frames": T,
+        # names used by the first version of this module
+        "xyz": kxyz, "xyz_clean": joints[None], "depth_xy": _project(kxyz, dcam), "color_xy": _project(kxyz, ccam),
+    }
+
+
+def _visible(xyz: np.ndarray, zbuf: np.ndarray, cam: Camera, margin: float = 0.16) -> np.ndarray:
+    """(T, V) bool: the point's pixel is not covered by a surface more than ``margin`` in front of it.
+
+    ``xyz`` is in ``cam``'s own frame (baseline already applied).
+    """
+    T, V, _ = xyz.shape
+    z = np.maximum(xyz[..., 2], 1e-6)
+    u = np.rint(cam.cx + cam.fx * xyz[..., 0] / z).astype(np.int64)
+    v = np.rint(cam.cy - cam.fy * xyz[..., 1] / z).astype(np.int64)
+    inside = (u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)
+    surf = zbuf[np.arange(T)[:, None], np.clip(v, 0, cam.height - 1), np.clip(u, 0, cam.width - 1)]
+    return inside & ~(surf < xyz[..., 2] - margin)
+
+
+def _kinect_joints(joints: np.ndarray, zbuf: np.ndarray, cam: Camera, rng: np.random.Generator,
+                   cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Kinect-like noisy joints (T, V, 3) and tracking states (T, V) from the clean ones."""
+    T, V, _ = joints.shape
+    sigma = cfg.joint_noise
+    noise = rng.normal(0.0, sigma, joints.shape) + sigma * _smooth_noise(rng, joints.shape, 3.0)
+    occluded = ~_visible(joints, zbuf, cam)
+    # occluded joints are inferred most of the time; a few random short episodes on top
+    inferred = occluded & (rng.random((1, V)) < 0.85)
+    episodes = rng.random((T, V)) < cfg.inferred_rate / 8.0
+    for k in range(1, 8):
+        episodes[k:] |= episodes[:-k] & (rng.random((T - k, V)) < 0.9)
+    inferred |= episodes
+    drift = 0.03 * _smooth_noise(rng, joints.shape, 4.0)
+    xyz = joints + noise + np.where(inferred[..., None], drift, 0.0)
+    return xyz, np.where(inferred, 1, 2).astype(np.int64)
+
+
+def _ghost_body(joints: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A short spurious body beside the performer (3-10 frames, flat and wide: fails the spread test)."""
+    T = joints.shape[0]
+    n = int(rng.integers(3, min(10, T) + 1))
+    start = int(rng.integers(0, T - n + 1))
+    centre = joints[start, J["SpineMid"]] + np.array([rng.choice([-1, 1]) * rng.uniform(0.6, 1.2), -0.5,
+                                                      rng.uniform(0.2, 0.8)])
+    pts = centre + rng.normal(0, 1, (25, 3)) * np.array([0.35, 0.05, 0.1])
+    ghost = np.zeros_like(joints)
+    present = np.zeros(T, dtype=bool)
+    present[start:start + n] = True
+    ghost[start:start + n] = pts + rng.normal(0, 0.01, (n, 25, 3))
+    return ghost, present
+
+
+def _orientations(glob: np.ndarray) -> np.ndarray:
+    """(T, V, 4) Kinect-style joint quaternions (w, x, y, z) in the camera frame; 0 for leaf joints."""
+    q = matrix_to_quaternion(glob)
+    for name in LEAF_JOINTS:
+        q[:, J[name]] = 0.0
+    return q
+
+
+def _lean(perf: Performance) -> np.ndarray:
+    """(T, 2) Kinect body lean (leanX sideways, leanY forwards) from the trunk direction."""
+    spine = perf.joints[:, J["SpineShoulder"]] - perf.joints[:, J["SpineBase"]]
+    root = perf.glob[:, J["SpineBase"]]
+    local = np.einsum("tji,tj->ti", root, spine)
+    local /= np.linalg.norm(local, axis=-1, keepdims=True)
+    return np.stack([np.clip(local[:, 0], -1, 1), np.clip(local[:, 2], -1, 1)], -1)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _skeleton_sequence(s: dict[str, Any], spec: SampleSpec, cfg: SynthConfig) -> Any:
+    from mmfusion.data.formats.skeleton import SkeletonSequence
+
+    m = s["kinect_xyz"].shape[0]
+    rng = _rng(cfg, 61, *spec.performance_key(), spec.camera)
+    ids = [KINECT_BODY_ID + int(rng.integers(1000, 60000)) + 7 * k for k in range(m)]
+    orient = np.zeros((m, *s["orientation"].shape[1:]))
+    orient[0] = s["orientation"][0]
+    lean = np.zeros((m, s["num_frames"], 2))
+    lean[0] = s["lean"][0]
+    seq = SkeletonSequence.from_arrays(s["kinect_xyz"], depth_xy=s["kinect_depth_xy"],
+                                       color_xy=s["kinect_color_xy"], body_ids=ids, tracking=s["tracking"],
+                                       present=s["present"], orientation=orient, lean=lean)
+    # hand states of the real body: "tracked, not closed" (1, 1), never class-dependent
+    main = seq.body_id == ids[0]
+    seq.body_int[main, 1:5] = 1
+    return seq
+
+
+def write_sample(root: Path, spec: SampleSpec, cfg: SynthConfig,
+                 sample: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Render (unless given) and write one sample into the NTU tree at ``root``; returns its stats."""
+    from mmfusion.data.formats.depth import depth_frame_name, write_depth_png
+    from mmfusion.data.formats.skeleton import write_skeleton
+    from mmfusion.data.formats.video import write_video
+
+    s = sample if sample is not None else render_sample(spec, cfg, full_depth="depth_full" in cfg.write)
     name = spec.name
-    seq = SkeletonSequence.from_arrays(np.round(s["xyz"], 6), depth_xy=np.round(s["depth_xy"], 3),
-                                       color_xy=np.round(s["color_xy"], 2), tracking=s["tracking"],
-                                       body_ids=[72057594037927936 + 1000 * spec.performer + spec.camera])
-    write_skeleton(tree.skeleton(name), seq)
-    ddir = tree.depth_dir(name)
-    for i, frame in enumerate(s["depth"]):
-        write_depth_png(ddir / depth_frame_name(i), frame)
-    write_video(tree.ir(name), s["ir"])
-    write_video(tree.rgb(name), s["rgb"])
-    return name
+    if "skeleton" in cfg.write:
+        write_skeleton(root / NTU_DIRS["skeleton"] / f"{name}.skeleton", _skeleton_sequence(s, spec, cfg))
+    for key, prefix in (("depth", "MDepth"), ("depth_full", "Depth")):
+        if key in cfg.write:
+            folder = root / NTU_DIRS[key] / name
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            frames = s["depth"] if key == "depth" else s["depth_full"]
+            for i, frame in enumerate(frames):
+                fname = depth_frame_name(i) if prefix == "MDepth" else f"Depth-{i + 1:08d}.png"
+                write_depth_png(folder / fname, frame)
+    if "ir" in cfg.write:
+        write_video(root / NTU_DIRS["ir"] / f"{name}_ir.avi", s["ir"], fps=cfg.fps)
+    if "rgb" in cfg.write:
+        write_video(root / NTU_DIRS["rgb"] / f"{name}_rgb.avi", s["rgb"], fps=cfg.fps)
+    return {"name": name, "frames": int(s["num_frames"]), "bodies": int(s["present"].shape[0]),
+            "inferred": float((s["tracking"][0] == 1).mean())}
 
 
-def _work(args: tuple[SampleSpec, SynthConfig, str]) -> str:
-    spec, cfg, root = args
-    return write_sample(spec, cfg, Path(root))
+def _performance_groups(specs: Sequence[SampleSpec]) -> list[list[SampleSpec]]:
+    groups: dict[tuple[int, ...], list[SampleSpec]] = {}
+    for sp in specs:
+        groups.setdefault((sp.setup, *sp.performance_key()), []).append(sp)
+    return list(groups.values())
 
 
-def _iterate(specs: list[SampleSpec], cfg: SynthConfig, root: Path) -> Iterator[str]:
-    jobs = [(s, cfg, str(root)) for s in specs]
-    if cfg.num_workers > 1 and len(jobs) > 1:
-        # fork keeps start-up cheap; each worker runs single-threaded numpy
-        with get_context("fork").Pool(cfg.num_workers) as pool:
-            yield from pool.imap(_work, jobs, chunksize=4)
+def _work(job: tuple[list[SampleSpec], SynthConfig, str]) -> list[dict[str, Any]]:
+    specs, cfg, root = job
+    perf = perform_spec(specs[0], cfg)
+    full = "depth_full" in cfg.write
+    return [write_sample(Path(root), sp, cfg, _render_camera(perf, sp, cfg, full)) for sp in specs]
+
+
+def _run(jobs: list[tuple[list[SampleSpec], SynthConfig, str]], workers: int) -> Iterator[list[dict[str, Any]]]:
+    if workers > 1 and len(jobs) > 1:
+        ctx = get_context("fork") if "fork" in _start_methods() else get_context()
+        with ctx.Pool(workers, initializer=_worker_init) as pool:
+            yield from pool.imap(_work, jobs, chunksize=1)
     else:
         yield from map(_work, jobs)
 
 
-def synth_meta(cfg: SynthConfig, names: list[str]) -> dict[str, Any]:
-    dh, dw = cfg.depth_size
-    rh, rw = cfg.rgb_size
-    d = KINECT_V2_DEPTH.scaled(dw / 512, dh / 424)
-    c = COLOR_CAMERA.scaled(rw / 1920, rh / 1080)
-    counts = {p: {"train": sum(split_of(n, p) == "train" for n in names),
-                  "test": sum(split_of(n, p) == "test" for n in names)} for p in ("xsub", "xview")}
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
+def _worker_init() -> None:
+    # one BLAS thread per worker: the work is many small arrays
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _split_counts(names: Sequence[str]) -> dict[str, dict[str, int]]:
+    out = {"xsub": {"train": 0, "test": 0}, "xview": {"train": 0, "test": 0}}
+    for n in names:
+        sp = SampleSpec.parse(n)
+        out["xsub"]["train" if sp.performer in XSUB_TRAIN_PERFORMERS else "test"] += 1
+        out["xview"]["train" if sp.camera in XVIEW_TRAIN_CAMERAS else "test"] += 1
+    return out
+
+
+def synth_meta(cfg: SynthConfig, stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The content of ``mmfusion_synth.json``."""
+    dcam, ccam = cfg.depth_camera(), cfg.color_camera()
+    names = [s["name"] for s in stats]
+    pairs = {a: (b, mods) for a, b, mods in PAIRS}
+    pairs.update({b: (a, mods) for a, b, mods in PAIRS})
+    classes = []
+    for k, a in enumerate(cfg.class_actions):
+        d = ACTIONS[a]
+        entry: dict[str, Any] = {"label": k, "action": a, "id": a - 1, "code": f"A{a:03d}", "name": d.name,
+                                 "motion": d.motion, "prop": d.prop.name if d.prop else None, "cue": d.cue}
+        if a in pairs and pairs[a][0] in cfg.class_actions:
+            entry["partner"] = pairs[a][0]
+            entry["separable_by"] = list(pairs[a][1])
+        classes.append(entry)
+    per_class = {f"A{a:03d}": sum(SampleSpec.parse(n).action == a for n in names) for a in cfg.class_actions}
+    frames = [s["frames"] for s in stats]
     return {
-        "format_version": FORMAT_VERSION,
-        "generator": "mmfusion.data.synthetic",
-        "classes": [{"action": a, "name": ACTIONS[a].name} for a in cfg.actions],
-        "sizes": {"depth": [dh, dw], "ir": [dh, dw], "rgb": [rh, rw]},
-        "intrinsics": {"depth": {"fx": d.fx, "fy": d.fy, "cx": d.cx, "cy": d.cy},
-                       "color": {"fx": c.fx, "fy": c.fy, "cx": c.cx, "cy": c.cy, "baseline_m": COLOR_BASELINE}},
-        "fps": 30,
-        "num_samples": len(names),
-        "split_counts": counts,
-        "config": cfg.to_dict(),
+        "format": "mmfusion-synthetic-ntu", "format_version": FORMAT_VERSION, "generator": "mmfusion.data.synthetic",
+        "classes": classes,
+        "sizes": {"depth": list(cfg.depth_size), "ir": list(cfg.depth_size), "rgb": list(cfg.rgb_size)},
+        "intrinsics": {"depth": dcam.to_dict(), "ir": dcam.to_dict(), "color": ccam.to_dict()},
+        "skeleton_pixels": "depthX/depthY and colorX/colorY are pixels of the stored depth and RGB frames",
+        "cameras": {str(c): {"yaw_deg": CAMERA_YAW_DEG[c], "view": "frontal" if c == 1 else "45 degrees"}
+                    for c in cfg.cameras},
+        "fps": cfg.fps, "seed": cfg.seed, "config": cfg.to_dict(),
+        "counts": {"samples": len(names), "frames": int(sum(frames)),
+                   "frames_per_sample": [int(min(frames, default=0)), int(max(frames, default=0))],
+                   "per_class": per_class, "ghost_bodies": int(sum(s["bodies"] > 1 for s in stats)),
+                   "inferred_joint_fraction": round(float(np.mean([s["inferred"] for s in stats])) if stats else 0.0,
+                                                    4),
+                   **_split_counts(names)},
+        "num_samples": len(names), "split_counts": _split_counts(names),
+        "performers": {"xsub_train": sorted({p for p in cfg.performers if p in XSUB_TRAIN_PERFORMERS}),
+                       "xsub_test": sorted({p for p in cfg.performers if p not in XSUB_TRAIN_PERFORMERS})},
+        "complete": True,
     }
 
 
-def generate(out_dir: str | os.PathLike[str], cfg: SynthConfig | None = None, progress: bool = True) -> Path:
-    """Render the world into ``out_dir`` (created); returns ``out_dir``.
-
-    The JSON is written last, so its presence marks a complete world (see :func:`is_complete`).
-    """
-    cfg = cfg or SynthConfig()
-    root = Path(out_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    specs = sample_specs(cfg)
-    names = [n for n in tqdm(_iterate(specs, cfg, root), total=len(specs), desc="synthetic NTU",
-                             disable=not progress, unit="sample")]
-    meta_tmp = root / f".{META_FILE}.tmp"
-    meta_tmp.write_text(json.dumps(synth_meta(cfg, names), indent=2) + "\n")
-    os.replace(meta_tmp, root / META_FILE)
-    return root
-
-
 def is_complete(root: str | os.PathLike[str], cfg: SynthConfig | None = None) -> bool:
-    """True when ``root`` holds a finished world generated with ``cfg`` (default config)."""
+    """True when ``root`` holds a finished world generated with ``cfg`` (default config) by this version."""
     p = Path(root) / META_FILE
     if not p.is_file():
         return False
     try:
         meta = json.loads(p.read_text())
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, OSError):
         return False
-    want = json.loads(json.dumps((cfg or SynthConfig()).to_dict()))
-    got = dict(meta.get("config", {}))
-    got.pop("num_workers", None)
-    want.pop("num_workers", None)
-    return meta.get("format_version") == FORMAT_VERSION and got == want
+    want = (cfg or SynthConfig()).to_dict()
+    return (meta.get("format_version") == FORMAT_VERSION and bool(meta.get("complete"))
+            and meta.get("config") == json.loads(json.dumps(want)))
+
+
+def _clear_stale(root: Path, keep: set[str]) -> None:
+    """Remove samples of an earlier synthetic world in ``root`` that the new config does not make."""
+    for folder in NTU_DIRS.values():
+        d = root / folder
+        if not d.is_dir():
+            continue
+        for entry in os.scandir(d):
+            if entry.name[:20] not in keep:
+                if entry.is_dir():
+                    shutil.rmtree(entry.path)
+                else:
+                    os.remove(entry.path)
+
+
+def generate(out_dir: str | os.PathLike[str], cfg: SynthConfig | None = None, overwrite: bool = False,
+             progress: bool | None = None) -> Path:
+    """Write the synthetic world described by ``cfg`` into ``out_dir``; returns ``out_dir``.
+
+    Does nothing when ``out_dir`` already holds a complete world of the same config (unless
+    ``overwrite``). The JSON is written last, so its presence marks a finished world. An
+    existing NTU tree that was not written by this generator is never touched.
+
+    Raises:
+        ConfigError: ``out_dir`` holds a foreign NTU tree, or the config is invalid.
+    """
+    cfg = cfg or SynthConfig()
+    root = Path(out_dir)
+    if not overwrite and is_complete(root, cfg):
+        return root
+    meta_path = root / META_FILE
+    ours = meta_path.is_file()
+    foreign = [f for f in NTU_DIRS.values() if (root / f).is_dir() and any(os.scandir(root / f))]
+    if foreign and not ours:
+        raise ConfigError(f"{root} already holds an NTU tree ({', '.join(foreign)}) not written by the "
+                          f"synthetic generator; choose an empty folder")
+    root.mkdir(parents=True, exist_ok=True)
+    specs = sample_specs(cfg)
+    if ours:
+        meta_path.unlink()
+        _clear_stale(root, {s.name for s in specs})
+    groups = _performance_groups(specs)
+    jobs = [(g, cfg, str(root)) for g in groups]
+    show = cfg.progress if progress is None else progress
+    stats: list[dict[str, Any]] = []
+    from tqdm import tqdm
+
+    with tqdm(total=len(specs), desc="synthetic NTU", unit="sample", disable=not show) as bar:
+        for res in _run(jobs, cfg.num_workers):
+            stats.extend(res)
+            bar.update(len(res))
+    stats.sort(key=lambda s: s["name"])
+    tmp = root / f".{META_FILE}.tmp"
+    tmp.write_text(json.dumps(synth_meta(cfg, stats), indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, meta_path)
+    return root
+
+
+__all__ = ["META_FILE", "NTU_DIRS", "Performance", "coco17_points", "generate", "is_complete", "perform_spec",
+           "render_sample", "sample_specs", "synth_meta", "write_sample"]
