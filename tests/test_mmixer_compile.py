@@ -35,15 +35,8 @@ def _inputs(n: int = 2, t: int = 4) -> tuple[Tensor, Tensor, Tensor]:
             torch.randn(n, 1, t, 32, 32, generator=g))
 
 
-def test_compile_fullgraph_eval_and_train() -> None:
-    # the temporal shift sets a frame count on its wrappers in forward: it must not break the graph
-    model = mmfusion.create_model("mmixer_tiny", temporal_shift=True)
+def _train_grads_match(compiled: nn.Module, wrapper: nn.Module, model: nn.Module) -> None:
     args = _inputs()
-    wrapper = _Positional(model)
-    model.eval()
-    compiled = torch.compile(wrapper, backend="aot_eager", fullgraph=True)
-    with torch.no_grad():
-        assert torch.allclose(compiled(*args), wrapper(*args), atol=1e-5)
     model.train()
     torch.manual_seed(0)
     compiled(*args).logsumexp(-1).sum().backward()
@@ -58,12 +51,26 @@ def test_compile_fullgraph_eval_and_train() -> None:
             assert torch.allclose(grads[n], p.grad, atol=1e-5, rtol=1e-4), n
 
 
+def test_compile_fullgraph_eval_and_train() -> None:
+    # the temporal shift sets a frame count on its wrappers in forward: it must not break the graph
+    model = mmfusion.create_model("mmixer_tiny", temporal_shift=True)
+    args = _inputs()
+    wrapper = _Positional(model)
+    model.eval()
+    compiled = torch.compile(wrapper, backend="aot_eager", fullgraph=True)
+    with torch.no_grad():
+        assert torch.allclose(compiled(*args), wrapper(*args), atol=1e-5)
+    # train-mode capture (dropout on, BN batch statistics); AOT autograd is in the slow test
+    _train_grads_match(torch.compile(wrapper, backend="eager", fullgraph=True), wrapper, model)
+
+
 @pytest.mark.slow
-def test_inductor_compile_matches_eager() -> None:
-    """Default inductor backend: ~50 s of C++ codegen on one loaded core, hence slow."""
+def test_inductor_and_aot_autograd() -> None:
+    """Inductor (C++ codegen, ~30-50 s on one loaded core) in eval, AOT-autograd backward in train."""
     model = mmfusion.create_model("mmixer_tiny").eval()
     args = _inputs()
     wrapper = _Positional(model)
     compiled = torch.compile(wrapper)
     with torch.no_grad():
         assert torch.allclose(compiled(*args), wrapper(*args), atol=1e-4)
+    _train_grads_match(torch.compile(wrapper, backend="aot_eager", fullgraph=True), wrapper, model)

@@ -106,7 +106,6 @@ class FrameEncoder2D(nn.Module):
         self.backbone = timm.create_model(backbone, pretrained=False, num_classes=0, in_chans=in_chans,
                                           drop_path_rate=drop_path_rate)
         self.feature_dim = int(self.backbone.num_features)
-        self.shifts: list[_ShiftedConv] = []
         if temporal_shift:
             self._insert_shifts(fold_div)
         self.temporal_shift = temporal_shift
@@ -131,13 +130,15 @@ class FrameEncoder2D(nn.Module):
         if not found:
             raise ConfigError(f"FrameEncoder2D: temporal_shift needs a ResNet-style backbone (blocks with conv1), "
                               f"{self.backbone_name!r} has none")
-        # a plain list, not a ModuleList: the wrappers are already registered inside the backbone
-        self.shifts = found
+
+    def _shift_modules(self) -> list[_ShiftedConv]:
+        # looked up each time rather than cached, so replicas (nn.DataParallel) set their own
+        return [m for m in self.backbone.modules() if isinstance(m, _ShiftedConv)]
 
     @property
     def num_shifts(self) -> int:
         """Number of residual blocks that carry a temporal shift (0 without ``temporal_shift``)."""
-        return len(self.shifts)
+        return len(self._shift_modules())
 
     def load_backbone(self, path: str | Path) -> None:
         """Load backbone weights from a local safetensors file.
@@ -187,8 +188,9 @@ class FrameEncoder2D(nn.Module):
             raise ConfigError(f"FrameEncoder2D({self.backbone_name}) expects (N, {self.in_chans}, T, H, W), "
                               f"got shape {tuple(x.shape)}")
         n, c, t, h, w = x.shape
-        for s in self.shifts:
-            s.n_frames = t
+        if self.temporal_shift:
+            for s in self._shift_modules():
+                s.n_frames = t
         frames = x.transpose(1, 2).reshape(n * t, c, h, w)
         feats = self.backbone(frames)  # (N*T, D) after timm's global pooling
         return self.proj(feats.reshape(n, t, -1))
