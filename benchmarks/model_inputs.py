@@ -121,6 +121,24 @@ def _unipose_loss(model: nn.Module, outputs: Any, batch: Batch) -> Tensor:
             + outputs["heat"].mean() + outputs["offset"].square().mean())
 
 
+def _encoder_forward(key: str) -> Callable[[nn.Module, Batch], Any]:
+    def fwd(model: nn.Module, batch: Batch) -> Any:
+        return model(batch[key])
+    return fwd
+
+
+def _cfem_forward(model: nn.Module, batch: Batch) -> Any:
+    return torch.stack([o.content for o in model({m: batch[m] for m in ("rgb", "depth", "ir")}).values()])
+
+
+def _mcu_forward(model: nn.Module, batch: Batch) -> Any:
+    return model(batch["x"], batch["g"][:, 0])[0]
+
+
+def _frames(c: int, t: int, s: int) -> tuple[int, int, int, int]:
+    return (c, t, s, s)
+
+
 def _rgb_pose(rgb: tuple[int, ...], heat: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
     return {"rgb": rgb, "heatmap": heat}
 
@@ -231,6 +249,50 @@ SPECS: dict[str, dict[str, InputSpec]] = {
     "a2j_rgb_tiny": {
         "paper": InputSpec({}, {"rgb": (3, 1, 256, 256)}, 2, "A2J-Transformer crop size", loss=_a2j_loss),
         "demo": InputSpec({}, {"rgb": (3, 1, 64, 64)}, 8, "64^2 RGB crop", loss=_a2j_loss),
+    },
+    # M-Mixer and its single-modality baselines (video-like modalities, frame-wise 2-D CNNs)
+    "mmixer": {
+        "paper": _cls({}, {"rgb": _frames(3, 16, 112), "depth": _frames(1, 16, 112), "ir": _frames(1, 16, 112)},
+                      _K_PAPER, 2, "recipe's full-size example: 16 frames at 112^2 (paper's size not retrieved)"),
+        "demo": _cls({}, {"rgb": _frames(3, 8, 48), "depth": _frames(1, 8, 48), "ir": _frames(1, 8, 48)},
+                     _K_DEMO, 16, "make demo: 8 frames at 48^2, batch 16"),
+    },
+    "mmixer_tiny": {
+        "paper": _cls({}, {"rgb": _frames(3, 16, 112), "depth": _frames(1, 16, 112), "ir": _frames(1, 16, 112)},
+                      _K_PAPER, 2, "full-size clip"),
+        "demo": _cls({}, {"rgb": _frames(3, 8, 48), "depth": _frames(1, 8, 48), "ir": _frames(1, 8, 48)},
+                     _K_DEMO, 16, "make demo: 8 frames at 48^2, batch 16"),
+    },
+    "frame_gru": {
+        "paper": _cls({}, {"rgb": _frames(3, 16, 112)}, _K_PAPER, 2, "one M-Mixer stream, 16x112^2"),
+        "demo": _cls({}, {"rgb": _frames(3, 8, 48)}, _K_DEMO, 16, "make demo baseline: 8x48^2, batch 16"),
+    },
+    "frame_gru_tiny": {
+        "paper": _cls({}, {"rgb": _frames(3, 16, 112)}, _K_PAPER, 2, "16x112^2"),
+        "demo": _cls({}, {"rgb": _frames(3, 8, 48)}, _K_DEMO, 16, "make demo baseline: 8x48^2, batch 16"),
+    },
+    "modality_classifier": {
+        "paper": _cls({}, {"rgb": _frames(3, 16, 112)}, _K_PAPER, 2, "frame_tiny encoder, 16x112^2"),
+        "demo": _cls({}, {"rgb": _frames(3, 8, 48)}, _K_DEMO, 16, "frame_tiny encoder, 8x48^2"),
+    },
+    **{name: {
+        "paper": InputSpec({"modality": "rgb"}, {"rgb": _frames(3, 16, 112)}, 2, "16x112^2 RGB frames",
+                           forward=_encoder_forward("rgb"), loss=_mean_square),
+        "demo": InputSpec({"modality": "rgb"}, {"rgb": _frames(3, 8, 48)}, 16, "8x48^2 RGB frames",
+                          forward=_encoder_forward("rgb"), loss=_mean_square),
+    } for name in ("frame_resnet18", "frame_resnet34", "frame_tiny")},
+    "cfem": {
+        "paper": InputSpec({}, {"rgb": (16, 512), "depth": (16, 512), "ir": (16, 512)}, 8,
+                           "d = 512, 16 frames per modality", forward=_cfem_forward, loss=_mean_square),
+        "demo": InputSpec({"dim": 64, "num_heads": 4, "num_queries": 2},
+                          {"rgb": (8, 64), "depth": (8, 64), "ir": (8, 64)}, 16, "mmixer_tiny's CFEM",
+                          forward=_cfem_forward, loss=_mean_square),
+    },
+    "mcu": {
+        "paper": InputSpec({}, {"x": (16, 512), "g": (1, 512)}, 8, "d = 512, 16 steps",
+                           forward=_mcu_forward, loss=_mean_square),
+        "demo": InputSpec({"input_dim": 64, "hidden_dim": 64}, {"x": (8, 64), "g": (1, 64)}, 16,
+                          "mmixer_tiny's MCU", forward=_mcu_forward, loss=_mean_square),
     },
 }
 

@@ -1,0 +1,118 @@
+"""Run every benchmark (each as a subprocess, quick options), print a summary, write summary.json.
+
+    make bench                          # = python benchmarks/run_all.py
+    python benchmarks/run_all.py [--full] [--only models,data] [--threads 2]
+
+Quick mode (default) keeps the whole run under ~15 minutes on a 2-core CPU: demo sizes only for
+the models, short timings. ``--full`` also measures the paper sizes (tens of minutes).
+Benchmarks are never run by the test suite. Scripts that do not exist yet (written by other
+parts of the project) are reported as "missing", not as failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import RESULTS, print_table, write_results
+
+HERE = Path(__file__).resolve().parent
+
+# (name, script, quick args, full args, results file, timeout s)
+JOBS: list[tuple[str, str, list[str], list[str], str, float]] = [
+    ("gemm", "bench_gemm.py", [], [], "gemm", 120),
+    ("models", "bench_models.py", ["--quick", "--min-time", "0.4"], ["--min-time", "1"], "models_quick", 900),
+    ("encoders", "bench_encoders_skeleton_points.py", ["--quick", "--min-time", "0.5"], [],
+     "encoders_skeleton_points", 300),
+    ("data", "bench_data.py", ["--quick"], [], "data_quick", 600),
+    ("skeleton_parser", "bench_skeleton_parser.py", [], [], "skeleton_parser", 300),
+    ("store", "bench_store.py", ["--samples", "12", "--reads", "10"], [], "store", 600),
+]
+
+
+def _summary(name: str, data: dict[str, Any]) -> str:
+    """A few headline figures per results file (best effort: formats belong to each script)."""
+    try:
+        if name == "gemm":
+            p = data["peak_gflops"]
+            return f"fp32 {p['float32']:.0f} GFLOP/s, bf16 {p['bfloat16']:.0f} GFLOP/s"
+        if name == "models":
+            ok = [r for r in data["rows"] if "error" not in r]
+            bad = [r for r in data["rows"] if "error" in r]
+            best = max(ok, key=lambda r: r["util_%"]) if ok else None
+            head = f"{len(ok)} model/size rows, {len(bad)} without figures"
+            if best:
+                head += f"; best utilisation {best['util_%']:.0f} % ({best['model']})"
+            return head
+        if name == "data":
+            loader = [r for r in data["rows"] if "wait_fraction" in r]
+            return "; ".join(f"{r['what'].split(', ')[-1]}: {100 * r['wait_fraction']:.1f} % of the step waiting"
+                             for r in loader) or f"{len(data['rows'])} rows"
+        rows = data.get("rows")
+        return f"{len(rows)} rows" if isinstance(rows, list) else "written"
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"(no summary: {exc})"
+
+
+def main() -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="paper sizes too, longer timings")
+    parser.add_argument("--only", default="", help="comma-separated job names: " + ",".join(j[0] for j in JOBS))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP_NUM_THREADS for the jobs (default: the environment's, else 2)")
+    args = parser.parse_args()
+    only = {s for s in args.only.split(",") if s}
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(args.threads or env.get("OMP_NUM_THREADS") or 2)
+    env.setdefault("TQDM_DISABLE", "1")
+    load0 = os.getloadavg()
+    rows: list[dict[str, Any]] = []
+    t_all = time.perf_counter()
+    for name, script, quick, full, result, timeout in JOBS:
+        if only and name not in only:
+            continue
+        path = HERE / script
+        if not path.exists():
+            rows.append({"job": name, "status": "missing", "wall_s": None, "summary": f"{script} not written yet"})
+            print(f"[{name}] {script} missing, skipped", flush=True)
+            continue
+        cmd = [sys.executable, str(path), *(full if args.full else quick)]
+        print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, cwd=HERE, env=env, timeout=timeout, capture_output=True, text=True)
+            status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        except subprocess.TimeoutExpired:
+            status, tail = f"timeout {timeout:.0f} s", []
+        wall = time.perf_counter() - t0
+        result_name = result if not args.full or name != "models" else "models"
+        res_file = RESULTS / f"{result_name}.json"
+        summary = ""
+        if status == "ok" and res_file.exists():
+            summary = _summary(name, json.loads(res_file.read_text()))
+        elif tail:
+            summary = tail[-1][:160]
+        rows.append({"job": name, "status": status, "wall_s": wall, "summary": summary,
+                     "results": str(res_file.relative_to(HERE.parent)) if res_file.exists() else None})
+        print(f"[{name}] {status} in {wall:.0f} s: {summary}", flush=True)
+    total = time.perf_counter() - t_all
+    print_table([{k: r[k] for k in ("job", "status", "wall_s", "summary")} for r in rows],
+                f"Benchmarks ({env['OMP_NUM_THREADS']} threads, {'full' if args.full else 'quick'}), "
+                f"{total / 60:.1f} min, load average at start {load0[0]:.1f}")
+    payload = {"command": "python benchmarks/run_all.py " + " ".join(sys.argv[1:]), "threads": env["OMP_NUM_THREADS"],
+               "mode": "full" if args.full else "quick", "total_s": total, "load_avg_start": load0,
+               "load_avg_end": os.getloadavg(), "jobs": rows}
+    path = write_results("summary", payload)
+    print(f"wrote {path}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
