@@ -201,7 +201,8 @@ SPECS: dict[str, dict[str, InputSpec]] = {
     "deform3d": {
         "paper": _cls({}, {"rgb": _RGB_PAPER, "skeleton": (3, 64, 25, 2)}, _K_PAPER, 2,
                       "16x224^2 RGB (tokens 8x7x7) + 64-frame skeleton resampled to 32"),
-        "demo": _cls({}, {"rgb": (3, 8, 64, 64), "skeleton": (3, 16, 25, 2)}, _K_DEMO, 4, "small clip 8x64^2"),
+        "demo": _cls({}, {"rgb": (3, 8, 224, 224), "skeleton": (3, 16, 25, 2)}, _K_DEMO, 2,
+                     "smallest clip its (4, 7, 7) sample grid accepts: 8x224^2"),
     },
     "deform3d_tiny": {
         "paper": _cls({}, {"rgb": (3, 16, 112, 112), "skeleton": (3, 64, 25, 2)}, _K_PAPER, 4,

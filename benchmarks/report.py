@@ -1,0 +1,104 @@
+"""Markdown tables for docs/performance.md from ``benchmarks/results/*.json``.
+
+    python benchmarks/report.py [models|paper|data|all] [--models-file models.json]
+
+Prints tables only (no measurement); paste them into the doc after a benchmark run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from common import RESULTS
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _g(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.{digits}g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def md_table(header: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(_g(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def models_table(data: dict[str, Any], size: str) -> str:
+    rows = []
+    for r in data["rows"]:
+        if r.get("size") != size and not (size in str(r.get("size")) and "error" in r):
+            continue
+        if "error" in r:
+            rows.append([f"`{r['model']}`", r["error"], "", "", "", "", "", "", ""])
+            continue
+        rows.append([f"`{r['model']}`", r["input"], r["params"] / 1e6, r["GMACs"], r["latency_ms"],
+                     f"{r['train_samples_s']:.3g} (b{r['train_batch']})", r["util_%"],
+                     round(r["infer_peak_MiB"]), round(r["train_peak_MiB"])])
+    return md_table(["model", "input (per sample)", "params (M)", "GMACs", "latency ms (b1)",
+                     "train samples/s (batch)", "FLOP util %", "infer MiB", "train MiB"], rows)
+
+
+def paper_table(data: dict[str, Any]) -> str:
+    from model_inputs import PAPER_NUMBERS
+
+    import mmfusion
+
+    rows = []
+    by = {(r["model"], r.get("size")): r for r in data["rows"] if "error" not in r}
+    for name, (p_params, p_macs, what) in PAPER_NUMBERS.items():
+        default = sum(p.numel() for p in mmfusion.create_model(name).parameters())
+        r = by.get((name, "paper"))
+        rows.append([f"`{name}`", what, p_params / 1e6 if p_params else None, default / 1e6,
+                     r["params"] / 1e6 if r else None, p_macs / 1e9 if p_macs else None, r["GMACs"] if r else None])
+    return md_table(["model", "published figure counts", "paper params (M)", "ours, default build (M)",
+                     "ours, benchmarked (M)", "paper GMACs", "ours GMACs"], rows)
+
+
+def data_table(data: dict[str, Any]) -> str:
+    rows = [[r["stage"], r["what"], r.get("items/s"), r.get("unit"), r.get("ms/item"), r.get("source")]
+            for r in data["rows"] if "wait_fraction" not in r]
+    return md_table(["stage", "what", "items/s", "unit", "ms/item", "source"], rows)
+
+
+def loader_table(data: dict[str, Any]) -> str:
+    rows = [[r["what"], r["wait_ms_per_step"], r["compute_ms_per_step"], 100 * r["wait_fraction"],
+             r["first_step_wait_ms"]] for r in data["rows"] if "wait_fraction" in r]
+    return md_table(["run", "wait ms/step", "compute ms/step", "waiting %", "first batch ms"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", nargs="?", default="all", choices=("models", "paper", "data", "all"))
+    parser.add_argument("--models-file", default="models.json")
+    parser.add_argument("--data-file", default="data.json")
+    args = parser.parse_args()
+    models = _load(args.models_file)
+    if args.what in ("models", "all") and models:
+        m = models["machine"]
+        print(f"<!-- {args.models_file}: {m['threads']} threads, torch {m['torch']}, "
+              f"GEMM peak {models['gemm_peak_gflops_fp32']:.0f} GFLOP/s, load {models['load_avg_start']} -->\n")
+        for size in ("paper", "demo"):
+            print(f"**{size} size**\n\n{models_table(models, size)}\n")
+    if args.what in ("paper", "all") and models:
+        print(paper_table(models) + "\n")
+    data = _load(args.data_file)
+    if args.what in ("data", "all") and data:
+        print(data_table(data) + "\n\n" + loader_table(data) + "\n")
+
+
+if __name__ == "__main__":
+    main()
