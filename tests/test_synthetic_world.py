@@ -140,9 +140,10 @@ def test_projected_joints_land_on_the_body_surface() -> None:
     assert ((gap[:, trunk] > 20) & (gap[:, trunk] < 200))[ok[:, trunk]].all()
 
 
-def test_backprojected_depth_matches_skeleton(sample: dict) -> None:
+def test_backprojected_depth_matches_skeleton() -> None:
     from mmfusion.data.pointcloud import CameraIntrinsics, depth_to_points
 
+    sample = render_sample(SampleSpec(1, 2, 2, 1, 23), CFG)  # no prop: every point is on the body
     cam = sample["intrinsics"]["depth"]
     intr = CameraIntrinsics(cam.fx, cam.fy, cam.cx, cam.cy)
     t = sample["num_frames"] // 2
@@ -228,18 +229,18 @@ def test_pairs_differ_only_where_designed(pair: tuple) -> None:
         skel_same = np.array_equal(a["kinect_xyz"], b["kinect_xyz"]) and np.array_equal(a["tracking"], b["tracking"])
         assert skel_same == ("skeleton" not in mods)
         if "skeleton" in mods:
-            # a fine difference: 1-5 cm at the hands, nothing elsewhere
+            # a fine difference: 2-10 cm at the hands, nothing at the trunk
             gap = np.linalg.norm(a["skeleton"] - b["skeleton"], axis=-1).max(axis=(0, 1))
             hands = [J[n] for n in ("HandLeft", "HandRight", "WristLeft", "WristRight")]
-            assert 0.01 < gap[hands].max() < 0.06
+            assert 0.02 < gap[hands].max() < 0.1
             assert gap[J["SpineMid"]] == 0.0
             continue
         assert (_diff(a["depth"], b["depth"]) > 0) == ("depth" in mods)
         assert (_diff(a["ir"], b["ir"]) > 0) == ("ir" in mods)
         if "rgb" in mods:
             assert _diff(a["rgb"], b["rgb"]) > 1e-4
-        else:  # at most rim pixels seen from the 5 cm colour baseline
-            assert _diff(a["rgb"], b["rgb"]) < 2e-4
+        else:
+            assert _diff(a["rgb"], b["rgb"]) == 0
 
 
 def test_every_pair_is_separable_by_the_union() -> None:

@@ -15,9 +15,9 @@ A011   reading                     book held at the chest, 15 cm thick          
 A012   writing                     same motion, 1.2 cm clipboard, same cover     **depth only** (thickness)
 A029   playing with phone/tablet   tablet held at the waist, IR-dark glass       --
 A030   typing on a keyboard        same motion, same colour, IR-bright plastic   **IR only** (reflectance)
-A010   clapping                    hands clap in front of the chest, +-1.5 cm    --
-A034   rub two hands together      same posture, hands slide vertically           **skeleton** (fine motion,
-                                                                                 ~1 px in 128-px frames)
+A010   clapping                    hands part sideways in front of the chest     --
+A034   rub two hands together      same posture, hands slide vertically +-2.5 cm **skeleton** (fine motion,
+                                                                                 1-2 px in 128-px frames)
 A008   sitting down                stand -> sit                                  all (temporal order)
 A009   standing up                 sit -> stand                                  all (temporal order)
 A023   hand waving                 right arm raised, hand oscillates             all
@@ -101,7 +101,7 @@ ACTIONS: dict[int, ActionDef] = {a.action: a for a in (
     ActionDef(12, "writing", "hold_chest", CLIPBOARD, 11, "depth only (prop thickness towards the camera)"),
     ActionDef(29, "playing with phone/tablet", "hold_waist", TABLET, 30, "IR-dark vs IR-bright: reflectance only"),
     ActionDef(30, "typing on a keyboard", "hold_waist", KEYBOARD, 29, "IR only (prop IR reflectance)"),
-    ActionDef(10, "clapping", "clap", None, 34, "hands part horizontally (+-1.5 cm)"),
+    ActionDef(10, "clapping", "clap", None, 34, "hands part sideways by up to 5 cm"),
     ActionDef(34, "rub two hands together", "rub", None, 10, "skeleton (fine hand motion, sub-pixel in images)"),
     ActionDef(8, "sitting down", "sit_down", None, 9, "all modalities (temporal order)"),
     ActionDef(9, "standing up (from sitting position)", "stand_up", None, 8, "all modalities (temporal order)"),
@@ -328,7 +328,7 @@ def _hands_together(ctx: MotionContext, rub: bool) -> Motion:
     s = ctx.subject.height_scale
     env = _timing(ctx, 0.08, 0.22, 0.8, 0.93)
     freq, phase = ctx.rng.uniform(2.5, 4.0), ctx.rng.uniform(0, 2 * np.pi)
-    amp = 0.03 * ctx.amp
+    amp = 0.05 * ctx.amp
     osc = np.sin(2 * np.pi * freq * ctx.sec + phase)
     contact = 0.036 * s
 

@@ -42,14 +42,16 @@ KINEMATIC_PARENT: dict[str, str] = {
     "HipRight": "SpineBase", "KneeRight": "HipRight", "AnkleRight": "KneeRight", "FootRight": "AnkleRight",
 }
 
-#: rest positions (metres, body frame, root at the origin) of a 1.75 m reference person; right = mirrored left
+#: rest positions (metres, body frame, root at the origin) of a 1.65 m reference person, with bone lengths
+#: close to the median Kinect v2 bones of real NTU files (Kinect's thigh/shin/hip bones are shorter than
+#: anatomical ones); right = mirrored left
 _REST_LEFT: dict[str, tuple[float, float, float]] = {
-    "SpineBase": (0.0, 0.0, 0.0), "SpineMid": (0.0, 0.26, -0.01), "SpineShoulder": (0.0, 0.49, -0.01),
-    "Neck": (0.0, 0.56, 0.0), "Head": (0.0, 0.70, 0.01),
-    "ShoulderLeft": (0.17, 0.45, -0.01), "ElbowLeft": (0.17, 0.18, -0.01), "WristLeft": (0.17, -0.07, -0.01),
-    "HandLeft": (0.17, -0.135, -0.01), "HandTipLeft": (0.17, -0.215, -0.005), "ThumbLeft": (0.165, -0.12, 0.035),
-    "HipLeft": (0.085, -0.06, 0.0), "KneeLeft": (0.085, -0.49, 0.0), "AnkleLeft": (0.085, -0.90, 0.0),
-    "FootLeft": (0.085, -0.94, 0.12),
+    "SpineBase": (0.0, 0.0, 0.0), "SpineMid": (0.0, 0.285, -0.01), "SpineShoulder": (0.0, 0.495, -0.01),
+    "Neck": (0.0, 0.562, 0.0), "Head": (0.0, 0.69, 0.01),
+    "ShoulderLeft": (0.16, 0.455, -0.01), "ElbowLeft": (0.16, 0.205, -0.01), "WristLeft": (0.16, -0.03, -0.01),
+    "HandLeft": (0.16, -0.092, -0.01), "HandTipLeft": (0.16, -0.15, -0.005), "ThumbLeft": (0.155, -0.08, 0.035),
+    "HipLeft": (0.06, -0.03, 0.0), "KneeLeft": (0.06, -0.40, 0.0), "AnkleLeft": (0.06, -0.78, 0.0),
+    "FootLeft": (0.06, -0.815, 0.105),
 }
 #: bone groups scaled by the subject's proportions
 _GROUP: dict[str, str] = {
@@ -162,7 +164,7 @@ class Subject:
 
     Attributes:
         performer: NTU performer ID.
-        height_scale: overall size (1 = 1.75 m reference).
+        height_scale: overall size (1 = 1.65 m reference; subjects 1.49-1.85 m).
         proportions: per bone group length factor (trunk, shoulder, arm, hand, hip, leg, foot).
         girth: radius factor of the trunk and limbs.
         materials: name -> :class:`Material` (skin, hair, shirt, sleeve, trousers, shoes).
@@ -179,7 +181,7 @@ class Subject:
     @classmethod
     def create(cls, performer: int, seed: int = 0) -> Subject:
         rng = np.random.default_rng([seed, 11, performer])
-        s = float(rng.uniform(0.86, 1.12))
+        s = float(rng.uniform(0.9, 1.12))
         prop = {"trunk": rng.uniform(0.94, 1.06), "shoulder": rng.uniform(0.88, 1.14), "arm": rng.uniform(0.93, 1.07),
                 "hand": rng.uniform(0.92, 1.08), "hip": rng.uniform(0.9, 1.12), "leg": rng.uniform(0.93, 1.07),
                 "foot": rng.uniform(0.92, 1.08)}

@@ -155,7 +155,7 @@ class SynthConfig:
         write: modalities written: any of "skeleton", "depth", "rgb", "ir", "depth_full"
             ("depth_full" adds ``nturgb+d_depth/<name>/Depth-%08d.png`` with background).
         seed: master seed; the same seed gives byte-identical files.
-        num_workers: processes used by :func:`~.generate.generate` (0 = in-process); not part
+        num_workers: processes used by :func:`~.generate.generate` (0 or 1 = in-process); not part
             of the data definition (not stored in the meta file).
         progress: show a tqdm progress bar.
     """
@@ -182,7 +182,7 @@ class SynthConfig:
     amplitude_jitter: float = 0.2
     write: tuple[str, ...] = ("skeleton", "depth", "rgb", "ir")
     seed: int = 0
-    num_workers: int = 0
+    num_workers: int = 2
     progress: bool = True
 
     WRITABLE = ("skeleton", "depth", "rgb", "ir", "depth_full")
@@ -307,7 +307,8 @@ class SynthConfig:
     def tiny(cls, **changes: Any) -> SynthConfig:
         """A very small world for tests (2 classes x 2 performers x 1 camera, 12-16 frames)."""
         base: dict[str, Any] = {"actions": (1, 2), "performers": (1, 3), "cameras": (1,), "replications": (1,),
-                                "frames": (12, 16), "depth_size": (53, 64), "rgb_size": (45, 80), "progress": False}
+                                "frames": (12, 16), "depth_size": (53, 64), "rgb_size": (45, 80), "progress": False,
+                                "num_workers": 0}
         base.update(changes)
         return cls(**base)
 

@@ -193,8 +193,13 @@ def _render_camera(perf: Performance, spec: SampleSpec, cfg: SynthConfig,
     prop = ACTIONS[spec.action].prop
     mat_index, albedo, refl = material_table(perf.subject, prop.material if prop else None)
     prims = body_primitives(perf.subject, joints, glob, mat_index)
+    # the colour camera sees the same body; a prop faces each camera (its silhouette must not
+    # depend on its thickness in either view)
+    cprims = [p.shifted(ccam.baseline) for p in prims]
     if prop is not None:
         prims.append(prop_primitive(prop, joints, glob, up, mat_index["prop"]))
+        shifted = joints + np.array([ccam.baseline, 0.0, 0.0])
+        cprims.append(prop_primitive(prop, shifted, glob, up, mat_index["prop"]))
     key = spec.performance_key()
     # one stream per purpose: a different silhouette must not shift any other draw
     rng_depth, rng_img, rng_skel = (_rng(cfg, tag, *key, spec.camera) for tag in (51, 53, 54))
@@ -207,7 +212,6 @@ def _render_camera(perf: Performance, spec: SampleSpec, cfg: SynthConfig,
     ir = shade_ir(normal, mat, refl, dcam, bg_d["ir"], gain, rng_img, cfg.ir_noise)
 
     # colour camera (parallel to the depth camera, 5.2 cm to its side)
-    cprims = [p.shifted(ccam.baseline) for p in prims]
     cz, cnormal, cmat = raycast(cprims, ccam, T)
     bg_c = scene.background(spec.camera, ccam)
     rgb = shade_rgb(cnormal, cmat, albedo, rc @ scene.light, bg_c["rgb"], exposure, rng_img, cfg.rgb_noise)

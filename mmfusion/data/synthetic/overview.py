@@ -16,14 +16,26 @@ import numpy as np
 from mmfusion.data.layouts import NTU25
 
 
+def _box(uv: np.ndarray, size: tuple[int, int], pad: float = 0.35) -> tuple[float, float, float, float]:
+    """(x0, x1, y1, y0) axis limits around pixel points ``uv`` (N, 2), padded, inside the image."""
+    h, w = size
+    lo, hi = uv.min(0), uv.max(0)
+    c, half = (lo + hi) / 2, np.maximum((hi - lo) / 2 * (1 + pad), 8)
+    half = np.maximum(half, half[::-1] * np.array([0.75, 0.75]))  # not too thin
+    x0, x1 = max(c[0] - half[0], -0.5), min(c[0] + half[0], w - 0.5)
+    y0, y1 = max(c[1] - half[1], -0.5), min(c[1] + half[1], h - 0.5)
+    return x0, x1, y1, y0
+
+
 def render_overview(out_png: str | os.PathLike[str], root: str | os.PathLike[str], name: str,
-                    frames: int = 4, dpi: int = 110) -> Path:
+                    frames: int = 4, dpi: int = 110, crop: bool = True) -> Path:
     """Write a PNG with ``frames`` rows (evenly spaced frames) and 4 columns (skeleton, depth, IR, RGB).
 
     Args:
         out_png: output file.
         root: an NTU tree (synthetic or real).
         name: sample name, e.g. ``S001C001P001R001A001``.
+        crop: zoom the image panels on the person (box from the skeleton's pixel coordinates).
     """
     import matplotlib
 
@@ -81,6 +93,11 @@ def render_overview(out_png: str | os.PathLike[str], root: str | os.PathLike[str
         for ax in row[1:]:
             ax.set_xticks([])
             ax.set_yticks([])
+        if crop and present[0].any():
+            for ax, uv, img in ((row[1], dxy, depth), (row[2], dxy, ir), (row[3], cxy, rgb)):
+                x0, x1, y1, y0 = _box(uv[0][present[0]].reshape(-1, 2), img.shape[1:3])
+                ax.set_xlim(x0, x1)
+                ax.set_ylim(y1, y0)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out = Path(out_png)

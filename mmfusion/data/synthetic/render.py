@@ -110,7 +110,7 @@ def _hit_capsule(p: Primitive, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tc = (-cb - np.sqrt(hh)) / dd
     z = np.where(body, t, np.where((h >= 0) & (hh >= 0), tc, np.inf))
     z = np.where(z > 0, z, np.inf)
-    pt = np.where(np.isfinite(z)[..., None], z[..., None] * d, 0.0)
+    pt = np.where(np.isfinite(z), z, 0.0)[..., None] * d
     s = np.clip(_dot(pt - a, ba) / np.maximum(baba, 1e-12), 0.0, 1.0)
     n = (pt - (a + s[..., None] * ba)) / r
     return z, n
