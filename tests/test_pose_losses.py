@@ -172,15 +172,15 @@ def test_clip_bone_target_is_robust_and_symmetric() -> None:
     assert torch.allclose(tgt[0, 0], bone_lengths(j, limb_bones(COCO17)), atol=1e-5)
 
 
-def _guidance_reference(heat, offset, pts, kp, intr, radius):  # type: ignore[no-untyped-def]
+def _guidance_reference(heat, offset, pts, kp, intr, radius, free_depth):  # type: ignore[no-untyped-def]
     """Direct (slow) formula: feet of the perpendiculars, lateral vectors, projected directions."""
     r = torch.nn.functional.normalize(camera_rays(kp, intr), dim=-1)
     along = torch.einsum("ntjc,ntpc->ntjp", r, pts)
     lateral = along.unsqueeze(-1) * r.unsqueeze(3) - pts.unsqueeze(2)
     d = lateral.norm(dim=-1)
     target = (1 - d / radius).clamp_min(0)
-    v_perp = offset - (offset * r.unsqueeze(3)).sum(-1, keepdim=True) * r.unsqueeze(3)
-    cos = (v_perp * lateral).sum(-1) / (v_perp.norm(dim=-1) * d)
+    v = offset - (offset * r.unsqueeze(3)).sum(-1, keepdim=True) * r.unsqueeze(3) if free_depth else offset
+    cos = (v * lateral).sum(-1) / (v.norm(dim=-1) * d)
     tw = target.square()
     err = (heat - target).square().mean(-1) + ((1 - cos) * tw).sum(-1) / tw.sum(-1).clamp_min(1e-6)
     return err.mean(), target, lateral / d.unsqueeze(-1)
@@ -193,13 +193,17 @@ def test_ray_guidance_loss() -> None:
     pts = j[:, :, :6] + 0.1 * torch.randn(1, 1, 6, 3, generator=g)
     heat = torch.rand(1, 1, 17, 6, generator=g)
     off = torch.nn.functional.normalize(torch.randn(1, 1, 17, 6, 3, generator=g), dim=-1)
-    want, target, lateral = _guidance_reference(heat, off, pts, kp, INTR, 0.8)
-    assert torch.allclose(ray_guidance_loss(heat, off, pts, kp, INTR, radius=0.8), want, rtol=1e-4)
-    # exact targets (heat 1 - d / radius, directions towards the ray) cost nothing; a vote along the ray too
+    for free in (False, True):
+        want, target, lateral = _guidance_reference(heat, off, pts, kp, INTR, 0.8, free)
+        got = ray_guidance_loss(heat, off, pts, kp, INTR, radius=0.8, free_depth=free)
+        assert torch.allclose(got, want, rtol=1e-4)
+    # exact targets (heat 1 - d / radius, directions towards the ray) cost nothing; a direction tilted
+    # along the ray only with free_depth
     assert ray_guidance_loss(target, lateral, pts, kp, INTR, radius=0.8) < 1e-6
     r = torch.nn.functional.normalize(camera_rays(kp, INTR), dim=-1).unsqueeze(3)
     tilted = torch.nn.functional.normalize(lateral + 0.5 * r, dim=-1)
-    assert ray_guidance_loss(target, tilted, pts, kp, INTR, radius=0.8) < 1e-6
+    assert ray_guidance_loss(target, tilted, pts, kp, INTR, radius=0.8, free_depth=True) < 1e-6
+    assert ray_guidance_loss(target, tilted, pts, kp, INTR, radius=0.8) > 0.01
     # directions away from the ray: 1 - cos = 2 on every point of every joint that has points within the radius
     frac = (target.sum(-1) > 0).float().mean()
     assert 0 < frac < 1

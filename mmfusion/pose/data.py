@@ -462,7 +462,7 @@ def _detector(joints: np.ndarray, intr: Sequence[float], cfg: SynthPoseConfig, r
     """Noisy COCO-17 detections (T, J, 2) and scores (T, J) from true 3-D joints (T, J, 3)."""
     fx, fy, cx, cy = intr
     uv = np.stack([cx + fx * joints[..., 0] / joints[..., 2], cy - fy * joints[..., 1] / joints[..., 2]], -1)
-    sig = np.full(17, cfg.kp_noise_px)
+    sig = np.full(17, float(cfg.kp_noise_px))
     sig[[_J["left_wrist"], _J["right_wrist"], _J["left_ankle"], _J["right_ankle"]]] *= 1.5
     err = rng.normal(0, 1, uv.shape) * sig[None, :, None]
     out = rng.random(uv.shape[:2]) < cfg.outlier_rate

@@ -20,8 +20,8 @@ All joints are camera-frame metres, shape (N, T, J, 3) (a clip of T frames); 2-D
 * :func:`ray_guidance_loss` (weight ``guide``, an mmfusion addition standing in for UniPose's
   unpublished "cross-modality interaction"): per-point heat and vote directions are pulled
   towards the values that make every vote land on the camera ray through the 2-D detection
-  (C3P's heat ``1 - d / radius`` with d the point's distance from that ray; the lateral
-  direction towards the ray). It tells the network *which* points see the joint, so voting
+  (C3P's heat ``1 - d / radius`` with d the point's distance from that ray; the direction
+  to the foot of the perpendicular on the ray). It tells the network *which* points see the joint, so voting
   starts near the right place instead of being found by the sparse top-k gradient alone.
   2-D detections and the cloud only; no 3-D label.
 
@@ -61,6 +61,7 @@ class WeakLossWeights:
     Attributes:
         proj, bone, sym, motion, bone_ratio, guide: term weights.
         guide_radius: the network's vote radius (metres) used by the ``guide`` targets.
+        guide_free_depth: ``free_depth`` of :func:`ray_guidance_loss`.
         bone_target: ``"clip"`` | ``"prior"`` | ``"batch"`` (see module docstring).
         stage_weights: weight of each network stage's joints (last entry repeats).
     """
@@ -72,6 +73,7 @@ class WeakLossWeights:
     bone_ratio: float = 0.0
     guide: float = 0.0
     guide_radius: float = 0.8
+    guide_free_depth: bool = False
     bone_target: str = "clip"
     stage_weights: tuple[float, ...] = field(default=(1.0, 1.0))
 
@@ -192,21 +194,25 @@ def bone_ratio_loss(joints: Tensor, bones: list[tuple[int, int]]) -> Tensor:
 
 
 def ray_guidance_loss(heat: Tensor, offset: Tensor | None, points: Tensor, kp2d: Tensor, intr: Any,
-                      scores: Tensor | None = None, radius: float = 0.8) -> Tensor:
+                      scores: Tensor | None = None, radius: float = 0.8, free_depth: bool = False) -> Tensor:
     """Pull heat and vote directions towards what the 2-D detection says about each point.
 
     With ``d`` the distance of point p from the ray through the detection of joint j and
     ``f`` the foot of the perpendicular from p on that ray, the heat target is C3P's
     ``max(0, 1 - d / radius)`` and the direction target the lateral unit vector ``(f - p) / d``,
-    so that the vote ``p + (1 - h) radius v`` lands on the ray. Only the component of v
-    perpendicular to the ray is compared (1 - cosine), the depth along the ray being what
-    2-D cannot tell. Score-weighted; direction errors weighted by the squared heat target.
+    so that the vote ``p + (1 - h) radius v`` lands on the ray at the point's own depth
+    (1 - cosine). With ``free_depth`` only the component of v perpendicular to the ray is
+    compared, leaving the depth along the ray to the other terms; in our runs that let the
+    votes drift in depth (no term pins the depth), so by default the whole direction is
+    compared, which anchors the joints to the observed surface. Score-weighted; direction
+    errors weighted by the squared heat target.
 
     Args:
         heat: (N, T, J, P); offset: (N, T, J, P, 3) camera-frame unit directions or None.
         points: (N, T, P, 3) camera metres; kp2d: (N, T, J, 2); intr as in
             :func:`back_projection_loss`; scores: (N, T, J) or None.
         radius: the network's vote radius in metres.
+        free_depth: compare only the direction's component perpendicular to the ray.
     """
     r = camera_rays(kp2d.float(), intr)
     r = r / r.norm(dim=-1, keepdim=True)  # (N, T, J, 3)
@@ -222,8 +228,9 @@ def ray_guidance_loss(heat: Tensor, offset: Tensor | None, points: Tensor, kp2d:
         vr = torch.einsum("ntjpc,ntjc->ntjp", v, r)
         vp = torch.einsum("ntjpc,ntpc->ntjp", v, p)
         # lateral = along r - p is orthogonal to r, so v_perp . lateral = v . lateral = along (v.r) - v.p
-        # and |v_perp| = sqrt(1 - (v.r)^2) for a unit v
-        cos = (along * vr - vp) / ((1 - vr.square()).clamp_min(0).sqrt() * d).clamp_min(1e-6)
+        # and |v_perp| = sqrt(1 - (v.r)^2) for a unit v (|v| = 1 otherwise)
+        norm_v = (1 - vr.square()).clamp_min(0).sqrt() if free_depth else torch.ones_like(vr)
+        cos = (along * vr - vp) / (norm_v * d).clamp_min(1e-6)
         tw = target.square()
         err = err + ((1 - cos) * tw).sum(-1) / tw.sum(-1).clamp_min(1e-6)
     return (w * err).sum() / w.sum().clamp_min(1e-6)
@@ -302,7 +309,8 @@ class WeakPoseLoss(nn.Module):
                 pts = batch["points"].to(joints.device)
                 pts = pts.unsqueeze(1) if pts.ndim == 3 else pts
                 off = outputs["offset_cam_stages"][s] if "offset_cam_stages" in outputs else None
-                terms["guide"] = ray_guidance_loss(outputs["heat_stages"][s], off, pts, kp, intr, sc, w.guide_radius)
+                terms["guide"] = ray_guidance_loss(outputs["heat_stages"][s], off, pts, kp, intr, sc, w.guide_radius,
+                                                   w.guide_free_depth)
             sw = w.stage_weights[min(s, len(w.stage_weights) - 1)]
             total = total + sw * sum(getattr(w, k) * v for k, v in terms.items())
         return {"loss": total, **{k: v.detach() for k, v in terms.items()}}

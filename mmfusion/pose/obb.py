@@ -73,13 +73,15 @@ class OBB:
         return OBB(self.rotation.detach(), self.centre.detach(), self.length.detach())
 
 
-def fit_obb(points: Tensor, valid: Tensor | None = None) -> OBB:
+def fit_obb(points: Tensor, valid: Tensor | None = None, rotate: bool = True) -> OBB:
     """Fit a PCA-oriented bounding box to every cloud.
 
     Args:
         points: (..., P, 3) camera-frame points.
         valid: optional (..., P) bool mask; masked points neither orient nor bound the box
             (at least one valid point per cloud is required).
+        rotate: False keeps the camera axes (R = I: an axis-aligned box, centring and
+            scaling only).
 
     Returns:
         :class:`OBB` with rotation (..., 3, 3), centre (..., 3), length (...). No gradient.
@@ -112,6 +114,8 @@ def fit_obb(points: Tensor, valid: Tensor | None = None) -> OBB:
         a2 = a2 * _sign(a2[..., 0]).unsqueeze(-1)  # towards camera +X
         a3 = torch.linalg.cross(a1, a2, dim=-1)
         rot = torch.stack([a1, a2, a3], dim=-1)
+        if not rotate:
+            rot = torch.eye(3, device=p.device).expand_as(rot).clone()
         q = p @ rot
         big = torch.finfo(q.dtype).max
         m = w.unsqueeze(-1) > 0

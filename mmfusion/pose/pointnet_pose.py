@@ -144,6 +144,8 @@ class PointPoseNet(nn.Module):
         in_features: F extra per-point channels (0: xyz only; 3: normals).
         feature_key: batch key holding the (N, T, P, F) features.
         rotate_features: rotate the features into the OBB frame (True for normals).
+        obb_rotation: normalise in the PCA-oriented box (C3P); False keeps the camera axes
+            (axis-aligned box: centring and scaling only).
         view_features: append each point's unit viewing ray (camera -> point), rotated into
             the OBB frame: 3 more input channels that tell the network where the camera is,
             which the OBB rotation hides (the 2-D losses are all about camera rays).
@@ -160,6 +162,7 @@ class PointPoseNet(nn.Module):
 
     def __init__(self, num_joints: int | None = None, layout: str = "coco17", in_features: int = 0,
                  feature_key: str = "normals", rotate_features: bool = True, view_features: bool = False,
+                 obb_rotation: bool = True,
                  npoints: Sequence[int] = (512, 128), radii: Sequence[float] = (0.12, 0.2),
                  nsample: Sequence[int] = (32, 64),
                  sa_mlps: Sequence[Sequence[int]] = ((64, 64, 128), (128, 128, 256)),
@@ -176,7 +179,7 @@ class PointPoseNet(nn.Module):
         if len(npoints) != 2 or len(radii) != 2 or len(nsample) != 2:
             raise ConfigError("PointPoseNet: npoints, radii and nsample need 2 values (two SA levels)")
         self.in_features, self.feature_key, self.rotate_features = in_features, feature_key, rotate_features
-        self.view_features = view_features
+        self.view_features, self.obb_rotation = view_features, obb_rotation
         self.npoints, self.radii, self.nsample = tuple(npoints), tuple(radii), tuple(nsample)
         self.vote_radius, self.topk = vote_radius, topk
         cin = 3 + in_features + (3 if view_features else 0)
@@ -213,7 +216,7 @@ class PointPoseNet(nn.Module):
         pts, feat = self._inputs(batch)
         n, t, p, _ = pts.shape
         flat = pts.reshape(n * t, p, 3).float()
-        obb = fit_obb(flat)
+        obb = fit_obb(flat, rotate=self.obb_rotation)
         xyz = obb.normalize(flat)  # (B, P, 3)
         x = xyz
         if feat is not None:
