@@ -185,7 +185,8 @@ class DeformableAttention3D(nn.Module):
     def forward(self, z: Tensor, tokens: Tensor | None = None, return_offsets: bool = False,
                 return_attention: bool = False) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
         if z.dim() != 5 or z.shape[1] != self.dim:
-            raise ValueError(f"DeformableAttention3D expects z of shape (N, {self.dim}, T, H, W), got {tuple(z.shape)}")
+            raise ConfigError(f"DeformableAttention3D expects z of shape (N, {self.dim}, T, H, W), "
+                              f"got {tuple(z.shape)}")
         n, c, t, h, w = z.shape
         x = z.flatten(2).transpose(1, 2)
         y, tok, extras = self.forward_tokens(x, (t, h, w), tokens, return_offsets, return_attention)
@@ -201,9 +202,9 @@ class DeformableAttention3D(nn.Module):
         n, length, c = x.shape
         t, h, w = size
         if length != t * h * w or c != self.dim:
-            raise ValueError(f"expected tokens (N, {t * h * w}, {self.dim}) for volume {size}, got {tuple(x.shape)}")
+            raise ConfigError(f"expected tokens (N, {t * h * w}, {self.dim}) for volume {size}, got {tuple(x.shape)}")
         if tokens is not None and (tokens.dim() != 3 or tokens.shape[0] != n or tokens.shape[2] != c):
-            raise ValueError(f"cross-modal tokens must be (N={n}, K, {c}), got {tuple(tokens.shape)}")
+            raise ConfigError(f"cross-modal tokens must be (N={n}, K, {c}), got {tuple(tokens.shape)}")
         k_tok = 0 if tokens is None else tokens.shape[1]
         g, cg = self.groups, c // self.groups
 

@@ -56,9 +56,9 @@ class GroupAttention(nn.Module):
 
 def _check(x: Tensor, tokens: Tensor | None, dim: int, name: str) -> None:
     if x.dim() != 4 or x.shape[-1] != dim:
-        raise ValueError(f"{name} expects tokens of shape (N, T, S, {dim}), got {tuple(x.shape)}")
+        raise ConfigError(f"{name} expects tokens of shape (N, T, S, {dim}), got {tuple(x.shape)}")
     if tokens is not None and (tokens.dim() != 3 or tokens.shape[0] != x.shape[0] or tokens.shape[2] != dim):
-        raise ValueError(f"{name}: cross-modal tokens must be (N={x.shape[0]}, K, {dim}), got {tuple(tokens.shape)}")
+        raise ConfigError(f"{name}: cross-modal tokens must be (N={x.shape[0]}, K, {dim}), got {tuple(tokens.shape)}")
 
 
 def _grouped_attention(attn: GroupAttention, groups: Tensor, tokens: Tensor | None, valid: Tensor | None,
@@ -100,7 +100,7 @@ class JointStrideAttention(nn.Module):
         Returns (x_out (N, T, V, C), tokens_out (N, K, C) = mean over frames and groups, or None).
     """
 
-    def __init__(self, dim: int, heads: int = 8, stride: int = 5, grouping: str = "local", qkv_bias: bool = True,
+    def __init__(self, dim: int, heads: int = 8, stride: int = 4, grouping: str = "local", qkv_bias: bool = True,
                  attn_drop: float = 0.0, proj_drop: float = 0.0) -> None:
         super().__init__()
         if stride < 1:

@@ -103,7 +103,7 @@ class Deform3DBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0, offset_groups: int = 1, offset_kernel: int = 3,
                  offset_range: Sequence[float] = (1.0, 2.0, 2.0), sample_size: Sequence[int] | None = None,
-                 joint_stride: int = 5, joint_grouping: str = "local", temporal_stride: int = 2,
+                 joint_stride: int = 4, joint_grouping: str = "local", temporal_stride: int = 2,
                  drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0, final: bool = False) -> None:
         super().__init__()
         self.final = final
@@ -193,7 +193,7 @@ class Deform3DNet(nn.Module):
                  rgb_temporal_pool: int = 1, pose_key: str = "skeleton", layout: str = "ntu25", pose_frames: int = 32,
                  person: str = "first", offset_groups: int = 4, offset_kernel: int = 3,
                  offset_range: Sequence[float] = (2.0, 2.0, 2.0), sample_size: Sequence[int] | None = (4, 7, 7),
-                 joint_stride: int = 5, joint_grouping: str = "local", temporal_stride: int = 4, drop: float = 0.0,
+                 joint_stride: int = 4, joint_grouping: str = "local", temporal_stride: int = 4, drop: float = 0.0,
                  attn_drop: float = 0.0, drop_path: float = 0.1, head_dropout: float = 0.5,
                  return_offsets: bool = False) -> None:
         super().__init__()
@@ -313,12 +313,12 @@ class Deform3DNet(nn.Module):
 
 _TINY = dict(dim=32, depth=2, heads=4, mlp_ratio=2.0, backbone="stem", stem_widths=(16, 32, 32),
              stem_strides=((1, 2, 2), (2, 2, 2), (1, 2, 2)), pose_frames=8, offset_groups=2,
-             offset_range=(1.0, 1.0, 1.0), sample_size=(2, 2, 2), joint_stride=5, temporal_stride=2,
+             offset_range=(1.0, 1.0, 1.0), sample_size=(2, 2, 2), joint_stride=4, temporal_stride=2,
              drop_path=0.0, head_dropout=0.0)
 
 _PAPER_LIKE = dict(dim=256, depth=4, heads=8, mlp_ratio=4.0, backbone="xshiftnet_rgb", rgb_temporal_pool=2,
                    pose_frames=32, offset_groups=4, offset_kernel=3, offset_range=(2.0, 2.0, 2.0),
-                   sample_size=(4, 7, 7), joint_stride=5, temporal_stride=4, drop_path=0.1, head_dropout=0.5)
+                   sample_size=(4, 7, 7), joint_stride=4, temporal_stride=4, drop_path=0.1, head_dropout=0.5)
 
 
 @register_model(tags=("model", "fusion", "rgb", "skeleton"))
