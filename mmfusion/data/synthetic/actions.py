@@ -17,7 +17,8 @@ A029   playing with phone/tablet   tablet held at the waist, IR-dark glass      
 A030   typing on a keyboard        same motion, same colour, IR-bright plastic   **IR only** (reflectance)
 A010   clapping                    hands part sideways in front of the chest     --
 A034   rub two hands together      same posture, hands slide vertically +-2.5 cm **skeleton** (fine motion,
-                                                                                 1-2 px in 128-px frames)
+                                   and the palms turn (thumbs swing +-2.5 cm)    1-2 px in 128-px frames;
+                                                                                 thumbs not rendered)
 A008   sitting down                stand -> sit                                  all (temporal order)
 A009   standing up                 sit -> stand                                  all (temporal order)
 A023   hand waving                 right arm raised, hand oscillates             all
@@ -83,7 +84,7 @@ class ActionDef:
     cue: str = ""
 
 
-_CUP = (0.05, 0.035, 0.0)
+_CUP = (0.06, 0.05, 0.0)
 _BOOK = (0.24, 0.30, 0.15)
 _CLIPBOARD = (0.24, 0.30, 0.012)
 _TABLET = (0.30, 0.20, 0.025)
@@ -102,7 +103,8 @@ ACTIONS: dict[int, ActionDef] = {a.action: a for a in (
     ActionDef(29, "playing with phone/tablet", "hold_waist", TABLET, 30, "IR-dark vs IR-bright: reflectance only"),
     ActionDef(30, "typing on a keyboard", "hold_waist", KEYBOARD, 29, "IR only (prop IR reflectance)"),
     ActionDef(10, "clapping", "clap", None, 34, "hands part sideways by up to 5 cm"),
-    ActionDef(34, "rub two hands together", "rub", None, 10, "skeleton (fine hand motion, sub-pixel in images)"),
+    ActionDef(34, "rub two hands together", "rub", None, 10,
+              "skeleton (fine hand motion and thumb swing, ~1 px in images)"),
     ActionDef(8, "sitting down", "sit_down", None, 9, "all modalities (temporal order)"),
     ActionDef(9, "standing up (from sitting position)", "stand_up", None, 8, "all modalities (temporal order)"),
     ActionDef(23, "hand waving", "wave", None, None, "all modalities"),
@@ -331,6 +333,9 @@ def _hands_together(ctx: MotionContext, rub: bool) -> Motion:
     amp = 0.05 * ctx.amp
     osc = np.sin(2 * np.pi * freq * ctx.sec + phase)
     contact = 0.036 * s
+    if rub:  # the palms turn against each other: the thumbs swing, the hand blobs do not
+        for side in ("l", "r"):
+            ang[f"wrist_{side}"][:, 2] += 35 * ctx.amp * env * osc
 
     def hands(pos: np.ndarray, glob: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         centre = pos[:, J["SpineBase"]] + _in_body(glob, np.array([0.0, 0.36, 0.28]) * s)
