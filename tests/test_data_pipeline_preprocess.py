@@ -268,3 +268,26 @@ def test_motion_stream() -> None:
     assert mm[0, 1, 0, 0] == 0.0 and mm[0, 2, 0, 0] == 1.0
     mt = motion_stream(torch.tensor(y)[None], mask_missing=True)
     np.testing.assert_array_equal(mt[0].numpy(), mm)
+
+
+@pytest.mark.real
+def test_denoise_real_ntu_files(real_samples) -> None:
+    from mmfusion.data.formats.skeleton import read_skeleton
+    from mmfusion.data.preprocess import tracks_from_sequence
+
+    folder = real_samples / "ntu" / "nturgbd_skeletons"
+    seq = read_skeleton(folder / "S001C003P008R002A058.skeleton")  # handshake: 2 bodies, 70 frames
+    tracks = tracks_from_sequence(seq)
+    assert len(tracks) == 2 and all(len(t.frames) == 70 for t in tracks)
+    out = denoise_bodies(seq)
+    assert out.joints.shape == (2, 70, 25, 3) and out.present.all() and out.dropped == []
+    # slot 0 holds the body with the larger motion
+    assert tracks[[t.body_id for t in tracks].index(out.body_ids[0][0])].motion >= \
+        tracks[[t.body_id for t in tracks].index(out.body_ids[1][0])].motion
+    np.testing.assert_allclose(out.joints, seq.to_array(2)[[0, 1] if out.body_ids[0][0] == tracks[0].body_id
+                                                           else [1, 0]], atol=1e-6)
+    one = denoise_bodies(read_skeleton(folder / "S001C001P001R001A011.skeleton"))
+    assert one.present[0].all() and not one.present[1].any()
+    # colour coordinates lie in the 1920x1080 frame
+    c = one.colors[0]
+    assert c[..., 0].min() > 0 and c[..., 0].max() < 1920 and c[..., 1].min() > 0 and c[..., 1].max() < 1080

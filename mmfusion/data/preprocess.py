@@ -136,25 +136,26 @@ def tracks_from_arrays(xyz: np.ndarray, present: np.ndarray | None = None, color
 
 
 def tracks_from_sequence(seq: Any) -> list[BodyTrack]:
-    """Group the bodies of a :class:`~mmfusion.data.formats.skeleton.SkeletonSequence` by body ID.
+    """Group the body records of a :class:`~mmfusion.data.formats.skeleton.SkeletonSequence` by body ID.
 
-    Tracks come in order of first appearance. Frame indices are the file's own (0-based,
-    empty frames counted). When the same ID appears twice in one frame (never seen in NTU)
-    the first occurrence wins.
+    Frame indices are the file's own (0-based, empty frames counted); tracks come in order of
+    first appearance. When the same ID appears twice in one frame (never seen in NTU) the first
+    record wins.
     """
-    if not all(hasattr(seq, a) for a in ("body_id", "frame_index", "joints")):
-        raise TypeError(f"expected a SkeletonSequence, got {type(seq).__name__}")
-    ids = np.asarray(seq.body_id)
-    if len(ids) == 0:
+    for attr in ("frame_index", "body_id", "joints"):
+        if not hasattr(seq, attr):
+            raise TypeError(f"expected a SkeletonSequence, got {type(seq).__name__}")
+    if seq.num_records == 0:
         return []
-    _, first = np.unique(ids, return_index=True)
+    ids, first, track = np.unique(seq.body_id, return_index=True, return_inverse=True)
     tracks = []
-    for bid in ids[np.sort(first)]:
-        rec = np.flatnonzero(ids == bid)
-        frames, keep = np.unique(np.asarray(seq.frame_index)[rec], return_index=True)
-        rec = rec[keep]
-        tracks.append(BodyTrack(int(bid), frames.astype(np.int64), seq.joints[rec][..., 0:3].astype(np.float32),
-                                seq.joints[rec][..., 5:7].astype(np.float32)))
+    for k in np.argsort(first, kind="stable"):
+        rec = np.flatnonzero(track == k)
+        frames = seq.frame_index[rec].astype(np.int64)
+        _, uniq = np.unique(frames, return_index=True)  # first record per frame
+        rec, frames = rec[uniq], frames[uniq]
+        j = seq.joints[rec]
+        tracks.append(BodyTrack(int(ids[k]), frames, j[..., 0:3].astype(np.float32), j[..., 5:7].astype(np.float32)))
     return tracks
 
 

@@ -1,0 +1,197 @@
+"""NTUDataset on tiny NTU trees written with the format writers, and the packed store.
+
+Every frame t of a sample encodes t in every modality (depth value, RGB/IR grey level,
+skeleton height), so the tests can check that all modalities return the same frames.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmfusion.data.dataset import NTUDataset, collate
+from mmfusion.errors import DataFormatError, MissingModalityError
+
+T = 14  # > 11 frames, or the denoiser's length filter drops the bodies
+DEPTH_HW = (53, 64)
+RGB_HW = (36, 64)
+TRAIN = ["S001C001P001R001A001", "S001C002P001R001A002"]  # performer 1: xsub train
+TEST = ["S001C001P003R001A001", "S001C001P003R001A002"]   # performer 3: xsub test
+NAMES = TRAIN + TEST
+ALL = ("rgb", "depth", "ir", "skeleton", "points", "heatmap", "keypoints2d")
+
+
+def body(t: int, shift: float = 0.0) -> np.ndarray:
+    """(25, 3): a standing body 3 m away whose height encodes the frame index t."""
+    j = np.zeros((25, 3), np.float32)
+    j[:, 1] = np.linspace(-0.8, 0.8, 25) + 0.05 * t
+    j[:, 0] = 0.1 * np.sin(np.arange(25)) + shift
+    j[:, 2] = 3.0
+    return j
+
+
+def write_sample(root: Path, name: str, two_bodies: bool = False) -> None:
+    from mmfusion.data.formats.depth import write_depth_png
+    from mmfusion.data.formats.skeleton import SkeletonSequence, write_skeleton
+    from mmfusion.data.formats.video import write_video
+
+    m = 2 if two_bodies else 1
+    xyz = np.zeros((m, T, 25, 3), np.float32)
+    for t in range(T):
+        xyz[0, t] = body(t)
+        if two_bodies:
+            xyz[1, t] = body(t, shift=0.8)
+    color = np.zeros((m, T, 25, 2), np.float32)
+    color[..., 0] = 32 + 40 * xyz[..., 0]  # inside the 64x36 RGB frame
+    color[..., 1] = 18 - 10 * xyz[..., 1]
+    depth_xy = np.zeros((m, T, 25, 2), np.float32)
+    depth_xy[..., 0] = 32 + 50 * xyz[..., 0]
+    depth_xy[..., 1] = 26 - 15 * xyz[..., 1]
+    present = np.ones((m, T), bool)
+    present[:, 0] = False  # frame 0 has no body: must stay at its index
+    xyz[:, 0] = 0
+    color[:, 0] = 0
+    depth_xy[:, 0] = 0
+    seq = SkeletonSequence.from_arrays(xyz, depth_xy, color, body_ids=[1000 + k for k in range(m)], present=present)
+    skel_dir = root / "nturgb+d_skeletons"
+    skel_dir.mkdir(parents=True, exist_ok=True)
+    write_skeleton(skel_dir / f"{name}.skeleton", seq)
+
+    ddir = root / "nturgb+d_depth_masked" / name
+    ddir.mkdir(parents=True, exist_ok=True)
+    for t in range(T):
+        d = np.zeros(DEPTH_HW, np.uint16)
+        d[10:45, 20:44] = 1000 + 100 * t  # person patch, depth = 1.0 + 0.1 t metres
+        write_depth_png(ddir / f"MDepth-{t + 1:08d}.png", d)
+    rgb = np.zeros((T, *RGB_HW, 3), np.uint8)
+    ir = np.zeros((T, *DEPTH_HW), np.uint8)
+    for t in range(T):
+        rgb[t] = 15 * t + 10
+        ir[t] = 15 * t + 10
+    for sub, frames, suffix in (("nturgb+d_rgb", rgb, "rgb"), ("nturgb+d_ir", ir, "ir")):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        write_video(root / sub / f"{name}_{suffix}.avi", frames)
+
+
+def write_meta(root: Path) -> None:
+    meta = {"classes": [0, 1], "sizes": {"rgb": list(RGB_HW), "depth": list(DEPTH_HW), "ir": list(DEPTH_HW)},
+            "intrinsics": {"depth": {"fx": 40.0, "fy": 40.0, "cx": 32.0, "cy": 26.5}}}
+    (root / "mmfusion_synth.json").write_text(json.dumps(meta))
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ntu")
+    for k, n in enumerate(NAMES):
+        write_sample(root, n, two_bodies=k == 1)
+    write_meta(root)
+    return root
+
+
+def frame_of_depth(depth: torch.Tensor) -> np.ndarray:
+    """(1, T, H, W) metres -> per-frame index decoded from the person patch."""
+    d = depth[0].flatten(1)
+    return np.rint((d.max(1).values.numpy() - 1.0) / 0.1).astype(int)
+
+
+def test_shapes_and_labels(tree: Path) -> None:
+    ds = NTUDataset(tree, modalities=ALL, split="train", protocol="xsub", clip_len=4, image_size=16,
+                    num_points=32, base_points=64, heatmap_size=8, train=False)
+    assert ds.names == sorted(TRAIN) and ds.classes == [0, 1] and ds.labels == [0, 1]
+    s = ds[1]
+    assert s["rgb"].shape == (3, 4, 16, 16) and s["rgb"].dtype == torch.float32
+    assert s["depth"].shape == (1, 4, 16, 16)
+    assert s["ir"].shape == (1, 4, 16, 16)
+    assert s["points"].shape == (4, 32, 3)
+    assert s["skeleton"].shape == (3, 4, 25, 2)
+    assert s["heatmap"].shape == (17, 4, 8, 8)
+    assert s["keypoints2d"].shape == (2, 4, 17, 2)
+    assert s["label"].dtype == torch.int64 and int(s["label"]) == 1
+    assert s["name"] == "S001C002P001R001A002"
+    for v in s.values():
+        if isinstance(v, torch.Tensor) and v.is_floating_point():
+            assert torch.isfinite(v).all()
+    # second body present in the 2-body sample, absent in the 1-body one
+    assert s["skeleton"][..., 1].abs().sum() > 0
+    assert ds[0]["skeleton"][..., 1].abs().sum() == 0
+    b = collate([ds[0], ds[1]])
+    assert b["rgb"].shape == (2, 3, 4, 16, 16) and b["label"].tolist() == [0, 1]
+    assert b["name"] == sorted(TRAIN)
+
+
+def test_modalities_are_aligned(tree: Path) -> None:
+    ds = NTUDataset(tree, modalities=("rgb", "depth", "ir", "skeleton", "points"), split="test", clip_len=5,
+                    image_size=16, num_points=16, base_points=32, train=True, flip=False)
+    for _ in range(3):
+        s = ds[0]
+        idx = s["frame_index"].numpy()
+        np.testing.assert_array_equal(frame_of_depth(s["depth"]), idx)
+        ir = s["ir"][0].mean((1, 2)).numpy() * 255
+        np.testing.assert_allclose(ir, 15 * idx + 10, atol=4)
+        rgb = (s["rgb"] * torch.tensor([0.229, 0.224, 0.225])[:, None, None, None]
+               + torch.tensor([0.485, 0.456, 0.406])[:, None, None, None]).mean((0, 2, 3)).numpy() * 255
+        np.testing.assert_allclose(rgb, 15 * idx + 10, atol=4)
+        # points: z of the patch = depth of frame t
+        z = s["points"][..., 2].max(1).values.numpy()
+        np.testing.assert_allclose(z, 1.0 + 0.1 * idx, atol=1e-3)
+        # skeleton: frame 0 has no body (kept at index 0), others are centred on frame 1
+        sk = s["skeleton"][:, :, :, 0]
+        for k, t in enumerate(idx):
+            if t == 0:
+                assert sk[:, k].abs().sum() == 0
+            else:
+                spine = sk[1, k, 1].item()  # y of SpineMid, centred on frame 1
+                assert spine == pytest.approx(0.05 * (t - 1), abs=1e-5)
+
+
+def test_per_modality_clip_len(tree: Path) -> None:
+    ds = NTUDataset(tree, modalities=("skeleton", "depth"), split="test", clip_len={"skeleton": 8, "depth": 4},
+                    image_size=16, train=True)
+    s = ds[1]
+    assert s["skeleton"].shape[1] == 8 and s["depth"].shape[1] == 4
+    np.testing.assert_array_equal(frame_of_depth(s["depth"]), s["frame_index"].numpy()[0::2])
+
+
+def test_test_mode_is_deterministic_train_mode_seeded(tree: Path) -> None:
+    kw = dict(modalities=("depth", "points"), split="test", clip_len=4, image_size=16, num_points=16, base_points=32)
+    a = NTUDataset(tree, train=False, **kw)
+    assert torch.equal(a[0]["points"], a[0]["points"]) and torch.equal(a[0]["depth"], a[0]["depth"])
+    b = NTUDataset(tree, train=True, **kw)
+    torch.manual_seed(5)
+    x = b[0]
+    torch.manual_seed(5)
+    y = b[0]
+    assert torch.equal(x["depth"], y["depth"]) and torch.equal(x["points"], y["points"])
+
+
+def test_missing_file_raises_or_is_skipped(tmp_path: Path) -> None:
+    for n in TRAIN:
+        write_sample(tmp_path, n)
+    write_meta(tmp_path)
+    gone = tmp_path / "nturgb+d_rgb" / f"{TRAIN[0]}_rgb.avi"
+    gone.unlink()
+    with pytest.raises(MissingModalityError, match=gone.name):
+        NTUDataset(tmp_path, modalities=("rgb", "skeleton"), split="train")
+    ds = NTUDataset(tmp_path, modalities=("rgb", "skeleton"), split="train", skip_bad=True)
+    assert ds.names == [TRAIN[1]]
+    assert len(ds.skipped) == 1 and ds.skipped[0][0] == TRAIN[0] and gone.name in ds.skipped[0][1]
+    # a modality that does not need the missing file still has both samples
+    assert len(NTUDataset(tmp_path, modalities=("depth",), split="train")) == 2
+    # official missing-skeleton list
+    ds = NTUDataset(tmp_path, modalities=("skeleton",), split="train", missing_skeletons=[TRAIN[1]])
+    assert ds.names == [TRAIN[0]] and ds.skipped[0][0] == TRAIN[1]
+
+
+def test_bad_file_names_the_file(tmp_path: Path) -> None:
+    for n in TRAIN:
+        write_sample(tmp_path, n)
+    write_meta(tmp_path)
+    bad = tmp_path / "nturgb+d_skeletons" / f"{TRAIN[0]}.skeleton"
+    bad.write_bytes(b"10\r\n1\r\nnot a body line\r\n")
+    ds = NTUDataset(tmp_path, modalities=("skeleton",), split="train")
+    with pytest.raises(DataFormatError, match=bad.name):
+        ds[0]
