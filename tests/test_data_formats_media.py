@@ -135,3 +135,93 @@ def test_pku_bad_rows_and_labels(tmp_path: Path) -> None:
     lab.write_text("3,10,50\n")
     with pytest.raises(DataFormatError, match="0002-L_label.txt:1"):
         read_pku_labels(lab)
+
+
+@pytest.mark.real
+def test_real_depth_folder_layout(real_samples: Path) -> None:
+    from mmfusion.data.formats import depth_frame_paths
+
+    folder = real_samples / "ntu" / "nturgb+d_depth_masked" / "S001C001P001R001A058"
+    paths = depth_frame_paths(folder)
+    assert len(paths) == 71 and paths[0].name == "MDepth-00000001.png" and paths[-1].name == "MDepth-00000071.png"
+    with Image.open(paths[0]) as im:
+        assert im.mode == "I;16" and im.size == (512, 424)
+    frame = read_depth_png(paths[0], expected_size=(424, 512))
+    assert frame.dtype == np.uint16 and int((frame > 0).sum()) == 10_234
+    assert frame[frame > 0].min() >= 3300 and frame.max() <= 4200
+
+
+def test_depth_png_full_16_bit_range_and_mode(tmp_path: Path) -> None:
+    d = np.array([[0, 1, 255, 256], [32767, 32768, 65534, 65535]], dtype=np.uint16)
+    p = write_depth_png(tmp_path / "d.png", d)
+    with Image.open(p) as im:
+        assert im.mode == "I;16"
+    assert p.read_bytes()[24] == 16                       # PNG IHDR bit depth
+    assert np.array_equal(read_depth_png(p), d)
+    with pytest.raises(ValueError):
+        write_depth_png(tmp_path / "neg.png", np.array([[-1, 0]]))
+    rgb = tmp_path / "rgb.png"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(rgb)
+    with pytest.raises(DataFormatError, match="rgb.png"):
+        read_depth_png(rgb)
+
+
+def test_depth_folder_errors_name_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataFormatError, match="not found"):
+        read_depth_folder(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFormatError, match="empty: no MDepth"):
+        read_depth_folder(tmp_path / "empty")
+    mixed = tmp_path / "mixed"
+    write_depth_png(mixed / depth_frame_name(0), np.ones((4, 4), np.uint16))
+    write_depth_png(mixed / depth_frame_name(1), np.ones((4, 5), np.uint16))
+    with pytest.raises(DataFormatError, match="expected 4x4"):
+        read_depth_folder(mixed, expected_size=(4, 4))
+
+
+def test_pyav_fallback_reads_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmfusion.data.formats import video
+
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (5, 24, 32, 3), dtype=np.uint8)
+    p = write_video(tmp_path / "a_rgb.avi", rgb)
+    via_decord = read_video(p, [4, 1])
+    monkeypatch.setattr(video, "_decord", None)
+    assert video_num_frames(p) == 5
+    assert np.array_equal(read_video(p, [4, 1]), via_decord) and np.array_equal(via_decord, rgb[[4, 1]])
+    assert np.array_equal(read_video(p), rgb)
+    ir = rng.integers(0, 256, (3, 24, 32), dtype=np.uint8)
+    assert np.array_equal(read_video(write_video(tmp_path / "a_ir.avi", ir), gray=True), ir)
+    with pytest.raises(DataFormatError, match="out of range"):
+        read_video(p, [5])
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"RIFF" + bytes(64))
+    with pytest.raises(DataFormatError, match="junk.avi"):
+        read_video(junk)
+
+
+def test_ucla_labels_and_writer(tmp_path: Path) -> None:
+    from mmfusion.data.formats.ucla import ucla_label, write_ucla
+
+    assert [ucla_label(a) for a in (1, 6, 8, 9, 11, 12)] == [1, 6, 7, 8, 9, 10]
+    for missing in (7, 10):
+        with pytest.raises(ValueError):
+            ucla_label(missing)
+    sk = [[[0.1, -0.2, 3.0]] * 20] * 2
+    p = write_ucla(tmp_path / "a08_s02_e01_v03.json", "a08_s02_e01_v03", sk, 7)
+    assert p.read_text() == json.dumps({"file_name": "a08_s02_e01_v03", "skeletons": sk, "label": 7})
+    s = read_ucla(p)
+    assert s.skeletons.shape == (2, 20, 3) and s.label == 7 and s.action == 8 and s.view == 3 and s.split == "test"
+
+
+def test_pku_round_trip_synthetic(tmp_path: Path) -> None:
+    from mmfusion.data.formats.pku import write_pku_skeleton
+
+    arr = np.round(np.random.default_rng(2).normal(size=(2, 7, 25, 3)), 6).astype(np.float32)
+    arr[1, 3:] = 0                                         # second person leaves
+    p = write_pku_skeleton(tmp_path / "0002-L.txt", arr)
+    text = p.read_text()
+    assert text.endswith("\n") and "\n " in text and len(text.splitlines()) == 7
+    back = read_pku_skeleton(p)
+    assert back.shape == (2, 7, 25, 3) and np.allclose(back, arr, atol=1e-6)
+    assert format_pku_skeleton(np.loadtxt(p)) == text

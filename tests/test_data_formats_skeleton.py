@@ -123,3 +123,83 @@ def test_truncated_file(tmp_path: Path) -> None:
     path.write_bytes(_file().encode()[:-200])
     with pytest.raises(DataFormatError, match="t.skeleton"):
         read_skeleton(path)
+
+
+@pytest.mark.parametrize(("text", "line", "needle"), [
+    (_file(joints=[GOOD_JOINT] * 7 + [GOOD_JOINT.replace("277.419", "-inf")] + [GOOD_JOINT] * 17), 12, "infinite"),
+    (_file(joints=[GOOD_JOINT] * 7 + [GOOD_JOINT.replace("277.419", "1e999")] + [GOOD_JOINT] * 17), 12, "infinite"),
+    (_file(body=GOOD_BODY.replace("0.02764709", "x0.1")), 3, "non-numeric"),
+    (_file(body=GOOD_BODY.replace("72057594037931101", "-5")), 3, "body ID"),
+    (_file(body=GOOD_BODY.replace(" 0 1 1 ", " 0.5 1 1 ")), 3, "integer"),
+    (_file(joints=[GOOD_JOINT] * 24 + [GOOD_JOINT[:-1] + "1.5"]), 29, "integer"),
+    ("1\r\n-1\r\n", 2, "body count"),
+    ("2\r\n0\r\n", 3, "end of file"),
+    (_file().replace("\r\n", "\r\n\x00", 1), 2, "control character"),
+])
+def test_more_bad_files(tmp_path: Path, text: str, line: int, needle: str) -> None:
+    path = tmp_path / "bad.skeleton"
+    path.write_bytes(text.encode())
+    with pytest.raises(DataFormatError) as info:
+        read_skeleton(path)
+    assert str(path) in str(info.value) and needle.lower() in str(info.value).lower(), str(info.value)
+    assert info.value.line == line, str(info.value)
+
+
+def test_vectorised_numbers_equal_python_float() -> None:
+    """The SWAR number parser must give float(token) bit for bit, or leave the token to Python."""
+    from mmfusion.data.formats.skeleton import _parse_tokens, _Tokens
+
+    rng = np.random.default_rng(0)
+    toks = [format(v, f) for v, f in zip(rng.normal(size=6000) * 10.0 ** rng.integers(-9, 9, 6000),
+                                         rng.choice([".7G", ".3f", ".10f", ".15G", "g", ".0f"], 6000))]
+    toks += ["0", "-0", "2", "-.5", "5.", ".", "-", "1.2.3", "1-2", "--1", "1e5", "abc", "nan", "+5", "/5",
+             "5./", "00012.500", "9007199254740993", "1234567890123456", "12345678901234567"]
+    tk = _Tokens((" ".join(toks) + "\r\n").encode(), None)
+    vals, ok, is_int = _parse_tokens(tk.words, tk.buf, tk.starts, tk.ends)
+    assert len(vals) == len(toks) and ok.mean() > 0.6
+    for tok, v, good, integer in zip(toks, vals.tolist(), ok.tolist(), is_int.tolist()):
+        if good:
+            assert v == float(tok) and np.signbit(v) == np.signbit(float(tok)), tok
+            assert integer == ("." not in tok), tok
+    rejected = {t for t, g in zip(toks, ok.tolist()) if not g}
+    assert {".", "-", "1.2.3", "1-2", "--1", "1e5", "abc", "nan", "+5", "/5", "5./", "9007199254740993"} <= rejected
+
+
+def test_lf_line_ends_and_large_file_chunks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    seq = SkeletonSequence.from_arrays(np.round(rng.normal(size=(2, 200, 25, 3)), 6), present=np.ones((2, 200), bool))
+    text = format_skeleton(seq)
+    back = parse_skeleton_text(text.replace("\r\n", "\n"))      # > 1 chunk of tokens, LF only
+    assert back == seq and format_skeleton(back) == text
+
+
+@pytest.mark.real
+def test_real_file_fields_ids_and_tracking(real_samples: Path) -> None:
+    seq = read_skeleton(real_samples / "ntu" / "nturgbd_skeletons" / "S001C003P008R002A058.skeleton")
+    assert seq.body_ids == seq.track_ids and len(seq.body_ids) == 2
+    assert all(isinstance(i, int) and i > 2**56 for i in seq.body_ids)
+    for fields, c in (("xyz", 3), ("depth", 2), ("color", 2), ("all", 12)):
+        arr = seq.to_array(2, fields)
+        assert arr.shape == (2, 70, 25, c) and arr.dtype == np.float32
+    allf = seq.to_array(2, "all")
+    assert np.array_equal(allf[..., 3:5], seq.to_array(2, "depth")) and np.array_equal(allf[..., 5:7],
+                                                                                        seq.to_array(2, "color"))
+    depth = seq.to_array(2, "depth")
+    assert (depth[..., 0] > 0).all() and (depth[..., 0] < 512).all() and (depth[..., 1] < 424).all()
+    tr = seq.tracking_array(2)
+    assert tr.shape == (2, 70, 25) and set(np.unique(tr).tolist()) <= {1, 2}
+    assert np.array_equal(tr[0, 0], seq.tracking_state[0])
+    assert seq.body_int.shape == (seq.num_records, 7) and seq.lean.shape == (seq.num_records, 2)
+
+
+def test_to_array_slots_follow_body_id_tracks() -> None:
+    xyz = np.zeros((3, 4, 25, 3))
+    xyz[..., 0] = np.arange(1, 4)[:, None, None]
+    present = np.array([[1, 1, 0, 0], [0, 1, 1, 1], [0, 0, 0, 1]], bool)
+    seq = SkeletonSequence.from_arrays(xyz, body_ids=[7, 2**64 - 1, 5], present=present)
+    arr = seq.to_array(2)
+    assert seq.body_ids == [7, 2**64 - 1, 5]
+    assert arr[0, :, 0, 0].tolist() == [1, 1, 0, 0] and arr[1, :, 0, 0].tolist() == [0, 2, 2, 2]
+    assert seq.present(2).tolist() == [[True, True, False, False], [False, True, True, True]]
+    back = parse_skeleton_text(format_skeleton(seq))
+    assert back.body_ids == [7, 2**64 - 1, 5]

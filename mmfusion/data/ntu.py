@@ -20,6 +20,7 @@ xset 54,468/59,477.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 from collections.abc import Iterable
@@ -39,6 +40,38 @@ NTU120_TRAIN_SUBJECTS: frozenset[int] = NTU60_TRAIN_SUBJECTS | frozenset(
      93, 94, 95, 97, 98, 100, 103})
 NTU60_TRAIN_CAMERAS: frozenset[int] = frozenset({2, 3})
 
+#: official NTU RGB+D 120 action names (README of the data set; A1-A60 are NTU-60), index = action - 1.
+#: Spelling as published (e.g. 'hush (quite)'), apostrophes normalised to ASCII.
+NTU_ACTIONS: tuple[str, ...] = (
+    'drink water', 'eat meal/snack', 'brushing teeth', 'brushing hair', 'drop', 'pickup', 'throw', 'sitting down',
+    'standing up (from sitting position)', 'clapping', 'reading', 'writing', 'tear up paper', 'wear jacket',
+    'take off jacket', 'wear a shoe', 'take off a shoe', 'wear on glasses', 'take off glasses', 'put on a hat/cap',
+    'take off a hat/cap', 'cheer up', 'hand waving', 'kicking something', 'reach into pocket',
+    'hopping (one foot jumping)', 'jump up', 'make a phone call/answer phone', 'playing with phone/tablet',
+    'typing on a keyboard', 'pointing to something with finger', 'taking a selfie', 'check time (from watch)',
+    'rub two hands together', 'nod head/bow', 'shake head', 'wipe face', 'salute', 'put the palms together',
+    'cross hands in front (say stop)', 'sneeze/cough', 'staggering', 'falling', 'touch head (headache)',
+    'touch chest (stomachache/heart pain)', 'touch back (backache)', 'touch neck (neckache)',
+    'nausea or vomiting condition', 'use a fan (with hand or paper)/feeling warm', 'punching/slapping other person',
+    'kicking other person', 'pushing other person', 'pat on back of other person',
+    'point finger at the other person', 'hugging other person', 'giving something to other person',
+    "touch other person's pocket", 'handshaking', 'walking towards each other', 'walking apart from each other',
+    'put on headphone', 'take off headphone', 'shoot at the basket', 'bounce ball', 'tennis bat swing',
+    'juggling table tennis balls', 'hush (quite)', 'flick hair', 'thumb up', 'thumb down', 'make ok sign',
+    'make victory sign', 'staple book', 'counting money', 'cutting nails', 'cutting paper (using scissors)',
+    'snapping fingers', 'open bottle', 'sniff (smell)', 'squat down', 'toss a coin', 'fold paper', 'ball up paper',
+    'play magic cube', 'apply cream on face', 'apply cream on hand back', 'put on bag', 'take off bag',
+    'put something into a bag', 'take something out of a bag', 'open a box', 'move heavy objects', 'shake fist',
+    'throw up cap/hat', 'hands up (both hands)', 'cross arms', 'arm circles', 'arm swings', 'running on the spot',
+    'butt kicks (kick backward)', 'cross toe touch', 'side kick', 'yawn', 'stretch oneself', 'blow nose',
+    'hit other person with something', 'wield knife towards other person', 'knock over other person (hit with body)',
+    "grab other person's stuff", 'shoot at other person with a gun', 'step on foot', 'high-five', 'cheers and drink',
+    'carry something with other person', 'take a photo of other person', 'follow other person',
+    "whisper in other person's ear", 'exchange things with other person', 'support somebody with hand',
+    'finger-guessing game (playing rock-paper-scissors)',
+)
+NTU60_NUM_CLASSES, NTU120_NUM_CLASSES = 60, 120
+
 _NAME_RE = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
 
 
@@ -55,9 +88,9 @@ class NTUSampleName:
     @classmethod
     def parse(cls, name: str) -> NTUSampleName:
         """Parse a bare name or a file name such as ``S001C002P003R002A013.skeleton``/``..._rgb.avi``."""
-        stem = Path(str(name)).name[:20]
-        m = _NAME_RE.match(stem)
-        if m is None:
+        base = Path(str(name)).name
+        m = _NAME_RE.match(base[:20])
+        if m is None or base[20:21] not in ("", ".", "_"):   # a file suffix may follow, nothing else
             raise ConfigError(f"not an NTU sample name: {name!r} (expected SsssCcccPpppRrrrAaaa)")
         s, c, p, r, a = (int(g) for g in m.groups())
         if not (1 <= c <= 3 and 1 <= r <= 2 and 1 <= a <= 120 and s >= 1 and p >= 1):
@@ -72,6 +105,13 @@ class NTUSampleName:
     @property
     def in_ntu60(self) -> bool:
         return self.setup <= 17 and self.action <= 60
+
+
+def action_name(action: int) -> str:
+    """Official name of NTU action ``action`` (1-based, 1..120)."""
+    if not 1 <= int(action) <= 120:
+        raise ConfigError(f"NTU actions are 1..120, got {action}")
+    return NTU_ACTIONS[int(action) - 1]
 
 
 def split_of(name: str | NTUSampleName, protocol: str) -> Literal["train", "test"] | None:
@@ -124,6 +164,29 @@ def load_missing_skeletons(path: str | os.PathLike[str]) -> set[str]:
     return names
 
 
+def read_sample_list(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """``(name, num_frames)`` pairs of a ``name frames`` list (one sample per line; ``.gz`` allowed),
+    such as PSTNet's ``ntu120.list``."""
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt") as f:
+                lines = f.read().splitlines()
+        else:
+            lines = path.read_text().splitlines()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataFormatError(path, f"cannot read sample list ({exc})") from exc
+    out: list[tuple[str, int]] = []
+    for i, ln in enumerate(lines):
+        if not ln.strip():
+            continue
+        parts = ln.split()
+        if len(parts) != 2 or not _NAME_RE.match(parts[0]) or not parts[1].isdigit():
+            raise DataFormatError(path, f"expected 'SsssCcccPpppRrrrAaaa frames', got {ln!r}", line=i + 1)
+        out.append((parts[0], int(parts[1])))
+    return out
+
+
 class NTUTree:
     """Paths of one NTU download (or a synthetic world) laid out as published.
 
@@ -164,5 +227,6 @@ class NTUTree:
                 raise ConfigError(f"unknown NTU modality {mod!r}; choose from {sorted(self.DIRS)}")
             folder = self.root / self.DIRS[mod]
             if folder.is_dir():
-                found.update(e.name[:20] for e in os.scandir(folder) if _NAME_RE.match(e.name[:20]))
+                found.update(e.name[:20] for e in os.scandir(folder)
+                             if _NAME_RE.match(e.name[:20]) and e.name[20:21] in ("", ".", "_"))
         return sorted(found)

@@ -39,7 +39,13 @@ def video_num_frames(path: str | os.PathLike[str]) -> int:
             return len(_decord.VideoReader(str(path), num_threads=1))
         except Exception as exc:  # decord raises DECORDError and RuntimeError alike
             raise DataFormatError(path, f"cannot open video ({str(exc).splitlines()[0]})") from exc
-    return len(_read_av(path, None, gray=False))
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return sum(1 for _ in container.decode(video=0))
+    except Exception as exc:
+        raise DataFormatError(path, f"cannot decode video ({exc})") from exc
 
 
 def read_video(path: str | os.PathLike[str], indices: Sequence[int] | None = None,
@@ -88,22 +94,33 @@ def _to_gray(frames: np.ndarray) -> np.ndarray:
 
 
 def _read_av(path: Path, indices: Sequence[int] | None, gray: bool) -> np.ndarray:
+    """PyAV fallback: decode in order, keep only the wanted frames, stop after the last one."""
     import av
 
+    want = None if indices is None else [int(i) for i in indices]
+    if want is not None and any(i < 0 for i in want):
+        raise DataFormatError(path, f"frame index {min(want)} out of range")
+    last = None if want is None else max(want, default=-1)
+    wanted = None if want is None else set(want)
+    kept: dict[int, np.ndarray] = {}
+    n = 0
     try:
         with av.open(str(path)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            for n, frame in enumerate(container.decode(video=0), start=1):
+                i = n - 1
+                if wanted is None or i in wanted:
+                    kept[i] = frame.to_ndarray(format="rgb24")
+                if last is not None and i >= last:
+                    break
     except Exception as exc:
         raise DataFormatError(path, f"cannot decode video ({exc})") from exc
-    if not frames:
+    if n == 0:
         raise DataFormatError(path, "video has no frames")
-    arr = np.stack(frames)
-    if indices is not None:
-        idx = [int(i) for i in indices]
-        bad = [i for i in idx if not 0 <= i < len(arr)]
-        if bad:
-            raise DataFormatError(path, f"frame index {bad[0]} out of range (video has {len(arr)} frames)")
-        arr = arr[idx]
+    order = list(range(n)) if want is None else want
+    missing = [i for i in order if i not in kept]
+    if missing:
+        raise DataFormatError(path, f"frame index {missing[0]} out of range (video has {n} frames)")
+    arr = np.stack([kept[i] for i in order]) if order else np.zeros((0, 0, 0, 3), np.uint8)
     if gray:
         arr = arr[..., 0] if _is_gray(arr) else _to_gray(arr)
     return arr
