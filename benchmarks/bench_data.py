@@ -251,7 +251,8 @@ def main() -> list[dict[str, Any]]:
                       "compute ms/step": r["compute_ms_per_step"], "wait %": 100 * r["wait_fraction"]}
                      for r in loader], "Training step: time waiting for the loader")
     path = write_results("data_quick" if args.quick else "data", {
-        "command": "OMP_NUM_THREADS=2 python benchmarks/bench_data.py " + " ".join(sys.argv[1:]),
+        "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} python benchmarks/bench_data.py "
+                   + " ".join(sys.argv[1:]),
         "load_avg_start": os.getloadavg(), "real_samples": str(real) if real.is_dir() else None, "rows": rows})
     print(f"wrote {path}")
     return rows

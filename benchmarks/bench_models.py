@@ -124,17 +124,24 @@ def measure(name: str, size: str, min_time: float) -> dict[str, Any]:
     return row
 
 
-def worker(name: str, sizes: list[str], min_time: float, out: Path) -> None:
+def worker(names: list[str], sizes: list[str], min_time: float, out: Path) -> None:
+    """Measure ``names`` x ``sizes`` (where a spec exists) in this process; rows are written after
+    each measurement, so a crash keeps what was done."""
+    from model_inputs import get_spec
+
     rows = []
-    for size in sizes:
-        t0 = time.perf_counter()
-        try:
-            row = measure(name, size, min_time)
-        except Exception as exc:  # a broken model must not stop the others; the error is reported
-            row = {"model": name, "size": size, "error": f"{type(exc).__name__}: {exc}"[:300]}
-        row["wall_s"] = time.perf_counter() - t0
-        rows.append(row)
-    out.write_text(json.dumps(rows))
+    for name in names:
+        for size in sizes:
+            if get_spec(name, size) is None:
+                continue
+            t0 = time.perf_counter()
+            try:
+                row = measure(name, size, min_time)
+            except Exception as exc:  # a broken model must not stop the others; the error is reported
+                row = {"model": name, "size": size, "error": f"{type(exc).__name__}: {exc}"[:300]}
+            row["wall_s"] = time.perf_counter() - t0
+            rows.append(row)
+            out.write_text(json.dumps(rows))
 
 
 # -- driver --------------------------------------------------------------------------------------
@@ -152,19 +159,27 @@ def gemm_peak() -> float:
     return max(bench_gemm.gemm_gflops(n, torch.float32) for n in (1024, 2048))
 
 
-def run_worker(name: str, sizes: list[str], min_time: float, timeout: float) -> list[dict[str, Any]]:
-    out = RESULTS / f".bench_models_{os.getpid()}_{name}.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--sizes", ",".join(sizes),
+def run_worker(names: list[str], sizes: list[str], min_time: float, timeout: float) -> list[dict[str, Any]]:
+    """One subprocess for ``names``; models it did not report (crash, timeout) get an error row."""
+    from model_inputs import get_spec
+
+    out = RESULTS / f".bench_models_{os.getpid()}_{names[0]}.json"
+    out.unlink(missing_ok=True)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", ",".join(names), "--sizes", ",".join(sizes),
            "--min-time", str(min_time), "--out", str(out)]
+    error = ""
     try:
         proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            error = f"worker exit {proc.returncode}: {tail[0][:200]}"
     except subprocess.TimeoutExpired:
-        return [{"model": name, "size": s, "error": f"timeout after {timeout:.0f} s"} for s in sizes]
-    if proc.returncode != 0 or not out.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return [{"model": name, "size": s, "error": f"worker exit {proc.returncode}: {tail[0][:200]}"} for s in sizes]
-    rows = json.loads(out.read_text())
-    out.unlink()
+        error = f"timeout after {timeout:.0f} s"
+    rows = json.loads(out.read_text()) if out.exists() else []
+    out.unlink(missing_ok=True)
+    done = {(r["model"], r["size"]) for r in rows}
+    rows += [{"model": n, "size": s, "error": error or "not measured"} for n in names for s in sizes
+             if get_spec(n, s) is not None and (n, s) not in done]
     return rows
 
 
@@ -173,7 +188,9 @@ def main() -> list[dict[str, Any]]:
     parser.add_argument("--quick", action="store_true", help="demo sizes only")
     parser.add_argument("--models", default="*", help="shell pattern over registered names, e.g. 'xshift*'")
     parser.add_argument("--min-time", type=float, default=1.0, help="seconds of timing per measurement")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per model worker")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per worker process")
+    parser.add_argument("--group", type=int, default=1,
+                        help="models per worker process (1: full isolation; more saves start-up time)")
     parser.add_argument("--name", default=None, help="results file name (default: models or models_quick)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="paper,demo", help=argparse.SUPPRESS)
@@ -181,7 +198,7 @@ def main() -> list[dict[str, Any]]:
     args = parser.parse_args()
 
     if args.worker:
-        worker(args.worker, args.sizes.split(","), args.min_time, Path(args.out))
+        worker(args.worker.split(","), args.sizes.split(","), args.min_time, Path(args.out))
         return []
 
     from model_inputs import SPECS, get_spec
@@ -193,23 +210,29 @@ def main() -> list[dict[str, Any]]:
     sizes = ["demo"] if args.quick else ["paper", "demo"]
     rows: list[dict[str, Any]] = []
     t_start = time.perf_counter()
+    load0 = os.getloadavg()
+    todo: list[str] = []
     for name in names:
-        todo = [s for s in sizes if get_spec(name, s) is not None]
-        if not todo:
+        if not any(get_spec(name, s) is not None for s in sizes):
             reason = "no input spec in benchmarks/model_inputs.py" if name not in SPECS else "no spec at this size"
             rows.append({"model": name, "size": ",".join(sizes), "error": reason})
             print(f"  {name}: {reason}", flush=True)
-            continue
-        for row in run_worker(name, todo, args.min_time, args.timeout):
+        else:
+            todo.append(name)
+    group = max(1, args.group)
+    for i in range(0, len(todo), group):
+        for row in run_worker(todo[i:i + group], sizes, args.min_time, args.timeout * min(group, len(todo) - i)):
             if "error" not in row:
                 row["util_%"] = 100 * row["train_GFLOP_s"] / peak
-                print(f"  {name} [{row['size']}] {row['input']}: {row['params']:,} params, {row['GMACs']:.3f} GMACs, "
-                      f"{row['latency_ms']:.1f} ms, train {row['train_samples_s']:.2f} samples/s "
-                      f"({row['util_%']:.1f} % of fp32 peak), mem {row['infer_peak_MiB']:.0f}/"
+                print(f"  {row['model']} [{row['size']}] {row['input']}: {row['params']:,} params, "
+                      f"{row['GMACs']:.3f} GMACs, {row['latency_ms']:.1f} ms, train {row['train_samples_s']:.2f} "
+                      f"samples/s ({row['util_%']:.1f} % of fp32 peak), mem {row['infer_peak_MiB']:.0f}/"
                       f"{row['train_peak_MiB']:.0f} MiB  [{row['wall_s']:.0f} s]", flush=True)
             else:
-                print(f"  {name} [{row['size']}]: ERROR {row['error']}", flush=True)
+                print(f"  {row['model']} [{row['size']}]: ERROR {row['error']}", flush=True)
             rows.append(row)
+    order = {n: i for i, n in enumerate(names)}
+    rows.sort(key=lambda r: (order.get(r["model"], -1), r.get("size", "")))
 
     cols = ("model", "size", "input", "params", "GMACs", "latency_ms", "train_batch", "train_samples_s",
             "train_GFLOP_s", "util_%", "infer_peak_MiB", "train_peak_MiB")
@@ -221,8 +244,9 @@ def main() -> list[dict[str, Any]]:
     if args.models != "*" and args.name is None:
         name += "_" + re.sub(r"[^A-Za-z0-9]+", "_", args.models).strip("_")
     path = write_results(name, {
-        "command": "OMP_NUM_THREADS=2 python benchmarks/bench_models.py " + " ".join(sys.argv[1:]),
-        "gemm_peak_gflops_fp32": peak, "load_avg_start": os.getloadavg(),
+        "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} python benchmarks/bench_models.py "
+                   + " ".join(sys.argv[1:]),
+        "gemm_peak_gflops_fp32": peak, "load_avg_start": load0, "load_avg_end": os.getloadavg(),
         "wall_s": time.perf_counter() - t_start,
         "note": "MACs = FlopCounterMode FLOPs/2 (conv, matmul, attention incl. CPU SDPA); memory = VmHWM delta",
         "rows": rows})

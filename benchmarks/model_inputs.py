@@ -220,7 +220,7 @@ SPECS: dict[str, dict[str, InputSpec]] = {
     # point sequences
     "point_sequence_encoder": {
         "paper": _cls({}, {"points": (24, 2048, 3)}, _K_PAPER, 2, "P4Transformer clip: 24 frames x 2048 points"),
-        "demo": _cls({}, {"points": (8, 512, 3)}, _K_DEMO, 8, "demo: 8 frames x 512 points"),
+        "demo": _cls({}, {"points": (8, 512, 3)}, _K_DEMO, 2, "demo: 8 frames x 512 points"),
     },
     "point_sequence_encoder_tiny": {
         "paper": _cls({}, {"points": (24, 2048, 3)}, _K_PAPER, 2, "P4Transformer clip size"),
@@ -229,7 +229,7 @@ SPECS: dict[str, dict[str, InputSpec]] = {
     # UniPose stage A / B (pose estimation: proxy losses, see _unipose_loss / _a2j_loss)
     "unipose_pointnet": {
         "paper": InputSpec({}, {"points": (1, 2048, 3)}, 4, "C3P: one frame of 2048 points", loss=_unipose_loss),
-        "demo": InputSpec({}, {"points": (1, 512, 3)}, 8, "one frame of 512 points", loss=_unipose_loss),
+        "demo": InputSpec({}, {"points": (1, 512, 3)}, 4, "one frame of 512 points", loss=_unipose_loss),
     },
     "unipose_pointnet_tiny": {
         "paper": InputSpec({}, {"points": (1, 2048, 3)}, 4, "C3P frame size", loss=_unipose_loss),
