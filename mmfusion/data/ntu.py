@@ -16,6 +16,9 @@ xset       NTU-120     even setup IDs (test: odd)
 Sizes after removing the official missing-skeleton lists (checked in the tests on the full
 NTU-120 name list): xsub 40,091/16,487; xview 37,646/18,932; xsub120 63,026/50,919;
 xset 54,468/59,477.
+
+Also here: :data:`NTU_ACTIONS` (the 120 official action names), :func:`load_missing_skeletons`,
+:func:`read_sample_list` (``name frames`` lists) and :class:`NTUTree` (paths in a download).
 """
 
 from __future__ import annotations
