@@ -160,3 +160,14 @@ def test_synthetic_world_store_equals_raw(tmp_path: Path) -> None:
             assert torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k], k
     counts = split_counts(PackedStore(out))
     assert counts["xsub"] == meta["split_counts"]["xsub"]
+
+
+def test_dataloader_workers(store: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from mmfusion.data.dataset import collate
+
+    ds = NTUDataset(store=store, modalities=("rgb", "skeleton"), split="all", clip_len=4, image_size=16, train=False)
+    batches = list(DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate))
+    assert [b["rgb"].shape for b in batches] == [(2, 3, 4, 16, 16)] * 2
+    assert sum((b["name"] for b in batches), []) == ds.names

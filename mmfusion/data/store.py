@@ -56,11 +56,11 @@ import numpy as np
 
 from ..errors import ConfigError, DataFormatError, MissingModalityError, MMFusionError
 from .dataset import BASE_POINTS, SOURCES, RawSource, SkeletonData, base_points, meta_sizes
+from .ntu import PROTOCOLS
 
 STORE_VERSION = 1
 PACKABLE = ("skeleton", "depth", "rgb", "ir", "points")
 ALIGN = 64
-PROTOCOLS = ("xsub", "xview", "xsub120", "xset")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,15 +161,11 @@ def decode_frame(data: bytes, dtype: np.dtype, path: Path | str) -> np.ndarray:
 
 
 def _splits(name: str) -> dict[str, str]:
-    from .dataset import _split
-    from .ntu import split_of
+    """Split membership of ``name`` under every protocol it belongs to."""
+    from .ntu import NTUSampleName, split_of
 
-    out = {}
-    for p in PROTOCOLS:
-        s = _split(split_of, name, p)
-        if s is not None:
-            out[p] = s
-    return out
+    parsed = NTUSampleName.parse(name)
+    return {p: s for p in PROTOCOLS if (s := split_of(parsed, p)) is not None}
 
 
 def _why(exc: BaseException) -> str:
@@ -525,23 +521,25 @@ class PackedStore:
 
 
 def split_counts(store: PackedStore, require: str | None = None) -> dict[str, dict[str, int]]:
-    """protocol -> {"train": n, "test": n} over packed samples (with ``require`` available, if given)."""
+    """protocol -> {"train": n, "test": n} over every planned sample (skipped ones too), or only
+    over those where ``require`` (e.g. "skeleton") is available."""
     counts: dict[str, Counter[str]] = {p: Counter() for p in PROTOCOLS}
-    for name, e in store.entries.items():
+    for name in store.names():
         if require is not None and store.missing(name, require) is not None:
             continue
-        for p, s in e["splits"].items():
+        e = store.entries.get(name)
+        for p, s in (e["splits"] if e is not None else _splits(name)).items():
             counts[p][s] += 1
     return {p: dict(c) for p, c in counts.items() if c}
 
 
 def check_counts(store: PackedStore) -> tuple[bool, str]:
-    """Compare split sizes with the official NTU numbers (full NTU-60 / NTU-120 trees only)."""
-    from . import ntu
+    """Compare split sizes with the official NTU numbers (full NTU-60 / NTU-120 trees only).
 
+    Compares all planned samples with the "all samples" sizes and, when skeletons were packed,
+    the samples with a readable skeleton with the "after removing missing skeletons" sizes.
+    """
     total = len(store.names())
-    expected_all = getattr(ntu, "SPLIT_SIZES", None)
-    expected_skel = getattr(ntu, "SPLIT_SIZES_WITH_SKELETON", None)
     full = {56880: ("xsub", "xview"), 114480: ("xsub", "xview", "xsub120", "xset")}
     lines = [f"{total} samples planned, {len(store)} packed"]
     counts = split_counts(store)
@@ -550,25 +548,16 @@ def check_counts(store: PackedStore) -> tuple[bool, str]:
     if total not in full:
         lines.append("not the full NTU-60 (56,880) / NTU-120 (114,480) list: no reference counts to compare")
         return True, "\n".join(lines)
-    if expected_all is None:
-        expected_all = _REFERENCE_ALL
-    if expected_skel is None:
-        expected_skel = _REFERENCE_SKELETON
+    checks = [("all samples", counts, _REFERENCE_ALL)]
+    if "skeleton" in store.settings["modalities"]:
+        checks.append(("with skeleton", split_counts(store, require="skeleton"), _REFERENCE_SKELETON))
     ok = True
     for p in full[total]:
-        got = counts.get(p, {})
-        want = tuple(expected_all[p])
-        have = (got.get("train", 0), got.get("test", 0))
-        status = "ok" if have == want else "MISMATCH"
-        ok &= have == want
-        lines.append(f"  {p}: all samples {have} expected {want} {status}")
-        if "skeleton" in store.settings["modalities"]:
-            got = split_counts(store, require="skeleton").get(p, {})
-            have = (got.get("train", 0), got.get("test", 0))
-            want = tuple(expected_skel[p])
-            status = "ok" if have == want else "MISMATCH"
+        for what, got, ref in checks:
+            have = (got.get(p, {}).get("train", 0), got.get(p, {}).get("test", 0))
+            want = tuple(ref[p])
             ok &= have == want
-            lines.append(f"  {p}: with skeleton {have} expected {want} {status}")
+            lines.append(f"  {p}: {what} {have} expected {want} {'ok' if have == want else 'MISMATCH'}")
     return ok, "\n".join(lines)
 
 
