@@ -291,3 +291,12 @@ def test_denoise_real_ntu_files(real_samples) -> None:
     # colour coordinates lie in the 1920x1080 frame
     c = one.colors[0]
     assert c[..., 0].min() > 0 and c[..., 0].max() < 1920 and c[..., 1].min() > 0 and c[..., 1].max() < 1080
+
+
+def test_pad_or_crop() -> None:
+    from mmfusion.data.preprocess import pad_or_crop
+
+    x = np.ones((3, 5, V, 2), np.float32)
+    p = pad_or_crop(x, 8)
+    assert p.shape == (3, 8, V, 2) and p[:, :5].all() and not p[:, 5:].any()
+    assert pad_or_crop(x, 3).shape == (3, 3, V, 2)
