@@ -195,3 +195,35 @@ def test_bad_file_names_the_file(tmp_path: Path) -> None:
     ds = NTUDataset(tmp_path, modalities=("skeleton",), split="train")
     with pytest.raises(DataFormatError, match=bad.name):
         ds[0]
+
+
+@pytest.mark.parametrize("crop,train", [("full", False), ("person", False), ("person", True)])
+def test_keypoints_follow_the_rgb_crop(tmp_path: Path, crop: str, train: bool) -> None:
+    """A white block drawn at the head's colour coordinate must end up under keypoint 'nose'."""
+    from mmfusion.data.formats.video import write_video
+
+    name = TRAIN[0]
+    write_sample(tmp_path, name)
+    write_meta(tmp_path)
+    rgb = np.zeros((T, *RGB_HW, 3), np.uint8)
+    for t in range(1, T):
+        u = 32 + 40 * body(t)[3, 0]
+        v = 18 - 10 * body(t)[3, 1]
+        rgb[t, int(round(v)) - 1:int(round(v)) + 2, int(round(u)) - 1:int(round(u)) + 2] = 255
+    write_video(tmp_path / "nturgb+d_rgb" / f"{name}_rgb.avi", rgb)
+    ds = NTUDataset(tmp_path, modalities=("rgb", "keypoints2d", "heatmap"), split="train", clip_len=4, image_size=32,
+                    heatmap_size=32, crop=crop, train=train, crop_scale=(0.8, 1.0))
+    for seed in range(3):
+        torch.manual_seed(seed)
+        s = ds[0]
+        img = s["rgb"][0]  # (T, S, S), red channel
+        for k, t in enumerate(s["frame_index"].tolist()):
+            if t == 0:
+                assert s["keypoints2d"][0, k].abs().sum() == 0 and s["heatmap"][:, k].sum() == 0
+                continue
+            ys, xs = torch.nonzero(img[k] > img[k].min() + 1.0, as_tuple=True)
+            u, v = s["keypoints2d"][0, k, 0].tolist()
+            assert abs(xs.float().mean().item() - u) < 1.5 and abs(ys.float().mean().item() - v) < 1.5
+            peak = s["heatmap"][0, k]
+            py, px = divmod(int(peak.argmax()), peak.shape[1])
+            assert abs(px - u) <= 1 and abs(py - v) <= 1

@@ -105,6 +105,9 @@ def test_resume_skips_complete_shards(tree: Path, tmp_path: Path) -> None:
     assert not list((out / "shards").glob("*.tmp"))
     with pytest.raises(ConfigError, match="other settings"):
         pack_ntu(tree, out, modalities=("skeleton",), size=SIZE, shard_size=2, progress=False)
+    pack_ntu(tree, out, modalities=("skeleton",), size=SIZE, shard_size=2, progress=False, overwrite=True)
+    assert PackedStore(out).settings["modalities"] == ["skeleton"]
+    assert not (out / "shards" / "00000.depth.bin").exists()
 
 
 def test_bad_and_missing_files_are_recorded(tree: Path, tmp_path: Path) -> None:
@@ -149,7 +152,8 @@ def test_synthetic_world_store_equals_raw(tmp_path: Path) -> None:
     meta = json.loads((raw / "mmfusion_synth.json").read_text())
     out = pack_ntu(raw, tmp_path / "st", modalities=("skeleton", "depth", "rgb", "ir", "points"), size=SIZE,
                    num_points=32, progress=False)
-    kw = dict(modalities=ALL, split="test", clip_len=4, image_size=16, num_points=16, heatmap_size=8, train=False)
+    kw = dict(modalities=ALL, split="test", clip_len=4, image_size=16, num_points=16, heatmap_size=8, train=False,
+              crop="person")
     a_ds = NTUDataset(raw, decode_size=SIZE, base_points=32, **kw)
     b_ds = NTUDataset(store=out, **kw)
     assert a_ds.classes == [c["id"] for c in meta["classes"]] == b_ds.classes

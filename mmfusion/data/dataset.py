@@ -476,7 +476,7 @@ class NTUDataset(Dataset):
         if "points" in self.modalities:
             out["points"] = torch.from_numpy(self._points(src.load_points(name, idx["points"]), geom, rng))
         if skel is not None:
-            out.update(self._skeleton_outputs(name, skel, idx, geom))
+            out.update(self._skeleton_outputs(name, skel, idx, geom, regions.get("rgb")))
         dense = max(self.clip_lens, key=lambda m: self.clip_lens[m])
         out["frame_index"] = torch.from_numpy(idx[dense].astype(np.int64))
         out["label"] = torch.tensor(self.labels[index], dtype=torch.int64)
@@ -514,7 +514,7 @@ class NTUDataset(Dataset):
         return flip_points(pts) if geom.flip else pts
 
     def _skeleton_outputs(self, name: str, skel: SkeletonData, idx: Mapping[str, np.ndarray],
-                          geom: ClipGeometry) -> dict[str, torch.Tensor]:
+                          geom: ClipGeometry, rgb_region: Any = None) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}
         joints, colors = _fit_bodies(skel.joints, self.max_bodies), _fit_bodies(skel.colors, self.max_bodies)
         if "skeleton" in self.modalities:
@@ -536,8 +536,9 @@ class NTUDataset(Dataset):
             kps = colors[:, t][:, :, list(NTU25_TO_COCO17)]  # (M, T, 17, 2) native RGB pixels
             native = self.source.native_size(name, "rgb")
             decoded = short_side_size(*native, self.source.decode_size)
+            # the same crop (and person region) as the RGB frames, so heatmaps sit on the pixels
             kps = crop_keypoints(scale_keypoints(kps, native, decoded), decoded, geom, self.image_size,
-                                 flip_index=COCO17.flip)
+                                 flip_index=COCO17.flip, region=rgb_region)
             kps[~present] = 0.0
             if key == "keypoints2d":
                 out[key] = torch.from_numpy(kps)

@@ -273,7 +273,8 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
              size: int | None = 112, skeleton_dtype: str = "float32", max_bodies: int = 2,
              num_points: int = BASE_POINTS, points_dtype: str = "float32", point_method: str = "random",
              shard_size: int = 64, workers: int = 1, frame_codec: str = "raw", names: Iterable[str] | None = None,
-             missing_skeletons: str | Path | Iterable[str] | None = None, progress: bool = True) -> Path:
+             missing_skeletons: str | Path | Iterable[str] | None = None, progress: bool = True,
+             overwrite: bool = False) -> Path:
     """Pack a raw NTU tree into a store at ``out`` (resumable; see the module docstring).
 
     Args:
@@ -291,6 +292,9 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
         names: restrict to these samples (default: every sample of the tree).
         missing_skeletons: official list (path or names): their skeletons are not read.
         progress: show a tqdm bar.
+        overwrite: when ``out`` holds a store with other settings or samples, delete its files
+            (``store.json``, ``index.json``, ``skipped.json``, ``shards/``) and repack instead of
+            raising :class:`ConfigError`.
 
     Returns:
         ``out`` as a Path.
@@ -320,10 +324,12 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     settings_path = out / "store.json"
     if settings_path.is_file():
         old = json.loads(settings_path.read_text())
-        if old.get("settings") != settings or old.get("names") != plan:
+        if (old.get("settings") != settings or old.get("names") != plan) and overwrite:
+            _remove_store(out)
+        elif old.get("settings") != settings or old.get("names") != plan:
             raise ConfigError(f"{out} holds a store packed with other settings or samples; "
-                              "use another output folder (or delete it) to repack")
-    else:
+                              "use another output folder, delete it, or pass overwrite=True to repack")
+    if not settings_path.is_file():
         _atomic_write_text(settings_path, json.dumps({"settings": settings, "raw_root": str(raw_root),
                                                       "names": plan}))
     listed = sorted(_load_missing(missing_skeletons))
@@ -343,6 +349,16 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     bar.close()
     finalize(out, src.meta)
     return out
+
+
+def _remove_store(out: Path) -> None:
+    """Delete the files of a store (only the names a store consists of, nothing else in ``out``)."""
+    import shutil
+
+    for name in ("index.json", "skipped.json", "store.json"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "shards", ignore_errors=True)
+    (out / "shards").mkdir(parents=True, exist_ok=True)
 
 
 def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -586,6 +602,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--missing-skeletons", help="official list of samples with missing skeletons")
     parser.add_argument("--limit", type=int, help="pack only the first N samples (a quick trial)")
     parser.add_argument("--check", action="store_true", help="compare split sizes with the official counts")
+    parser.add_argument("--overwrite", action="store_true", help="repack OUT if it holds a store with other settings")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -598,7 +615,8 @@ def run(args: argparse.Namespace) -> int:
                    skeleton_dtype=args.skeleton_dtype, max_bodies=args.max_bodies, num_points=args.num_points,
                    points_dtype=args.points_dtype, point_method=args.point_method, shard_size=args.shard_size,
                    workers=args.workers, frame_codec=args.frame_codec, names=names,
-                   missing_skeletons=args.missing_skeletons, progress=not args.no_progress)
+                   missing_skeletons=args.missing_skeletons, progress=not args.no_progress,
+                   overwrite=args.overwrite)
     summary = json.loads((out / "skipped.json").read_text())
     print(f"packed {summary['packed']} of {summary['samples']} samples into {out}")
     if summary["skipped_samples"]:
