@@ -22,6 +22,7 @@ from mmfusion.pose.losses import (
     limb_pairs,
     motion_loss,
     prior_bone_lengths,
+    prior_joint_depths,
     ray_guidance_loss,
     symmetry_loss,
 )
@@ -118,6 +119,12 @@ def test_limb_bones_and_pairs_from_layout() -> None:
     for i, k in pairs:
         assert (COCO17.flip[bones[i][0]], COCO17.flip[bones[i][1]]) == bones[k]
     assert prior_bone_lengths(COCO17).shape == (8,)
+    from mmfusion.pose.itop import ITOP15
+
+    assert len(limb_bones(ITOP15)) == 8 and prior_bone_lengths(ITOP15).shape == (8,)
+    d = prior_joint_depths(ITOP15)
+    assert d.shape == (15,) and d[ITOP15.joints.index("Torso")] > d[ITOP15.joints.index("RHand")]
+    assert prior_joint_depths(COCO17)[COCO17.joints.index("nose")] < 0.02
 
 
 def test_back_projection_loss_zero_on_rays_and_scale_free() -> None:
@@ -212,6 +219,16 @@ def test_ray_guidance_loss() -> None:
     votes = pts.unsqueeze(2) + ((1 - target) * 0.8).unsqueeze(-1) * lateral
     near = target > 0
     assert back_projection_loss(votes[near], kp.unsqueeze(3).expand(-1, -1, -1, 6, -1)[near], INTR) < 1e-5
+    # depth prior: votes aim delta behind the foot of the perpendicular; exact targets cost nothing
+    delta = prior_joint_depths(COCO17)
+    foot = votes  # feet of the perpendiculars (from the exact surface targets above)
+    aim = foot + delta.view(1, 1, -1, 1, 1) * r
+    vec = aim - pts.unsqueeze(2)
+    dist = vec.norm(dim=-1)
+    t_aim = (1 - dist / 0.8).clamp_min(0)
+    assert ray_guidance_loss(t_aim, vec / dist.unsqueeze(-1), pts, kp, INTR, radius=0.8, depth_offset=delta) < 1e-6
+    assert ray_guidance_loss(target, lateral, pts, kp, INTR, radius=0.8, depth_offset=delta) > 1e-4
+    assert torch.allclose((aim - foot).norm(dim=-1)[0, 0, :, 0], delta)
 
 
 def test_weak_pose_loss_combines_terms() -> None:

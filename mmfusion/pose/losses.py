@@ -43,7 +43,7 @@ from .decode import camera_rays
 __all__ = [
     "WeakLossWeights", "WeakPoseLoss", "limb_bones", "limb_pairs", "bone_lengths", "back_projection_loss",
     "bone_length_loss", "clip_bone_target", "prior_bone_lengths", "symmetry_loss", "motion_loss",
-    "bone_ratio_loss", "ray_guidance_loss", "CANONICAL_LIMBS",
+    "bone_ratio_loss", "ray_guidance_loss", "prior_joint_depths", "CANONICAL_LIMBS", "CANONICAL_DEPTH",
 ]
 
 #: canonical adult limb lengths in metres by (distal, proximal) joint-name keyword; a prior
@@ -54,6 +54,27 @@ CANONICAL_LIMBS: dict[tuple[str, str], float] = {
 }
 
 
+#: canonical depth of joint centres behind the visible body surface, metres, by joint-name keyword
+#: (anatomical averages: about the local limb radius; face keypoints sit on the skin). A body prior
+#: like CANONICAL_LIMBS, used by ``guide_depth="prior"`` (first matching keyword wins).
+CANONICAL_DEPTH: dict[str, float] = {
+    "nose": 0.01, "eye": 0.015, "ear": 0.03, "head": 0.08, "neck": 0.06, "shoulder": 0.06, "elbow": 0.04,
+    "wrist": 0.03, "hand": 0.03, "torso": 0.10, "hip": 0.09, "knee": 0.05, "ankle": 0.04, "foot": 0.04,
+}
+
+
+def prior_joint_depths(layout: str | SkeletonLayout) -> Tensor:
+    """(J,) :data:`CANONICAL_DEPTH` per joint of a layout, matched by joint-name keywords."""
+    lay = get_layout(layout)
+    out = []
+    for name in lay.joints:
+        hit = [v for k, v in CANONICAL_DEPTH.items() if k in name.lower()]
+        if not hit:
+            raise ConfigError(f"no canonical surface depth for joint {name} of layout {lay.name}")
+        out.append(hit[0])
+    return torch.tensor(out)
+
+
 @dataclass
 class WeakLossWeights:
     """Weights and options of :class:`WeakPoseLoss` (defaults = C3P's weights).
@@ -62,6 +83,8 @@ class WeakLossWeights:
         proj, bone, sym, motion, bone_ratio, guide: term weights.
         guide_radius: the network's vote radius (metres) used by the ``guide`` targets.
         guide_free_depth: ``free_depth`` of :func:`ray_guidance_loss`.
+        guide_depth: ``"surface"`` (votes aim at the observed surface) or ``"prior"`` (at
+            :data:`CANONICAL_DEPTH` behind it).
         bone_target: ``"clip"`` | ``"prior"`` | ``"batch"`` (see module docstring).
         stage_weights: weight of each network stage's joints (last entry repeats).
     """
@@ -74,10 +97,13 @@ class WeakLossWeights:
     guide: float = 0.0
     guide_radius: float = 0.8
     guide_free_depth: bool = False
+    guide_depth: str = "surface"
     bone_target: str = "clip"
     stage_weights: tuple[float, ...] = field(default=(1.0, 1.0))
 
     def __post_init__(self) -> None:
+        if self.guide_depth not in ("surface", "prior"):
+            raise ConfigError(f"guide_depth must be 'surface' or 'prior', got {self.guide_depth!r}")
         if self.bone_target not in ("clip", "prior", "batch"):
             raise ConfigError(f"bone_target must be 'clip', 'prior' or 'batch', got {self.bone_target!r}")
         if any(w < 0 for w in (self.proj, self.bone, self.sym, self.motion, self.bone_ratio, self.guide)):
@@ -194,7 +220,8 @@ def bone_ratio_loss(joints: Tensor, bones: list[tuple[int, int]]) -> Tensor:
 
 
 def ray_guidance_loss(heat: Tensor, offset: Tensor | None, points: Tensor, kp2d: Tensor, intr: Any,
-                      scores: Tensor | None = None, radius: float = 0.8, free_depth: bool = False) -> Tensor:
+                      scores: Tensor | None = None, radius: float = 0.8, free_depth: bool = False,
+                      depth_offset: Tensor | None = None) -> Tensor:
     """Pull heat and vote directions towards what the 2-D detection says about each point.
 
     With ``d`` the distance of point p from the ray through the detection of joint j and
@@ -213,6 +240,9 @@ def ray_guidance_loss(heat: Tensor, offset: Tensor | None, points: Tensor, kp2d:
             :func:`back_projection_loss`; scores: (N, T, J) or None.
         radius: the network's vote radius in metres.
         free_depth: compare only the direction's component perpendicular to the ray.
+        depth_offset: optional (J,) metres: votes aim that far behind the foot of the
+            perpendicular along the ray (joint centres lie inside the body, the cloud is its
+            surface); the heat target then uses the distance to that aim point.
     """
     r = camera_rays(kp2d.float(), intr)
     r = r / r.norm(dim=-1, keepdim=True)  # (N, T, J, 3)
@@ -220,7 +250,9 @@ def ray_guidance_loss(heat: Tensor, offset: Tensor | None, points: Tensor, kp2d:
     along = torch.einsum("ntjc,ntpc->ntjp", r, p)  # (N, T, J, P): p . r
     # distance to the ray from |p|^2 = along^2 + d^2 (no (N, T, J, P, 3) temporaries)
     d = (p.square().sum(-1).unsqueeze(2) - along.square()).clamp_min(0).sqrt()
-    target = (1 - d / radius).clamp_min(0)
+    delta = None if depth_offset is None else depth_offset.to(d).view(1, 1, -1, 1)
+    dist = d if delta is None else (d.square() + delta.square()).sqrt()  # to the aim point foot + delta r
+    target = (1 - dist / radius).clamp_min(0)
     w = torch.ones_like(kp2d[..., 0]) if scores is None else scores.float().clamp_min(0)
     err = (heat.float() - target).square().mean(-1)  # (N, T, J)
     if offset is not None:
@@ -230,7 +262,10 @@ def ray_guidance_loss(heat: Tensor, offset: Tensor | None, points: Tensor, kp2d:
         # lateral = along r - p is orthogonal to r, so v_perp . lateral = v . lateral = along (v.r) - v.p
         # and |v_perp| = sqrt(1 - (v.r)^2) for a unit v (|v| = 1 otherwise)
         norm_v = (1 - vr.square()).clamp_min(0).sqrt() if free_depth else torch.ones_like(vr)
-        cos = (along * vr - vp) / (norm_v * d).clamp_min(1e-6)
+        if delta is None or free_depth:
+            cos = (along * vr - vp) / (norm_v * d).clamp_min(1e-6)
+        else:  # aim = lateral + delta r, |aim| = dist
+            cos = (along * vr - vp + delta * vr) / dist.clamp_min(1e-6)
         tw = target.square()
         err = err + ((1 - cos) * tw).sum(-1) / tw.sum(-1).clamp_min(1e-6)
     return (w * err).sum() / w.sum().clamp_min(1e-6)
@@ -266,6 +301,8 @@ class WeakPoseLoss(nn.Module):
         self.register_buffer("prior", prior_bone_lengths(self.layout, self.bones)
                              if self.weights.bone_target == "prior" else torch.zeros(len(self.bones)),
                              persistent=False)
+        self.register_buffer("joint_depth", prior_joint_depths(self.layout) if self.weights.guide_depth == "prior"
+                             else torch.zeros(self.layout.num_joints), persistent=False)
 
     def _target(self, joints: Tensor, batch: dict[str, Tensor]) -> Tensor:
         mode = self.weights.bone_target
@@ -309,8 +346,9 @@ class WeakPoseLoss(nn.Module):
                 pts = batch["points"].to(joints.device)
                 pts = pts.unsqueeze(1) if pts.ndim == 3 else pts
                 off = outputs["offset_cam_stages"][s] if "offset_cam_stages" in outputs else None
+                depth = self.joint_depth if w.guide_depth == "prior" else None
                 terms["guide"] = ray_guidance_loss(outputs["heat_stages"][s], off, pts, kp, intr, sc, w.guide_radius,
-                                                   w.guide_free_depth)
+                                                   w.guide_free_depth, depth)
             sw = w.stage_weights[min(s, len(w.stage_weights) - 1)]
             total = total + sw * sum(getattr(w, k) * v for k, v in terms.items())
         return {"loss": total, **{k: v.detach() for k, v in terms.items()}}
