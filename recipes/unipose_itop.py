@@ -57,7 +57,7 @@ class ITOPRecipe:
     max_train_clips: int = 0
     max_test_clips: int = 0
     stage_a: StageAConfig = field(default_factory=lambda: StageAConfig(model="unipose_pointnet", epochs=30, batch=4,
-                                                                        lr=1e-3))
+                                                                        lr=2e-3))
     stage_b: StageBConfig = field(default_factory=lambda: StageBConfig(depth_model="a2j_depth", epochs=20,
                                                                         crop=128, batch=32, lr=1e-3))
     skip_stage_b: bool = False
@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     naive = lift_with_depth(test_pred["keypoints2d"][:, 0],
                             torch.stack([test_set[i]["depth"][0] for i in range(len(test_set))]),
                             test_pred["intrinsics"])
-    rows.append(row("naive: 2-D keypoints lifted with the depth image", naive, gt, valid))
-    r = row(f"UniPose stage A: point cloud ({cfg.stage_a.model}), weak 2-D losses", test_pred["pred"], gt, valid)
+    rows.append(row("naive: 2-D keypoints lifted with the depth image", naive, gt, valid, layout))
+    r = row(f"UniPose stage A: point cloud ({cfg.stage_a.model}), weak 2-D losses", test_pred["pred"], gt, valid,
+            layout)
     r["seconds"] = time.time() - t0
     rows.append(r)
     if not cfg.skip_stage_b:

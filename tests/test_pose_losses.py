@@ -26,7 +26,7 @@ from mmfusion.pose.losses import (
     ray_guidance_loss,
     symmetry_loss,
 )
-from mmfusion.pose.metrics import ap_at, mpjpe_mm, per_joint_ap
+from mmfusion.pose.metrics import ap_at, mpjpe_mm, per_joint_ap, root_align
 from mmfusion.pose.obb import fit_obb
 
 INTR = (100.0, 110.0, 64.0, 48.0)
@@ -269,3 +269,11 @@ def test_metrics_hand_cases() -> None:
     assert torch.allclose(pj, torch.tensor([1.0, 1.0, 0.5], dtype=torch.float64))
     with pytest.raises(ConfigError):
         mpjpe_mm(pred, gt[:, :2])
+    # root alignment removes a global shift exactly: a translated skeleton has root-relative error 0
+    sk = _skeleton()
+    shifted = sk + torch.tensor([0.3, -0.2, 0.5])
+    hips = [COCO17.joints.index("left_hip"), COCO17.joints.index("right_hip")]
+    assert mpjpe_mm(shifted, sk) > 500
+    assert mpjpe_mm(root_align(shifted, sk, hips), sk) < 1e-3  # float32 inputs
+    with pytest.raises(ConfigError):
+        root_align(shifted, sk, [40])

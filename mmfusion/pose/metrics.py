@@ -4,6 +4,9 @@ Inputs are camera- or world-frame metres, shape (..., J, 3); an optional (..., J
 ``valid`` mask drops joints without ground truth (ITOP ``visible_joints`` / Panoptic c <= 0.1).
 Both functions accept numpy arrays or tensors and return Python floats. ITOP's "mAP@10cm"
 is the mean over joints of the per-joint AP; :func:`per_joint_ap` gives that vector.
+:func:`root_align` moves predictions so that their root (e.g. the mid-hip) matches the
+ground truth's: root-relative MPJPE (Human3.6M protocol 1), the fair measure for monocular
+RGB, whose absolute distance is ambiguous (unknown body size).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 
-__all__ = ["joint_errors", "mpjpe_mm", "ap_at", "per_joint_ap"]
+__all__ = ["joint_errors", "mpjpe_mm", "ap_at", "per_joint_ap", "root_align"]
 
 
 def _t(x: Any) -> Tensor:
@@ -68,3 +71,15 @@ def per_joint_ap(pred: Any, gt: Any, threshold: float = 0.10, valid: Any | None 
     hits = ((e < threshold).double() * mm).sum(0)
     n = mm.sum(0)
     return torch.where(n > 0, hits / n.clamp_min(1), torch.full_like(n, float("nan")))
+
+
+def root_align(pred: Any, gt: Any, root: tuple[int, ...] | list[int]) -> Tensor:
+    """Shift (..., J, 3) predictions so that the mean of their ``root`` joints equals the ground
+    truth's; returns float64 predictions (compare with :func:`mpjpe_mm`)."""
+    p, g = _t(pred), _t(gt)
+    if p.shape != g.shape:
+        raise ConfigError(f"root_align: shapes {tuple(p.shape)} and {tuple(g.shape)} differ")
+    if not root or max(root) >= p.shape[-2]:
+        raise ConfigError(f"root_align: bad root joints {root} for {p.shape[-2]} joints")
+    idx = list(root)
+    return p - p[..., idx, :].mean(-2, keepdim=True) + g[..., idx, :].mean(-2, keepdim=True)
