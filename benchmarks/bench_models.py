@@ -144,7 +144,39 @@ def measure(name: str, size: str, min_time: float) -> dict[str, Any]:
     return row
 
 
-def worker(names: list[str], sizes: list[str], min_time: float, out: Path) -> None:
+def _cpu_busy(window: float = 2.0) -> float:
+    """Cores busy (all processes) over ``window`` seconds, from /proc/stat; -1 where unreadable."""
+    def sample() -> tuple[int, int]:
+        vals = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+        return sum(vals), idle
+
+    try:
+        t0, i0 = sample()
+        time.sleep(window)
+        t1, i1 = sample()
+    except (OSError, ValueError, IndexError):
+        return -1.0
+    total = max(t1 - t0, 1)
+    return (os.cpu_count() or 1) * (1 - (i1 - i0) / total)
+
+
+def wait_for_quiet(max_busy: float, max_wait: float) -> float:
+    """Wait (at most ``max_wait`` s) until the other processes keep fewer than ``max_busy`` cores busy
+    (measured while this one is idle). On a machine shared with other jobs a 2-thread OpenMP
+    region mostly waits for the busy core; this keeps each measurement to a quiet moment.
+    Returns the busy cores seen last.
+    """
+    t0 = time.monotonic()
+    busy = _cpu_busy()
+    while busy >= max_busy and time.monotonic() - t0 < max_wait:
+        time.sleep(3)
+        busy = _cpu_busy()
+    return busy
+
+
+def worker(names: list[str], sizes: list[str], min_time: float, out: Path, max_load: float = 0.0,
+           max_wait: float = 0.0) -> None:
     """Measure ``names`` x ``sizes`` (where a spec exists) in this process; rows are written after
     each measurement, so a crash keeps what was done."""
     from model_inputs import get_spec
@@ -154,12 +186,14 @@ def worker(names: list[str], sizes: list[str], min_time: float, out: Path) -> No
         for size in sizes:
             if get_spec(name, size) is None:
                 continue
+            load = wait_for_quiet(max_load, max_wait) if max_load > 0 else _cpu_busy(1.0)
             t0 = time.perf_counter()
             try:
                 row = measure(name, size, min_time)
             except Exception as exc:  # a broken model must not stop the others; the error is reported
                 row = {"model": name, "size": size, "error": f"{type(exc).__name__}: {exc}"[:300]}
             row["wall_s"] = time.perf_counter() - t0
+            row["busy_cores_before"], row["load_avg_after"] = load, os.getloadavg()[0]
             rows.append(row)
             out.write_text(json.dumps(rows))
 
@@ -186,14 +220,15 @@ def gemm_peak_cpu(n: int = 2048) -> float:
     return 2 * n**3 / (cpu / torch.get_num_threads()) / 1e9
 
 
-def run_worker(names: list[str], sizes: list[str], min_time: float, timeout: float) -> list[dict[str, Any]]:
+def run_worker(names: list[str], sizes: list[str], min_time: float, timeout: float,
+               quiet: tuple[float, float] = (0.0, 0.0)) -> list[dict[str, Any]]:
     """One subprocess for ``names``; models it did not report (crash, timeout) get an error row."""
     from model_inputs import get_spec
 
     out = RESULTS / f".bench_models_{os.getpid()}_{names[0]}.json"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", ",".join(names), "--sizes", ",".join(sizes),
-           "--min-time", str(min_time), "--out", str(out)]
+           "--min-time", str(min_time), "--out", str(out), "--max-load", str(quiet[0]), "--max-wait", str(quiet[1])]
     error = ""
     try:
         proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=timeout)
@@ -218,6 +253,10 @@ def main() -> list[dict[str, Any]]:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per worker process")
     parser.add_argument("--group", type=int, default=1,
                         help="models per worker process (1: full isolation; more saves start-up time)")
+    parser.add_argument("--max-load", type=float, default=0.0,
+                        help="before each measurement wait until other processes keep fewer than this many cores "
+                             "busy (e.g. 0.3; 0: never wait)")
+    parser.add_argument("--max-wait", type=float, default=900.0, help="longest wait for --max-load, seconds")
     parser.add_argument("--name", default=None, help="results file name (default: models or models_quick)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="paper,demo", help=argparse.SUPPRESS)
@@ -225,7 +264,8 @@ def main() -> list[dict[str, Any]]:
     args = parser.parse_args()
 
     if args.worker:
-        worker(args.worker.split(","), args.sizes.split(","), args.min_time, Path(args.out))
+        worker(args.worker.split(","), args.sizes.split(","), args.min_time, Path(args.out), args.max_load,
+               args.max_wait)
         return []
 
     from model_inputs import SPECS, get_spec
@@ -250,7 +290,8 @@ def main() -> list[dict[str, Any]]:
             todo.append(name)
     group = max(1, args.group)
     for i in range(0, len(todo), group):
-        for row in run_worker(todo[i:i + group], sizes, args.min_time, args.timeout * min(group, len(todo) - i)):
+        timeout = args.timeout * min(group, len(todo) - i) + (args.max_wait * 2 * group if args.max_load else 0)
+        for row in run_worker(todo[i:i + group], sizes, args.min_time, timeout, (args.max_load, args.max_wait)):
             if "error" not in row:
                 row["util_%"] = 100 * row["train_GFLOP_s"] / peak
                 if row.get("train_GFLOP_cpu_s"):
@@ -258,7 +299,8 @@ def main() -> list[dict[str, Any]]:
                 print(f"  {row['model']} [{row['size']}] {row['input']}: {row['params']:,} params, "
                       f"{row['GMACs']:.3f} GMACs, {row['latency_ms']:.1f} ms, train {row['train_samples_s']:.2f} "
                       f"samples/s ({row['util_%']:.1f} % of fp32 peak), mem {row['infer_peak_MiB']:.0f}/"
-                      f"{row['train_peak_MiB']:.0f} MiB  [{row['wall_s']:.0f} s]", flush=True)
+                      f"{row['train_peak_MiB']:.0f} MiB  [{row['wall_s']:.0f} s, other load "
+                      f"{row['busy_cores_before']:.2f} cores]", flush=True)
             else:
                 print(f"  {row['model']} [{row['size']}]: ERROR {row['error']}", flush=True)
             rows.append(row)
