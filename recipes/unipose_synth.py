@@ -45,7 +45,7 @@ from mmfusion.pose.metrics import ap_at, mpjpe_mm, root_align
 @dataclass
 class StageAConfig:
     model: str = "unipose_pointnet_tiny"
-    epochs: int = 16
+    epochs: int = 24
     batch: int = 8
     lr: float = 5e-3
     weight_decay: float = 0.0
@@ -58,11 +58,13 @@ class StageAConfig:
 class StageBConfig:
     depth_model: str = "a2j_depth_tiny"
     rgb_model: str = "a2j_rgb_tiny"
-    epochs: int = 12
+    epochs: int = 10
     batch: int = 32
     lr: float = 2e-3
     crop: int = 64
     margin: float = 1.3
+    flip: bool = True
+    rgb_relative_depth: bool = True
 
 
 @dataclass
@@ -169,14 +171,17 @@ def make_crops(images: Tensor, kp: Tensor, scores: Tensor, intr: Tensor, cfg: St
 
 
 def train_stage_b(model: nn.Module, crops: Tensor, intr: Tensor, joints: Tensor, cfg: StageBConfig,
-                  device: torch.device, seed: int = 0, name: str = "stage B") -> None:
+                  device: torch.device, seed: int = 0, name: str = "stage B",
+                  layout: str | SkeletonLayout = "coco17") -> None:
     """Train an A2J net on crops (F, ch, S, S) against pseudo joints (F, J, 3) projected with the crop
-    intrinsics (F, 4): targets uv (F, J, 2) and depth Z (F, J)."""
+    intrinsics (F, 4): targets uv (F, J, 2) and depth Z (F, J). ``cfg.flip`` mirrors half of every
+    batch (left/right joints swapped with ``layout.flip``)."""
     uv = project(joints, intr.unsqueeze(1))
     z = joints[..., 2]
     ok = torch.isfinite(uv).all(-1) & torch.isfinite(z)
     key = model.modality
     g = torch.Generator().manual_seed(seed)
+    flip = torch.tensor(get_layout(layout).flip) if cfg.flip else None
     n = len(crops)
     steps_per_epoch = max(1, n // cfg.batch)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -188,10 +193,18 @@ def train_stage_b(model: nn.Module, crops: Tensor, intr: Tensor, joints: Tensor,
         t0, tot = time.time(), 0.0
         for s in range(steps_per_epoch):
             idx = perm[s * cfg.batch:(s + 1) * cfg.batch]
-            batch = {key: crops[idx].to(device), "intrinsics": intr[idx].to(device)}
-            out = model(batch)
-            terms = a2j_loss(out, uv[idx, None].to(device), z[idx, None].to(device), ok[idx, None].to(device),
-                             model.depth_unit)
+            x, k, u, zz, v = crops[idx], intr[idx], uv[idx], z[idx], ok[idx]
+            if flip is not None:  # mirror half of the batch: image, u, joint order, principal point
+                f = torch.rand(len(idx), generator=g) < 0.5
+                size = x.shape[-1]
+                x = torch.where(f.view(-1, 1, 1, 1), x.flip(-1), x)
+                u = torch.where(f.view(-1, 1, 1), torch.stack([size - 1 - u[..., 0], u[..., 1]], -1)[:, flip], u)
+                zz = torch.where(f.view(-1, 1), zz[:, flip], zz)
+                v = torch.where(f.view(-1, 1), v[:, flip], v)
+                k = torch.where(f.view(-1, 1), torch.stack([k[:, 0], k[:, 1], size - 1 - k[:, 2], k[:, 3]], -1), k)
+            out = model({key: x.to(device), "intrinsics": k.to(device)})
+            terms = a2j_loss(out, u[:, None].to(device), zz[:, None].to(device), v[:, None].to(device),
+                             model.depth_unit, model.relative_depth)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()
@@ -251,12 +264,12 @@ def run_stage_b(cfg: StageBConfig, train_set: Dataset, test_set: Dataset, pseudo
         name = cfg.depth_model if mod == "depth" else cfg.rgb_model
         kw: dict[str, Any] = {"layout": layout, "num_joints": num_joints}
         if mod == "rgb":
-            kw["depth_ref"] = "focal"
+            kw.update(depth_ref="focal", relative_depth=cfg.rgb_relative_depth)
         torch.manual_seed(seed)
         model = mmfusion.create_model(name, **kw)
         t0 = time.time()
         crops, _, c_intr = make_crops(frame_tensors(train_set, mod), tr_kp, tr_sc, tr_intr, cfg, mod == "depth")
-        train_stage_b(model, crops, c_intr, flat(pseudo), cfg, device, seed, name=f"stage B {mod}")
+        train_stage_b(model, crops, c_intr, flat(pseudo), cfg, device, seed, name=f"stage B {mod}", layout=layout)
         del crops
         crops, _, c_intr = make_crops(frame_tensors(test_set, mod), te_kp, te_sc, te_intr, cfg, mod == "depth")
         pred = predict_stage_b(model, crops, c_intr, device)

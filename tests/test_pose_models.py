@@ -118,6 +118,9 @@ def test_a2j_forward_depth_shift_and_loss() -> None:
     assert torch.allclose(o["depth_joints"], torch.full((1, 1, 17), 4.0), atol=0.2)
     with pytest.raises(MissingModalityError, match="intrinsics"):
         rgb({"rgb": torch.randn(1, 3, 32, 32)})
+    rel = mmfusion.create_model("a2j_rgb_tiny", depth_ref="focal", relative_depth=True)
+    o = rel({"rgb": torch.randn(2, 3, 32, 32), "intrinsics": torch.tensor([[64.0, 64.0, 15.5, 15.5]] * 2)})
+    assert torch.allclose(o["depth_joints"].mean(-1), torch.full((2, 1), 4.0), atol=1e-5)  # centred on the prior
 
 
 def test_a2j_loss_hand_case() -> None:
@@ -132,6 +135,11 @@ def test_a2j_loss_hand_case() -> None:
     assert math.isclose(float(terms["loss"]), 0.125 + 3 * (0.5 * 1.25 + 0.5), rel_tol=1e-4)
     with pytest.raises(ConfigError):
         a2j_loss(out, uv[..., :1, :], torch.zeros(1, 1, 1))
+    # relative depth: a common shift of all joints costs nothing, a change of their spread does
+    rel = a2j_loss(out, uv, torch.tensor([[[2.5, 3.5]]]), depth_unit=0.1, relative_depth=True)
+    assert float(rel["depth"]) < 1e-5
+    rel = a2j_loss(out, uv, torch.tensor([[[2.4, 3.6]]]), depth_unit=0.1, relative_depth=True)
+    assert math.isclose(float(rel["depth"]), 1.0, rel_tol=1e-4)
 
 
 def test_crops_keep_geometry() -> None:

@@ -138,6 +138,10 @@ class A2JNet(nn.Module):
         depth_ref: "median" | "focal" | "none" (see the module docstring); default "median"
             for depth, "none" for RGB.
         ref_size: metres of the "focal" prior (about the person-box side).
+        relative_depth: centre the predicted joint depths on ``d_ref`` (their mean over joints
+            is ``d_ref``): only the depths of the joints relative to each other are learned
+            (pair with ``a2j_loss(relative_depth=True)``). For RGB, whose absolute distance
+            is ambiguous (unknown body size), so the loss does not chase it.
 
     Shapes: see the module docstring.
     """
@@ -145,7 +149,7 @@ class A2JNet(nn.Module):
     def __init__(self, modality: str = "depth", num_joints: int | None = None, layout: str = "coco17",
                  backbone: str = "resnet50", output_stride: int = 16, anchors_per_side: int = 4,
                  head_width: int = 256, head_convs: int = 4, depth_unit: float = 0.02,
-                 depth_ref: str | None = None, ref_size: float = 2.0,
+                 depth_ref: str | None = None, ref_size: float = 2.0, relative_depth: bool = False,
                  backbone_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         import timm  # imported here: keeps `import mmfusion` light
@@ -158,7 +162,7 @@ class A2JNet(nn.Module):
             raise ConfigError(f"A2JNet: depth_ref must be 'median', 'focal' or 'none', got {depth_ref!r}")
         if self.depth_ref == "median" and modality != "depth":
             raise ConfigError("A2JNet: depth_ref='median' needs the depth modality")
-        self.ref_size = ref_size
+        self.ref_size, self.relative_depth = ref_size, relative_depth
         self.num_joints = num_joints or get_layout(layout).num_joints
         self.layout = get_layout(layout).name
         self.per_side, self.depth_unit = anchors_per_side, depth_unit
@@ -220,7 +224,10 @@ class A2JNet(nn.Module):
         wts = logits.softmax(dim=1)  # over anchors
         anchor_uv = torch.einsum("baj,ac->bjc", wts, anchors)
         uv = anchor_uv + torch.einsum("baj,bajc->bjc", wts, offset)
-        d = ref.view(-1, 1) + (wts * depth).sum(1)
+        rel = (wts * depth).sum(1)  # (B, J)
+        if self.relative_depth:
+            rel = rel - rel.mean(-1, keepdim=True)
+        d = ref.view(-1, 1) + rel
         j = self.num_joints
         out = {"uv": uv.view(n, t, j, 2), "depth_joints": d.view(n, t, j), "anchor_uv": anchor_uv.view(n, t, j, 2),
                "anchor_logits": logits}
@@ -231,11 +238,12 @@ class A2JNet(nn.Module):
 
     def loss(self, outputs: dict[str, Tensor], target: dict[str, Tensor]) -> Tensor:
         """:func:`a2j_loss` with this network's ``depth_unit``; ``target`` holds "uv" and "depth"."""
-        return a2j_loss(outputs, target["uv"], target["depth"], target.get("valid"), self.depth_unit)["loss"]
+        return a2j_loss(outputs, target["uv"], target["depth"], target.get("valid"), self.depth_unit,
+                        self.relative_depth)["loss"]
 
 
 def a2j_loss(outputs: dict[str, Tensor], uv: Tensor, depth: Tensor, valid: Tensor | None = None,
-             depth_unit: float = 0.02) -> dict[str, Tensor]:
+             depth_unit: float = 0.02, relative_depth: bool = False) -> dict[str, Tensor]:
     """A2J loss: ``anchor + 3 * (0.5 * xy + depth)``.
 
     Args:
@@ -243,6 +251,8 @@ def a2j_loss(outputs: dict[str, Tensor], uv: Tensor, depth: Tensor, valid: Tenso
         uv: (N, T, J, 2) target pixels; depth: (N, T, J) target depth Z (metres).
         valid: optional (N, T, J) mask of joints with a target.
         depth_unit: metres per unit of the depth L1 (so it is comparable to pixels).
+        relative_depth: compare depths after subtracting each frame's mean over the (valid)
+            joints, for networks built with ``relative_depth=True``.
 
     Returns dict with "loss" and the detached terms "anchor", "xy", "depth".
     """
@@ -258,7 +268,12 @@ def a2j_loss(outputs: dict[str, Tensor], uv: Tensor, depth: Tensor, valid: Tenso
 
     anchor = sl1(outputs["anchor_uv"])
     xy = sl1(outputs["uv"])
-    dep = (((outputs["depth_joints"] - depth.float()).abs() / depth_unit) * m).sum() / denom
+    pred_d, tgt_d = outputs["depth_joints"].float(), depth.float()
+    if relative_depth:
+        cnt = m.sum(-1, keepdim=True).clamp_min(1.0)
+        pred_d = pred_d - (pred_d * m).sum(-1, keepdim=True) / cnt
+        tgt_d = tgt_d - (tgt_d * m).sum(-1, keepdim=True) / cnt
+    dep = (((pred_d - tgt_d).abs() / depth_unit) * m).sum() / denom
     loss = anchor + 3.0 * (0.5 * xy + dep)
     return {"loss": loss, "anchor": anchor.detach(), "xy": xy.detach(), "depth": dep.detach()}
 
