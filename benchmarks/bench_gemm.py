@@ -8,7 +8,6 @@ Model FLOP utilisation in the other benchmarks is reported against these numbers
 from __future__ import annotations
 
 import torch
-
 from common import print_table, timeit, write_results
 
 

@@ -58,7 +58,7 @@ class StageAConfig:
 class StageBConfig:
     depth_model: str = "a2j_depth_tiny"
     rgb_model: str = "a2j_rgb_tiny"
-    epochs: int = 10
+    epochs: int = 20
     batch: int = 32
     lr: float = 2e-3
     crop: int = 64

@@ -535,8 +535,8 @@ class SyntheticPoseDataset(Dataset):
         self._epoch = epoch
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        seed = [self.cfg.seed, 104729, i] + ([self._epoch, int(np.random.randint(1 << 30))]
-                                              if self.resample_points else [])
+        # deterministic: a new sample per epoch when resampling, the same one otherwise
+        seed = [self.cfg.seed, 104729, i] + ([1, self._epoch] if self.resample_points else [])
         rng = np.random.default_rng(seed)
         pts, nrm = sample_cloud(self.depth[i], self._normals[i], self.intr, self.cfg.num_points, rng)
         item: dict[str, Any] = {
@@ -700,7 +700,7 @@ class ITOPPoseDataset(Dataset):
         idx = self.clips[i]
         _, cloud = read_itop_point_cloud(self.cloud_path, idx)  # (T, 76800, 3)
         t = len(idx)
-        seed = [self.seed, 7, i] + ([self._epoch, int(np.random.randint(1 << 30))] if self.resample_points else [])
+        seed = [self.seed, 7, i] + ([1, self._epoch] if self.resample_points else [])
         rng = np.random.default_rng(seed)
         depth = cloud[..., 2].reshape(t, *ITOP_SIZE).astype(np.float32)
         normals = depth_normals(depth, self.intr).reshape(t, -1, 3)
@@ -813,7 +813,7 @@ class PanopticPoseDataset(Dataset):
         depth = np.stack([read_kinect_depth(self.depth_file, int(self.depth_idx[k])) for k in idx]).astype(np.float32)
         depth /= 1000.0
         normals = depth_normals(depth, self.intr)
-        seed = [self.seed, 11, i] + ([self._epoch, int(np.random.randint(1 << 30))] if self.resample_points else [])
+        seed = [self.seed, 11, i] + ([1, self._epoch] if self.resample_points else [])
         rng = np.random.default_rng(seed)
         fx, fy, cx, cy = self.intr
         h, w = depth.shape[1:]

@@ -1,0 +1,69 @@
+"""M-Mixer on NTU RGB+D: RGB + depth + IR, with each single modality as a baseline.
+
+The main job of mmfusion (``make demo``)::
+
+    accelerate launch recipes/mmixer_ntu.py                        # synthetic NTU world, CPU-sized
+    accelerate launch recipes/mmixer_ntu.py --data-root /data/ntu --protocol xview \\
+        --model mmixer --baseline-model frame_gru --image-size 112 --clip-len 16 --train.epochs 30
+
+It trains ``frame_gru_tiny`` on each modality alone and ``mmixer_tiny`` on all three (same
+frame encoders), evaluates all four on the held-out split and prints the accuracy table with
+the paths of the curves and confusion matrices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mmfusion.engine import TrainConfig, parse_args, shutdown
+from mmfusion.engine.recipe import NTURecipe, datasets, fit, results_table
+
+
+@dataclass
+class MMixerRecipe(NTURecipe):
+    model: str = "mmixer_tiny"
+    content: str = "cfem"              # "cfem" (journal M-Mixer) or "mean" (WACV cross-modal content)
+    modalities: tuple[str, ...] = ("rgb", "depth", "ir")
+    baselines: bool = True             # also train each modality alone
+    baseline_model: str = "frame_gru_tiny"
+    output_dir: str = "runs/mmixer_ntu"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=14, batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
+        warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))
+
+
+def main() -> None:
+    cfg = parse_args(MMixerRecipe())
+    data = datasets(cfg, cfg.modalities)
+    print(f"[mmixer_ntu] {len(data[0])} train / {len(data[1])} test clips, {data[0].num_classes} classes, "
+          f"protocol {cfg.protocol}")
+    rows, runs = [], []
+    if cfg.baselines:
+        for mod in cfg.modalities:
+            res = fit(cfg, cfg.baseline_model, (mod,), run_name=f"single_{mod}", data=data,
+                      model_kwargs={"modality": mod})
+            rows.append({"model": f"{cfg.baseline_model} ({mod} only)", "modalities": mod,
+                         "top1": res.top1, "top5": res.top5, "mean_class": res.mean_class})
+            runs.append(res)
+    res = fit(cfg, cfg.model, cfg.modalities, run_name="fusion", data=data,
+              model_kwargs={"modalities": cfg.modalities, "content": cfg.content})
+    rows.append({"model": f"{cfg.model} (fusion)", "modalities": "+".join(cfg.modalities),
+                 "top1": res.top1, "top5": res.top5, "mean_class": res.mean_class})
+    runs.append(res)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        print(f"\nHeld-out {cfg.protocol} accuracy (%), {len(data[1])} test clips:\n")
+        print(results_table(rows))
+        best_single = max((r["top1"] for r in rows[:-1]), default=0.0)
+        if cfg.baselines:
+            gain = 100 * (rows[-1]["top1"] - best_single)
+            print(f"\nfusion vs best single modality: {gain:+.1f} points top-1")
+        print("\nRun folders (weights, curves.png, confusion_matrix.png, metrics.json):")
+        for r in runs:
+            print(f"  {r.run_dir}")
+    shutdown()
+
+
+if __name__ == "__main__":
+    main()
