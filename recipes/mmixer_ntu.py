@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mmfusion.distributed import process_state
 from mmfusion.engine import TrainConfig, parse_args, shutdown
 from mmfusion.engine.recipe import NTURecipe, datasets, fit, results_table
 
@@ -50,9 +51,7 @@ def main() -> None:
     rows.append({"model": f"{cfg.model} (fusion)", "modalities": "+".join(cfg.modalities),
                  "top1": res.top1, "top5": res.top5, "mean_class": res.mean_class})
     runs.append(res)
-    from accelerate import PartialState
-
-    if PartialState().is_main_process:
+    if process_state().is_main_process:
         print(f"\nHeld-out {cfg.protocol} accuracy (%), {len(data[1])} test clips:\n")
         print(results_table(rows))
         best_single = max((r["top1"] for r in rows[:-1]), default=0.0)

@@ -15,18 +15,19 @@ packs; the others wait for it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .synthetic import SynthConfig, generate, is_complete
+from .synthetic import META_FILE, SynthConfig, generate, is_complete
 
 
 def _main_process_first() -> Any:
-    from accelerate import PartialState
+    from ..distributed import process_state
 
-    return PartialState().main_process_first()
+    return process_state().main_process_first()
 
 
 def synthetic_world(cache_dir: str | os.PathLike[str], cfg: SynthConfig | None = None,
@@ -45,14 +46,19 @@ def synthetic_world(cache_dir: str | os.PathLike[str], cfg: SynthConfig | None =
         from .store import PackedStore, pack_ntu
 
         store = cache / "synth_ntu_store"
-        ok = (store / "index.json").is_file()
+        # the store must come from *this* world: a regenerated world (other config or generator
+        # version) changes its meta file, and a stale store would silently train on old samples
+        stamp = store / "source.sha256"
+        world = hashlib.sha256((raw / META_FILE).read_bytes()).hexdigest()
+        ok = (store / "index.json").is_file() and stamp.is_file() and stamp.read_text().strip() == world
         if ok:
             have = set(PackedStore(store).settings["modalities"])
             ok = set(modalities) <= have
         if not ok:
             print(f"[mmfusion] packing it into {store} (once) ...", flush=True)
             pack_ntu(raw, store, modalities=tuple(sorted(set(modalities) | {"skeleton"})), size=None,
-                     workers=max(1, min(2, os.cpu_count() or 1)))
+                     workers=max(1, min(2, os.cpu_count() or 1)), overwrite=True)
+            stamp.write_text(world + "\n")
     return {"root": str(raw), "store": str(store)}
 
 

@@ -144,10 +144,13 @@ def make_accelerator(cfg: TrainConfig) -> Any:
     from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
     from accelerate.utils import ProjectConfiguration
 
+    from ..distributed import process_state, wants_cpu_group
+
     _fresh_accelerate_state()
+    process_state(cfg.cpu)  # the process group first: a gloo group under a CPU-only multi-process launch
     run_dir = Path(cfg.output_dir)
     accelerator = Accelerator(
-        cpu=cfg.cpu,
+        cpu=wants_cpu_group(cfg.cpu),
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
         log_with=[cfg.tracker] if cfg.tracker else None,
@@ -347,9 +350,9 @@ def shutdown() -> None:
     :func:`train` leaves the group alive so that a script can go on (evaluate, train again);
     without this call torch may warn at exit that the group was not destroyed.
     """
-    from accelerate.state import PartialState
+    from ..distributed import process_state
 
-    state = PartialState()
+    state = process_state()
     if state.use_distributed:
         state.destroy_process_group()
 
