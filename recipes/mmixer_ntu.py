@@ -29,7 +29,7 @@ class MMixerRecipe(NTURecipe):
     baseline_model: str = "frame_gru_tiny"
     output_dir: str = "runs/mmixer_ntu"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=14, batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
+        epochs=14, global_batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
         warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))
 
 

@@ -96,3 +96,48 @@ def test_two_process_training_and_exact_eval_counts(tmp_path, monkeypatch) -> No
     assert math.isclose(single.top1, records[0]["metrics"]["top1"])
     assert math.isclose(single.loss, records[0]["metrics"]["loss"], rel_tol=1e-5)
     assert Path(out, "confusion_matrix.png").is_file() and Path(out, "checkpoints").is_dir()
+
+
+def _global_batch_config(out_dir: str) -> TrainConfig:
+    return TrainConfig(epochs=2, global_batch_size=8, lr=0.05, warmup_epochs=0.5, cpu=True, output_dir=out_dir,
+                       find_unused_parameters=True, log_every=1, keep_last=0, eval_every=0)
+
+
+def _global_batch_worker(out_dir: str) -> None:
+    from accelerate.state import PartialState
+
+    PartialState._reset_state()
+    torch.set_num_threads(1)
+    train(_global_batch_config(out_dir), TwoStream, ToySet(TRAIN_N))
+
+
+def test_process_batch_size() -> None:
+    cfg = TrainConfig(global_batch_size=16)
+    assert cfg.process_batch_size(1, 1) == 16 and cfg.process_batch_size(2, 2) == 4
+    assert TrainConfig(batch_size=5).process_batch_size(4, 1) == 5
+    from mmfusion.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not divisible by 3 process"):
+        cfg.process_batch_size(3, 1)
+
+
+@pytest.mark.slow
+def test_global_batch_makes_two_processes_train_like_one(tmp_path, monkeypatch) -> None:
+    """Same global batch: one step of 2 processes x 4 samples = one step of 1 process x 8 samples
+    (same samples, same augmentation), so the weights agree up to float summation order."""
+    from accelerate import debug_launcher
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    result = train(_global_batch_config(one), TwoStream, ToySet(TRAIN_N))
+    assert result.global_step == 2 * TRAIN_N // 8
+    debug_launcher(_global_batch_worker, args=(two,), num_processes=2)
+    w1, w2 = load_file(Path(one, "model.safetensors")), load_file(Path(two, "model.safetensors"))
+    assert w1.keys() == w2.keys()
+    torch.manual_seed(0)  # the engine seeds with cfg.seed=0 before building: the initial weights
+    start = TwoStream()
+    for k in w1:
+        torch.testing.assert_close(w1[k], w2[k], rtol=1e-5, atol=1e-6)
+    moved = (w1["used.0.weight"] - start.used[0].weight.detach()).abs().max().item()
+    assert moved > 1e-3  # training moved them (the agreement above is not trivial)

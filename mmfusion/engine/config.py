@@ -34,6 +34,10 @@ class TrainConfig:
         epochs: passes over the training set.
         batch_size: training samples per process and micro-step.
         eval_batch_size: evaluation batch per process (default: ``batch_size``).
+        global_batch_size: if set, replaces ``batch_size``: each process takes
+            ``global_batch_size / (N * A)`` samples per micro-step, so that one optimizer step sees
+            the same samples whatever the process count (same run on 1 CPU or 8 GPUs, up to
+            BatchNorm statistics); it must be divisible by ``N * A``.
         lr: peak learning rate (after warm-up).
         weight_decay: L2 (SGD) or decoupled (AdamW) weight decay.
         optimizer: "sgd" (momentum, optionally Nesterov) or "adamw".
@@ -84,6 +88,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 16
     eval_batch_size: int | None = None
+    global_batch_size: int | None = None
     lr: float = 0.1
     weight_decay: float = 5e-4
     optimizer: Optimizer = "sgd"
@@ -124,11 +129,23 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.validate()
 
+    def process_batch_size(self, num_processes: int, accum: int) -> int:
+        """Training samples per process and micro-step for ``num_processes`` x ``accum``."""
+        if self.global_batch_size is None:
+            return self.batch_size
+        div = num_processes * accum
+        if self.global_batch_size % div:
+            raise ConfigError(f"TrainConfig.global_batch_size={self.global_batch_size} is not divisible by "
+                              f"{num_processes} process(es) x {accum} accumulation step(s)")
+        return self.global_batch_size // div
+
     def validate(self) -> None:
         """Raise :class:`~mmfusion.errors.ConfigError` on values that would fail later, deep in torch."""
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "grad_accum": self.grad_accum}
         if self.eval_batch_size is not None:
             positive["eval_batch_size"] = self.eval_batch_size
+        if self.global_batch_size is not None:
+            positive["global_batch_size"] = self.global_batch_size
         for name, value in positive.items():
             if int(value) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {value}")

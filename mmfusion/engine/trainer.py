@@ -337,7 +337,8 @@ def _run_info(accelerator: Any, cfg: TrainConfig, model_name: str | None) -> dic
         "model_name": model_name, "seed": cfg.seed, "num_processes": accelerator.num_processes,
         "distributed_type": str(accelerator.distributed_type), "device": str(accelerator.device),
         "mixed_precision": accelerator.mixed_precision, "grad_accum": accelerator.gradient_accumulation_steps,
-        "global_batch_size": cfg.batch_size * accelerator.num_processes * accelerator.gradient_accumulation_steps,
+        "global_batch_size": cfg.process_batch_size(accelerator.num_processes, accelerator.gradient_accumulation_steps)
+        * accelerator.num_processes * accelerator.gradient_accumulation_steps,
         "versions": {"mmfusion": __version__, "torch": torch.__version__, "accelerate": accelerate.__version__,
                      "python": platform.python_version()},
         "command": sys.argv, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -485,10 +486,11 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
     eval_data = eval_set
     if eval_set is not None and cfg.sample_seeding:
         eval_data = SeededSamples(eval_set, cfg.seed, stream=1, follow_epoch=False)
-    train_dl, train_gen = _make_loader(train_data, cfg.batch_size, True, cfg, collate_fn, pin, cfg.drop_last)
+    batch_size = cfg.process_batch_size(accelerator.num_processes, int(accelerator.gradient_accumulation_steps))
+    train_dl, train_gen = _make_loader(train_data, batch_size, True, cfg, collate_fn, pin, cfg.drop_last)
     eval_dl = None
     if eval_data is not None:
-        eval_dl, _ = _make_loader(eval_data, cfg.eval_batch_size or cfg.batch_size, False, cfg, collate_fn, pin,
+        eval_dl, _ = _make_loader(eval_data, cfg.eval_batch_size or batch_size, False, cfg, collate_fn, pin,
                                   drop_last=False)
     optimizer = build_optimizer(net, cfg)
     if eval_dl is not None:
@@ -497,7 +499,7 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
         net, optimizer, train_dl = accelerator.prepare(net, optimizer, train_dl)
     batches_per_epoch = len(train_dl)
     if batches_per_epoch == 0:
-        raise ConfigError(f"no training batch: {len(train_set)} samples, batch_size={cfg.batch_size} "  # type: ignore[arg-type]
+        raise ConfigError(f"no training batch: {len(train_set)} samples, batch_size={batch_size} "  # type: ignore[arg-type]
                           f"x {accelerator.num_processes} processes with drop_last={cfg.drop_last}")
     accum = int(accelerator.gradient_accumulation_steps)  # the launcher's environment may override cfg
     if accum != cfg.grad_accum:
@@ -533,7 +535,7 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
                       f"{accelerator.device}, mixed_precision={accelerator.mixed_precision})")
     accelerator.print(json.dumps(to_jsonable(saved_cfg), indent=2))
     accelerator.print(f"{batches_per_epoch} batches per epoch / {accum} accumulation -> {steps_per_epoch} "
-                      f"optimizer steps per epoch; global batch {cfg.batch_size * accelerator.num_processes * accum}")
+                      f"optimizer steps per epoch; global batch {batch_size * accelerator.num_processes * accum}")
     if cfg.tracker:
         accelerator.init_trackers(cfg.run_name or run_dir.name, config=_flat_hparams(saved_cfg))
 
