@@ -106,6 +106,9 @@ def test_two_modality_subsets(mods: tuple[str, ...]) -> None:
     for content in ("cfem", "mean"):
         model = mmfusion.create_model("mmixer_tiny", modalities=mods, content=content, num_classes=5)
         out = model(batch(mods, s=32))
+        assert set(out) == {"logits"}  # per-stream heads only with aux_weight > 0
+        out = mmfusion.create_model("mmixer_tiny", modalities=mods, content=content, num_classes=5,
+                                    aux_weight=0.5)(batch(mods, s=32))
         assert set(out) == {"logits", *(f"logits_{m}" for m in mods)}
         assert out["logits"].shape == (2, 5)
 
@@ -163,9 +166,12 @@ def test_sizes() -> None:
         full = mmfusion.create_model("mmixer", num_classes=60)
         wacv = mmfusion.create_model("mmixer", num_classes=60, content="mean")
         tiny = mmfusion.create_model("mmixer_tiny", num_classes=10)
-    assert n_params(full) == 44_741_808
-    assert n_params(wacv) == 43_154_096
-    assert n_params(tiny) == 1_302_936
+    assert n_params(full) == 44_649_468
+    assert n_params(wacv) == 43_061_756
+    assert n_params(tiny) == 1_300_986
+    with torch.device("meta"):  # aux_weight > 0 adds a Linear(d, K) head per stream
+        aux = mmfusion.create_model("mmixer", num_classes=60, aux_weight=0.5)
+    assert n_params(aux) == 44_649_468 + 3 * (512 * 60 + 60)
     assert n_params(full.encoders) == 11_176_512 + 2 * (11_176_512 - 2 * 64 * 49)
     # per stream: mix Linear(1024, 512) + content Linear(512, 512) + a GRU cell 512 -> 512
     assert n_params(full.mcu) == 3 * ((1024 * 512 + 512) + (512 * 512 + 512) + 2 * 3 * (512 * 512 + 512))

@@ -43,7 +43,7 @@ class MMixer(nn.Module):
 
     ``forward(batch)`` reads ``batch[m]`` (N, C_m, T_m, H_m, W_m) for every ``m`` in
     ``modalities`` (C: rgb 3, depth/ir 1; T and size may differ between modalities) and returns
-    ``{"logits": (N, K), "logits_<m>": (N, K) for each m}``.
+    ``{"logits": (N, K)}``, plus ``"logits_<m>": (N, K)`` for each m when ``aux_weight > 0``.
 
     Args:
         modalities: two or more distinct modality keys.
@@ -104,7 +104,10 @@ class MMixer(nn.Module):
         self.mcu = nn.ModuleDict({m: MCU(dim, dim, dim) for m in modalities})
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim * len(modalities), num_classes)
-        self.aux_heads = nn.ModuleDict({m: nn.Linear(dim, num_classes) for m in modalities})
+        # per-stream heads exist only when their loss is on: parameters outside the loss would
+        # stall DistributedDataParallel (every parameter must get a gradient each step)
+        self.aux_heads = nn.ModuleDict({m: nn.Linear(dim, num_classes) for m in modalities}) if aux_weight > 0 \
+            else None
 
     def _check(self, batch: Mapping[str, Tensor]) -> None:
         n: int | None = None
@@ -136,8 +139,9 @@ class MMixer(nn.Module):
         g = self.contents(feats)
         last = {m: self.mcu[m](feats[m], g[m].to(feats[m].dtype))[1] for m in self.modalities}
         out = {"logits": self.head(self.dropout(torch.cat([last[m] for m in self.modalities], dim=-1)))}
-        for m in self.modalities:
-            out[f"logits_{m}"] = self.aux_heads[m](self.dropout(last[m]))
+        if self.aux_heads is not None:
+            for m in self.modalities:
+                out[f"logits_{m}"] = self.aux_heads[m](self.dropout(last[m]))
         return out
 
     def loss(self, outputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
