@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -109,14 +110,31 @@ def create_model(name: str, checkpoint: str | Path | None = None, **kwargs: Any)
 
 
 def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
-    """Load safetensors weights into ``model``; a mismatch is a :class:`CheckpointError`."""
+    """Load safetensors weights into ``model``; a mismatch is a :class:`CheckpointError`.
+
+    The error names the file and, for a shape mismatch, the first mismatching key (in the model's
+    ``state_dict`` order) with both shapes. ``strict=False`` tolerates missing / unexpected keys,
+    never a wrong shape.
+    """
     from safetensors.torch import load_file
 
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises several unrelated types on bad files
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    for key, own in model.state_dict().items():
+        # torch reports every size mismatch in one long RuntimeError without the file; name both here
+        if key in state and tuple(own.shape) != tuple(state[key].shape):
+            raise CheckpointError(
+                f"{path}: weights do not fit {type(model).__name__}: {key!r} has shape {tuple(state[key].shape)} "
+                f"in the checkpoint, {tuple(own.shape)} in the model")
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # anything torch still refuses (e.g. a module's own load hook)
+        found = re.search(r"for (\S+?):", str(exc))
+        first = found.group(1) if found else next(iter(state), "<empty>")
+        raise CheckpointError(f"{path}: weights do not fit {type(model).__name__} (first mismatching key "
+                              f"{first!r}): {exc}") from exc
     if strict and (missing or unexpected):
         raise CheckpointError(
             f"{path}: weights do not fit {type(model).__name__}: "
