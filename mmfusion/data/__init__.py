@@ -1,1 +1,24 @@
-"""TODO docstring."""
+"""Data layer: file formats, NTU protocols, preprocessing, data sets and the synthetic world.
+
+Nothing is imported here (import the module you need); the main API:
+
+* :mod:`.formats` -- readers/writers of the published formats: NTU ``.skeleton`` (byte-exact;
+  ``read_skeleton(path) -> SkeletonSequence``, ``.to_array()`` (M, T, V, C)), masked depth PNG
+  folders (uint16 (T, H, W), mm), RGB/IR AVI (uint8 (T, H, W[, 3])), NW-UCLA JSON, PKU-MMD.
+* :mod:`.ntu` -- ``NTUSampleName``, ``split_of(name, protocol)`` (xsub/xview/xsub120/xset),
+  missing-skeleton lists, ``NTUTree(root)`` paths.
+* :mod:`.layouts` -- skeleton layouts as data (``NTU25``, ``COCO17``, ``UCLA20``, ``get_layout``).
+* :mod:`.preprocess` -- CTR-GCN / PYSKL skeleton preprocessing (denoising, centring, crop-resize,
+  bone/motion streams); :mod:`.sampling` -- frame indices shared by all modalities;
+  :mod:`.transforms` -- clip crops/resizes/flips and tensor conversion.
+* :mod:`.pointcloud` -- depth (H, W) -> points (N, 3) with ``CameraIntrinsics``, fixed-size
+  sampling (random / FPS); :mod:`.heatmaps` -- keypoints (M, T, V, 2) -> heatmaps (V, T, h, w).
+* :mod:`.dataset` -- ``NTUDataset``: aligned multimodal samples (``"rgb"`` (3, T, H, W),
+  ``"depth"``/``"ir"`` (1, T, H, W), ``"points"`` (T, P, 3), ``"skeleton"`` (3, T, V, M),
+  ``"heatmap"``, ``"keypoints2d"``, ``"label"``) from a raw tree or a packed store, and ``collate``.
+* :mod:`.store` -- ``pack_ntu`` / ``PackedStore``: a raw tree packed once into memory-mapped shards.
+* :mod:`.sources` -- where a recipe's data comes from (raw tree, store or synthetic world).
+* :mod:`.synthetic` -- the synthetic NTU-format world (``generate(out_dir, SynthConfig)``).
+
+See docs/data.md and docs/data_formats.md.
+"""
