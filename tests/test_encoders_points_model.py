@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 import mmfusion
 from mmfusion.encoders.point_sequence import PointSequenceEncoder, normalize_clip, point_sequence_encoder
-from mmfusion.encoders.stgcn import EncoderClassifier
 from mmfusion.errors import ConfigError, MissingModalityError
+from mmfusion.models.heads import ModalityClassifier
 
 
 def clip(n: int = 2, t: int = 3, p: int = 96) -> torch.Tensor:
@@ -26,7 +26,7 @@ def test_parameter_count_of_the_default_config() -> None:
 
 def test_tiny_forward_backward_and_batch_contract() -> None:
     model = mmfusion.create_model("point_sequence_encoder_tiny", num_classes=5)
-    assert isinstance(model, EncoderClassifier)
+    assert isinstance(model, ModalityClassifier)
     x = clip()
     out = model({"points": x, "skeleton": torch.zeros(1)})
     assert out["logits"].shape == (2, 5) and out["features"].shape == (2, 64)

@@ -10,8 +10,9 @@ import mmfusion
 from mmfusion.data.layouts import NTU25
 from mmfusion.encoders.hypergcn import hyper_joint_diversity_loss, hypergcn_base, hypergcn_large, hypergcn_tiny
 from mmfusion.encoders.skeleton_transformer import SkeletonTransformer, mamp_transformer, mamp_transformer_tiny
-from mmfusion.encoders.stgcn import STGCN, EncoderClassifier, stgcn, stgcn_tiny
+from mmfusion.encoders.stgcn import STGCN, stgcn, stgcn_tiny
 from mmfusion.errors import ConfigError, MissingModalityError
+from mmfusion.models.heads import ModalityClassifier
 
 TINY = {"stgcn_tiny": stgcn_tiny, "hypergcn_tiny": hypergcn_tiny, "mamp_transformer_tiny": mamp_transformer_tiny}
 
@@ -107,7 +108,7 @@ def test_registry_lists_the_skeleton_encoders() -> None:
     for n in ("stgcn", "stgcn_tiny", "hypergcn_base", "hypergcn_tiny", "mamp_transformer", "mamp_transformer_tiny"):
         assert n in names
     assert isinstance(mmfusion.create_model("stgcn_tiny"), STGCN)
-    assert isinstance(mmfusion.create_model("stgcn_tiny", num_classes=3), EncoderClassifier)
+    assert isinstance(mmfusion.create_model("stgcn_tiny", num_classes=3), ModalityClassifier)
 
 
 # ---------------------------------------------------------------- ST-GCN

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 import mmfusion
 from mmfusion.errors import ConfigError, MissingModalityError
-from mmfusion.models.unimodal import FrameGRU, ModalityClassifier
+from mmfusion.models.heads import ModalityClassifier
+from mmfusion.models.unimodal import FrameGRU
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -102,3 +103,20 @@ def test_registered_modality_classifier() -> None:
     out = model({"ir": torch.randn(2, 1, 3, 32, 32)})
     assert out["logits"].shape == (2, 4)
     assert "modality_classifier" in mmfusion.list_models(tag="model")
+
+
+def test_modality_classifier_tensor_input_features_and_aux_loss() -> None:
+    class _AuxEncoder(nn.Module):
+        out_dim, has_aux = 5, True
+
+        def forward(self, x: Tensor, return_aux: bool = False) -> tuple[Tensor, dict[str, Tensor]]:
+            return x.mean(dim=1), {"loss_extra": torch.tensor(0.25)}
+
+    clf = ModalityClassifier(_AuxEncoder(), "skeleton", num_classes=3, norm=True, label_smoothing=0.1)
+    x = torch.randn(2, 6, 5)
+    out = clf({"skeleton": x})
+    assert torch.allclose(out["features"], x.mean(dim=1))
+    assert torch.equal(clf(x), out["logits"])                      # a bare tensor gives the logits
+    target = torch.tensor([0, 2])
+    ce = torch.nn.functional.cross_entropy(out["logits"], target, label_smoothing=0.1)
+    assert torch.allclose(clf.loss(out, target), ce + 0.25)

@@ -45,7 +45,7 @@ from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
 from ..registry import register_model
 from .graph import virtual_joint_adjacency
-from .stgcn import EncoderClassifier, check_skeleton
+from .stgcn import _maybe_head, check_skeleton
 
 __all__ = ["HyperGCN", "HyperGraphConv", "MultiScaleTCN", "HyperGCNUnit", "hyper_joint_diversity_loss",
            "hypergcn_base", "hypergcn_large", "hypergcn_tiny"]
@@ -324,9 +324,7 @@ class HyperGCN(nn.Module):
 def _build(stages: Sequence[Sequence[int]], embed_dim: int, num_classes: int | None, layout: str,
            dropout: float, label_smoothing: float, **kwargs: Any) -> nn.Module:
     enc = HyperGCN(layout=layout, embed_dim=embed_dim, stages=stages, **kwargs)
-    if num_classes is None:
-        return enc
-    return EncoderClassifier(enc, num_classes, dropout=dropout, label_smoothing=label_smoothing)
+    return _maybe_head(enc, num_classes, dropout=dropout, label_smoothing=label_smoothing)
 
 
 @register_model(tags=("encoder", "skeleton", "model"))
@@ -334,7 +332,7 @@ def hypergcn_base(num_classes: int | None = None, layout: str = "ntu25", dropout
                   label_smoothing: float = 0.1, **kwargs: Any) -> nn.Module:
     """Hyper-GCN base (128-256-256, 9 units, 3 hyper joints); (N, C, T, V, M) -> (N, 256).
 
-    With ``num_classes`` a :class:`EncoderClassifier` whose ``loss`` is
+    With ``num_classes`` a :class:`~mmfusion.models.heads.ModalityClassifier` whose ``loss`` is
     CE(label smoothing 0.1) + diversity loss, as in the official training script.
     """
     return _build(HYPERGCN_BASE_STAGES, 128, num_classes, layout, dropout, label_smoothing, **kwargs)

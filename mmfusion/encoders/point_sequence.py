@@ -1,6 +1,6 @@
 """Point-cloud sequence encoder: per-frame PointNet++ + a light temporal transformer.
 
-Design (chosen over a P4Transformer point-tube; see docs/models_skeleton_points.md):
+Design (chosen over a P4Transformer point-tube; see docs/models.md):
 
 1. clip normalisation (as P4Transformer's ``clip_normalize``): subtract the clip centroid
    and divide by the clip's largest point radius, so radii are in units of the body size
@@ -31,7 +31,7 @@ from ..errors import ConfigError
 from ..registry import register_model
 from .pointnet2 import GlobalSetAbstraction, SetAbstraction
 from .skeleton_transformer import TransformerBlock
-from .stgcn import EncoderClassifier
+from .stgcn import _maybe_head
 
 __all__ = ["PointSequenceEncoder", "normalize_clip", "point_sequence_encoder", "point_sequence_encoder_tiny"]
 
@@ -144,17 +144,14 @@ class PointSequenceEncoder(nn.Module):
 
 
 def _build(num_classes: int | None, dropout: float, **kwargs: Any) -> nn.Module:
-    enc = PointSequenceEncoder(**kwargs)
-    if num_classes is None:
-        return enc
-    return EncoderClassifier(enc, num_classes, dropout=dropout, key="points")
+    return _maybe_head(PointSequenceEncoder(**kwargs), num_classes, key="points", dropout=dropout)
 
 
 @register_model(tags=("encoder", "points", "model"))
 def point_sequence_encoder(num_classes: int | None = None, dropout: float = 0.0, **kwargs: Any) -> nn.Module:
     """PointNet++ SSG per frame (512/0.1/32, 128/0.2/64, global 1024) + 2-layer 256-d temporal
     transformer; (N, T, P>=512, 3) -> (N, 256). With ``num_classes`` an
-    :class:`~mmfusion.encoders.stgcn.EncoderClassifier` reading ``batch["points"]``.
+    :class:`~mmfusion.models.heads.ModalityClassifier` reading ``batch["points"]``.
     """
     return _build(num_classes, dropout, **kwargs)
 

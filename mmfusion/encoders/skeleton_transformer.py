@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
 from ..registry import register_model
-from .stgcn import EncoderClassifier, check_skeleton
+from .stgcn import _maybe_head, check_skeleton
 
 __all__ = ["SkeletonTransformer", "TransformerBlock", "mamp_transformer", "mamp_transformer_tiny"]
 
@@ -243,11 +243,9 @@ class SkeletonTransformer(nn.Module):
 
 
 def _build(num_classes: int | None, dropout: float, label_smoothing: float, **kwargs: Any) -> nn.Module:
-    enc = SkeletonTransformer(**kwargs)
-    if num_classes is None:
-        return enc
     # MAMP-style head on pooled tokens: LayerNorm -> dropout -> Linear
-    return EncoderClassifier(enc, num_classes, dropout=dropout, norm=True, label_smoothing=label_smoothing)
+    return _maybe_head(SkeletonTransformer(**kwargs), num_classes, dropout=dropout, norm=True,
+                       label_smoothing=label_smoothing)
 
 
 @register_model(tags=("encoder", "skeleton", "model"))
@@ -255,7 +253,7 @@ def mamp_transformer(num_classes: int | None = None, layout: str = "ntu25", drop
                      label_smoothing: float = 0.0, **kwargs: Any) -> nn.Module:
     """MAMP encoder: T=120, t_patch 4, 8 layers, 256-d, 8 heads; (N, 3, T, V, M) -> (N, 256).
 
-    With ``num_classes`` a :class:`~mmfusion.encoders.stgcn.EncoderClassifier` (mean-pooled
+    With ``num_classes`` a :class:`~mmfusion.models.heads.ModalityClassifier` (mean-pooled
     tokens -> LN -> Linear). MAMP finetuning used drop_path_rate=0.3, dropout 0.3 and label
     smoothing 0.1.
     """

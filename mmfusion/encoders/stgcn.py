@@ -1,10 +1,9 @@
 """ST-GCN (Yan, Xiong and Lin, "Spatial Temporal Graph Convolutional Networks for
 Skeleton-Based Action Recognition", AAAI 2018): the baseline every skeleton paper compares with.
 
-Also home of two shared pieces: :func:`check_skeleton` (input validation) and
-:class:`EncoderClassifier` (any encoder + linear head, batch-dict contract), reused by
-:mod:`mmfusion.encoders.hypergcn`, :mod:`mmfusion.encoders.skeleton_transformer` and
-:mod:`mmfusion.encoders.point_sequence`.
+Also home of :func:`check_skeleton` (input validation), reused by :mod:`mmfusion.encoders.hypergcn`
+and :mod:`mmfusion.encoders.skeleton_transformer`. With ``num_classes`` the skeleton and point
+entries wrap their encoder in :class:`mmfusion.models.heads.ModalityClassifier` (``_maybe_head``).
 
 Shapes: input ``(N, C, T, V, M)`` (C=3 xyz, M persons); persons are folded into the batch
 and the pooled features are averaged over persons at the end.
@@ -12,7 +11,7 @@ and the pooled features are averaged over persons at the end.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -20,12 +19,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.layouts import SkeletonLayout, get_layout
-from ..errors import ConfigError, MissingModalityError
+from ..errors import ConfigError
 from ..registry import register_model
 from .graph import spatial_partition
 
-__all__ = ["STGCN", "STGCNBlock", "SpatialGraphConv", "EncoderClassifier", "SkeletonClassifier", "check_skeleton",
-           "stgcn", "stgcn_tiny"]
+__all__ = ["STGCN", "STGCNBlock", "SpatialGraphConv", "check_skeleton", "stgcn", "stgcn_tiny"]
 
 #: (out_channels, temporal stride) of the ten ST-GCN blocks of the paper / official code.
 STGCN_BLOCKS: tuple[tuple[int, int], ...] = (
@@ -195,82 +193,10 @@ class STGCN(nn.Module):
         return self.forward(x)
 
 
-class EncoderClassifier(nn.Module):
-    """An encoder plus a linear head, following the model batch contract.
-
-    ``forward(batch)`` with a dict reads ``batch[key]`` (e.g. ``"skeleton"`` (N, C, T, V, M)
-    or ``"points"`` (N, T, P, 3)) and returns
-    ``{"logits": (N, num_classes), "features": (N, D), **aux}``; with a Tensor it returns the
-    logits tensor. Encoders that expose ``has_aux = True`` are called with
-    ``return_aux=True`` and their aux dict (e.g. Hyper-GCN's ``"loss_div"``) is merged into
-    the outputs; :meth:`loss` adds every ``"loss_*"`` entry to the cross-entropy.
-
-    Args:
-        encoder: module mapping the modality tensor to (N, D), with ``out_dim = D``.
-        num_classes: classes of the linear head.
-        dropout: dropout before the head.
-        norm: LayerNorm on the pooled features before the head (MAMP-style finetuning).
-        key: batch key of the input modality.
-        label_smoothing: used by :meth:`loss`.
-    """
-
-    def __init__(self, encoder: nn.Module, num_classes: int, dropout: float = 0.0, norm: bool = False,
-                 key: str = "skeleton", label_smoothing: float = 0.0) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ConfigError(f"classifier: num_classes must be >= 1, got {num_classes}")
-        self.encoder = encoder
-        self.out_dim: int = int(encoder.out_dim)
-        self.num_classes = num_classes
-        self.key = key
-        self.label_smoothing = label_smoothing
-        self.norm = nn.LayerNorm(self.out_dim) if norm else nn.Identity()
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.out_dim, num_classes)
-
-    def _input(self, batch: Tensor | Mapping[str, Any]) -> Tensor:
-        if isinstance(batch, Tensor):
-            return batch
-        if self.key not in batch:
-            raise MissingModalityError(self.key, f"{type(self.encoder).__name__} reads batch[{self.key!r}]; "
-                                                 f"batch has keys {sorted(batch)}")
-        return batch[self.key]
-
-    def _encode(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        if getattr(self.encoder, "has_aux", False):
-            return self.encoder(x, return_aux=True)
-        return self.encoder(x), {}
-
-    def forward_features(self, batch: Tensor | Mapping[str, Any]) -> Tensor:
-        """Pooled encoder features (N, D)."""
-        return self._encode(self._input(batch))[0]
-
-    def forward_head(self, features: Tensor) -> Tensor:
-        """(N, D) -> logits (N, num_classes)."""
-        return self.head(self.dropout(self.norm(features)))
-
-    def forward(self, batch: Tensor | Mapping[str, Any]) -> Tensor | dict[str, Tensor]:
-        feats, aux = self._encode(self._input(batch))
-        logits = self.forward_head(feats)
-        if isinstance(batch, Tensor):
-            return logits
-        return {"logits": logits, "features": feats, **aux}
-
-    def loss(self, outputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
-        """Cross-entropy (with ``label_smoothing``) plus every ``"loss_*"`` auxiliary term."""
-        loss = F.cross_entropy(outputs["logits"].float(), target, label_smoothing=self.label_smoothing)
-        for k, v in outputs.items():
-            if k.startswith("loss_"):
-                loss = loss + v.float()
-        return loss
-
-
-#: the name used by skeleton code; same class
-SkeletonClassifier = EncoderClassifier
-
-
 def _maybe_head(encoder: nn.Module, num_classes: int | None, **head_kw: Any) -> nn.Module:
-    return encoder if num_classes is None else EncoderClassifier(encoder, num_classes, **head_kw)
+    from ..models.heads import with_head  # deferred: importing mmfusion.models imports this module
+
+    return with_head(encoder, num_classes, **head_kw)
 
 
 @register_model(tags=("encoder", "skeleton", "model"))
@@ -278,7 +204,7 @@ def stgcn(num_classes: int | None = None, layout: str = "ntu25", dropout: float 
     """ST-GCN, paper configuration (10 blocks, 64-128-256, temporal kernel 9, spatial partitions).
 
     ``num_classes=None`` returns the bare :class:`STGCN` encoder (N, C, T, V, M) -> (N, 256);
-    otherwise a :class:`EncoderClassifier` (batch dict -> ``{"logits"}``).
+    otherwise a :class:`~mmfusion.models.heads.ModalityClassifier` (batch dict -> ``{"logits"}``).
     """
     return _maybe_head(STGCN(layout=layout, dropout=dropout, **kwargs), num_classes)
 

@@ -3,8 +3,8 @@
 * :class:`FrameGRU` — one frame-wise 2-D CNN + projection + GRU + linear head: exactly one
   M-Mixer stream with a plain GRU instead of the MCU and no cross-modal content, so the demo
   can compare each modality alone against the fusion with the same encoders.
-* :class:`ModalityClassifier` — wraps any encoder that maps ``batch[key]`` to (N, D) or
-  (N, T, D) features (temporal mean) with a linear head.
+* ``modality_classifier`` — any registered encoder of one batch key + a linear head
+  (:class:`~mmfusion.models.heads.ModalityClassifier`, re-exported here).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from ..encoders.frame2d import FrameEncoder2D, channels_of
 from ..errors import ConfigError, MissingModalityError
 from ..registry import create_model, register_model
+from .heads import ModalityClassifier
 
 __all__ = ["FrameGRU", "ModalityClassifier"]
 
@@ -61,47 +62,6 @@ class FrameGRU(nn.Module):
         feats = self.proj(self.encoder(batch[self.modality]))
         _, h = self.gru(feats)  # h (1, N, d)
         return {"logits": self.head(self.dropout(h[-1]))}
-
-
-class ModalityClassifier(nn.Module):
-    """Linear classifier on top of any encoder of one batch key.
-
-    ``forward(batch)`` calls ``encoder(batch[key])``; features (N, D) are used as they are,
-    (N, T, D) are averaged over T; returns ``{"logits": (N, K)}``.
-
-    Args:
-        encoder: module returning (N, D) or (N, T, D).
-        key: batch key to read (``"rgb"``, ``"depth"``, ``"skeleton"``, ``"points"`` ...).
-        num_classes: K.
-        feature_dim: D; read from ``encoder.out_dim`` when not given.
-        dropout: before the head.
-    """
-
-    def __init__(self, encoder: nn.Module, key: str, num_classes: int, feature_dim: int | None = None,
-                 dropout: float = 0.0) -> None:
-        super().__init__()
-        if feature_dim is None:
-            feature_dim = getattr(encoder, "out_dim", None)
-        if not isinstance(feature_dim, int) or feature_dim < 1:
-            raise ConfigError(f"ModalityClassifier: {type(encoder).__name__} has no integer out_dim; pass feature_dim")
-        if num_classes < 1:
-            raise ConfigError(f"ModalityClassifier: num_classes must be >= 1, got {num_classes}")
-        self.encoder, self.key, self.num_classes = encoder, key, num_classes
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(feature_dim, num_classes)
-
-    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        if self.key not in batch:
-            raise MissingModalityError(self.key, f"{type(self.encoder).__name__} classifier reads batch[{self.key!r}]")
-        feats = self.encoder(batch[self.key])
-        if isinstance(feats, (tuple, list)):
-            feats = feats[0]
-        if feats.ndim == 3:
-            feats = feats.mean(dim=1)
-        elif feats.ndim != 2:
-            raise ConfigError(f"ModalityClassifier: encoder output must be (N, D) or (N, T, D), got "
-                              f"{tuple(feats.shape)}; pool it to one of those first")
-        return {"logits": self.head(self.dropout(feats))}
 
 
 @register_model(tags=("model", "rgb", "depth", "ir"))
