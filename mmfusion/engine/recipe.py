@@ -13,6 +13,7 @@ Without ``--data-root`` the data is the synthetic NTU world (generated and packe
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,3 +98,31 @@ def results_table(rows: Sequence[Mapping[str, Any]]) -> str:
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     lines += ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in cells]
     return "\n".join(lines)
+
+
+def describe(cfg: NTURecipe, data: tuple[NTUDataset, NTUDataset]) -> str:
+    """One line on the data: clip counts, classes, protocol and source."""
+    return (f"{len(data[0])} train / {len(data[1])} test clips, {data[0].num_classes} classes, protocol "
+            f"{cfg.protocol}, data {cfg.data_root or 'synthetic NTU world (' + cfg.cache_dir + ')'}")
+
+
+def fit_row(cfg: NTURecipe, label: str, model: str, modalities: Sequence[str], rows: list[dict[str, Any]],
+            runs: list[TrainResult], **fit_kwargs: Any) -> TrainResult:
+    """:func:`fit` one model and append its result row (model label, modalities, top1, top5,
+    mean_class, wall minutes) to ``rows`` and its :class:`TrainResult` to ``runs``."""
+    start = time.perf_counter()
+    res = fit(cfg, model, modalities, **fit_kwargs)
+    rows.append({"model": label, "modalities": "+".join(modalities), "top1": res.top1, "top5": res.top5,
+                 "mean_class": res.mean_class, "minutes": (time.perf_counter() - start) / 60})
+    runs.append(res)
+    return res
+
+
+def print_results(cfg: NTURecipe, rows: Sequence[Mapping[str, Any]], runs: Sequence[TrainResult],
+                  num_test: int) -> None:
+    """The held-out accuracy table and the run folders (call on the main process only)."""
+    print(f"\nHeld-out {cfg.protocol} accuracy (%), {num_test} test clips:\n")
+    print(results_table(rows))
+    print("\nRun folders (weights, curves.png, confusion_matrix.png, metrics.json):")
+    for r in runs:
+        print(f"  {r.run_dir}")
