@@ -1,0 +1,199 @@
+"""Lift a clip's 2-D keypoints to 3-D camera joints with its depth frames (UniPose stage A or naive).
+
+The one-call API for pipelines (RGB-D -> skeleton -> action)::
+
+    from mmfusion.pose.lift import lift_rgbd, load_lifter
+    net = load_lifter("runs/unipose_synth/stage_a")        # or None for the naive lifting
+    joints = lift_rgbd(depth_mm, kp2d, KINECT_V2_DEPTH, model=net)   # (T, V, 3) metres
+
+* ``model=None``: every keypoint is back-projected with the depth image at its pixel (nearest
+  valid pixel of a 5 x 5 window, else the frame's median depth) —
+  :func:`mmfusion.pose.data.lift_with_depth`. The joints then lie on the visible body
+  surface (a few cm in front of the joint centres) and inherit every depth hole / occlusion.
+* ``model`` = a stage-A :class:`~mmfusion.pose.pointnet_pose.PointPoseNet` (or the folder of
+  one, see :func:`save_lifter`): the person's points are cut from the depth frames with the
+  2-D keypoints (a square box around them and a depth gate around the depth at the
+  keypoints, which drops floor / background in unmasked depth), sampled to ``num_points``
+  per frame with depth-map normals, and the network votes the joints. The 2-D keypoints are
+  only used to find the person; the joints come from the cloud.
+
+Camera convention (:mod:`mmfusion.data.pointcloud`): X right, Y up, Z forward, metres.
+A frame without any usable depth pixel gives all-zero joints (the NTU convention for an
+absent body); nothing becomes NaN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..errors import CheckpointError, ConfigError
+from .a2j import keypoint_boxes
+from .data import depth_normals, lift_with_depth, sample_cloud
+from .decode import intrinsics_tensor
+
+__all__ = ["lift_rgbd", "load_lifter", "save_lifter", "person_depth"]
+
+#: points per frame when the checkpoint does not say (stage A's recipes train with 512)
+DEFAULT_POINTS = 512
+#: half depth of the gate around the person's depth (a body is < ~0.6 m deep; arms reach forward)
+GATE_M = 0.8
+
+
+def save_lifter(model: nn.Module, run_dir: str | Path, model_name: str, model_kwargs: Mapping[str, Any],
+                num_points: int, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write a stage-A network as ``<run_dir>/model.safetensors`` + ``config.json``.
+
+    The folder loads with ``mmfusion.create_model(model_name, checkpoint=run_dir)`` or
+    :func:`load_lifter`; ``num_points`` (points per frame at training) is kept in the JSON
+    and used by :func:`lift_rgbd`. Returns the folder.
+    """
+    from ..engine.checkpoint import save_weights, write_model_config
+
+    run_dir = Path(run_dir)
+    save_weights(model, run_dir / "model.safetensors", metadata={"model_name": model_name})
+    write_model_config(run_dir, model_name, dict(model_kwargs), modalities=("points", "keypoints2d"),
+                       extra={"num_points": int(num_points), "task": "unipose_stage_a", **dict(extra or {})})
+    return run_dir
+
+
+def load_lifter(run_dir: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """A stage-A network from a :func:`save_lifter` folder, in eval mode, on ``device``.
+
+    Raises:
+        CheckpointError: no ``config.json`` / weights, or weights that do not fit.
+    """
+    import mmfusion
+
+    run_dir = Path(run_dir)
+    cfg_file = run_dir / "config.json"
+    if not cfg_file.is_file():
+        raise CheckpointError(f"{cfg_file}: missing; expected a stage-A folder written by save_lifter")
+    try:
+        cfg = json.loads(cfg_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{cfg_file}: not valid JSON ({exc})") from exc
+    if not cfg.get("model_name"):
+        raise CheckpointError(f"{cfg_file}: no 'model_name'")
+    model = mmfusion.create_model(cfg["model_name"], checkpoint=run_dir)
+    model.lift_num_points = int(cfg.get("num_points") or DEFAULT_POINTS)  # read by lift_rgbd
+    return model.to(device).eval()
+
+
+def _as_numpy(x: Any, name: str) -> np.ndarray:
+    if isinstance(x, Tensor):
+        return x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        return x
+    raise ConfigError(f"lift_rgbd: {name} must be a numpy array or a tensor, got {type(x).__name__}")
+
+
+def person_depth(depth_m: np.ndarray, kp: np.ndarray, scores: np.ndarray | None, margin: float = 1.2,
+                 gate: float = GATE_M) -> np.ndarray:
+    """Keep the person in (T, H, W) metre depth: pixels in the square box around each frame's
+    2-D keypoints (``margin`` x their extent) within ``gate`` metres of the median depth at
+    the keypoints; everything else 0. kp (T, V, 2) pixels, scores (T, V) or None."""
+    t, h, w = depth_m.shape
+    kp_t = torch.from_numpy(kp.astype(np.float32))
+    boxes = keypoint_boxes(kp_t, None if scores is None else torch.from_numpy(scores.astype(np.float32)),
+                           margin=margin).numpy()
+    z_kp = lift_with_depth(kp_t[None], torch.from_numpy(depth_m)[None], (1.0, 1.0, 0.0, 0.0))[0, ..., 2].numpy()
+    z_kp = np.where(np.isfinite(z_kp) & (z_kp > 0), z_kp, np.inf)
+    # median over the keypoints that found depth (inf = none; a frame without any gets z_ref = inf: empty cut)
+    z_ref = np.sort(z_kp, axis=1)[np.arange(t), np.maximum((np.isfinite(z_kp).sum(1) - 1) // 2, 0)]
+    vv, uu = np.mgrid[0:h, 0:w]
+    x0, y0, side = boxes[:, 0, None, None], boxes[:, 1, None, None], boxes[:, 2, None, None]
+    inside = (uu >= x0) & (uu <= x0 + side) & (vv >= y0) & (vv <= y0 + side)
+    near = np.abs(depth_m - z_ref[:, None, None]) < gate
+    return np.where(inside & near & (depth_m > 0), depth_m, 0).astype(np.float32)
+
+
+@torch.no_grad()
+def lift_rgbd(depth: Any, keypoints2d: Any, intrinsics: Any, model: nn.Module | str | Path | None = None,
+              scores: Any = None, num_points: int | None = None, depth_scale: float = 1000.0,
+              seed: int = 0, chunk: int = 64) -> Any:
+    """Lift a clip's 2-D keypoints to 3-D camera joints.
+
+    Args:
+        depth: (T, H, W) depth frames, uint16 millimetres (0 = no reading) — any numeric
+            array/tensor, divided by ``depth_scale`` to get metres.
+        keypoints2d: (T, V, 2) pixels (u = column, v = row) in the depth image; for a
+            stage-A model V must be its joint count (COCO-17 for the shipped recipes).
+        intrinsics: of the depth camera: ``CameraIntrinsics``, ``(fx, fy, cx, cy)`` or a
+            tensor (4,).
+        model: None (naive lifting), a stage-A network, or a :func:`save_lifter` folder.
+        scores: optional (T, V) keypoint confidences (used to place the person box).
+        num_points: points per frame for the network (default: the checkpoint's training
+            value, else 512).
+        depth_scale: depth units per metre.
+        seed: point sampling seed (the result is deterministic given it).
+        chunk: frames per forward pass.
+
+    Returns:
+        (T, V, 3) float32 camera metres (X right, Y up, Z forward); a numpy array when
+        ``keypoints2d`` is one, else a tensor. Frames without usable depth give zeros.
+
+    Raises:
+        ConfigError: wrong shapes, or a model whose joint count differs from V.
+    """
+    as_tensor = isinstance(keypoints2d, Tensor)
+    d = _as_numpy(depth, "depth").astype(np.float32) / float(depth_scale)
+    kp = _as_numpy(keypoints2d, "keypoints2d").astype(np.float32)
+    sc = None if scores is None else _as_numpy(scores, "scores").astype(np.float32)
+    if d.ndim != 3 or kp.ndim != 3 or kp.shape[-1] != 2 or kp.shape[0] != d.shape[0]:
+        raise ConfigError(f"lift_rgbd: depth must be (T, H, W) and keypoints2d (T, V, 2) with the same T; got "
+                          f"{d.shape} and {kp.shape}")
+    if sc is not None and sc.shape != kp.shape[:2]:
+        raise ConfigError(f"lift_rgbd: scores must be {kp.shape[:2]}, got {sc.shape}")
+    if not np.isfinite(kp).all() or not np.isfinite(d).all():
+        raise ConfigError("lift_rgbd: keypoints2d / depth contain NaN or inf")
+    intr = intrinsics_tensor(intrinsics, torch.zeros(()))
+    intr_t = tuple(float(v) for v in intr.reshape(4))
+    has_depth = (d > 0).any(axis=(1, 2))  # (T,)
+    if model is None:
+        out = lift_with_depth(torch.from_numpy(kp)[None], torch.from_numpy(d)[None], intr)[0].numpy()
+    else:
+        net = load_lifter(model) if isinstance(model, (str, Path)) else model
+        out = _lift_with_net(net, d, kp, sc, intr_t, num_points, seed, chunk)
+    out = np.where(has_depth[:, None, None], np.nan_to_num(out, nan=0.0), 0.0).astype(np.float32)
+    return torch.from_numpy(out) if as_tensor else out
+
+
+def _lift_with_net(net: nn.Module, d: np.ndarray, kp: np.ndarray, sc: np.ndarray | None,
+                   intr: tuple[float, float, float, float], num_points: int | None, seed: int, chunk: int
+                   ) -> np.ndarray:
+    j = getattr(net, "num_joints", None)
+    if j is not None and j != kp.shape[1]:
+        raise ConfigError(f"lift_rgbd: the model predicts {j} joints, keypoints2d has {kp.shape[1]}")
+    p = int(num_points or getattr(net, "lift_num_points", DEFAULT_POINTS))
+    p = max(p, int(getattr(net, "npoints", (1,))[0]))
+    person = person_depth(d, kp, sc)
+    # frames whose person cut is empty (keypoints off the body) fall back to the whole valid depth
+    empty = ~(person > 0).any(axis=(1, 2))
+    person = np.where(empty[:, None, None], d, person)
+    usable = (person > 0).any(axis=(1, 2))
+    out = np.zeros((*kp.shape[:2], 3), np.float32)
+    if not usable.any():
+        return out
+    frames = np.flatnonzero(usable)
+    normals = depth_normals(person[frames], intr) if getattr(net, "in_features", 0) else None
+    pts, nrm = sample_cloud(person[frames], normals, intr, p, np.random.default_rng(seed))
+    was_training = net.training
+    net.eval()
+    try:
+        dev = next(net.parameters()).device
+        key = getattr(net, "feature_key", "normals")
+        for s in range(0, len(frames), chunk):
+            batch = {"points": torch.from_numpy(pts[s:s + chunk]).to(dev)[None]}
+            if normals is not None:
+                batch[key] = torch.from_numpy(nrm[s:s + chunk]).to(dev)[None]
+            out[frames[s:s + chunk]] = net(batch)["joints"][0].float().cpu().numpy()
+    finally:
+        net.train(was_training)
+    return out
