@@ -18,7 +18,7 @@ import fnmatch
 import json
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,38 @@ def create_model(name: str, checkpoint: str | Path | None = None, **kwargs: Any)
     return model
 
 
+def read_safetensors(path: str | Path) -> dict[str, Any]:
+    """All tensors of a safetensors file (CPU); an unreadable file is a :class:`CheckpointError` naming it."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises several unrelated types on bad files
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+
+
+def check_state_fits(module: nn.Module, state: Mapping[str, Any], path: str | Path, what: str | None = None,
+                     strict: bool = True) -> None:
+    """Raise :class:`CheckpointError` unless ``state`` can be loaded into ``module``.
+
+    A shape mismatch is always an error and names the first mismatching key (in the module's
+    ``state_dict`` order) with both shapes; with ``strict`` missing / unexpected keys are too.
+    ``what`` names the target in the message (default: the module's class name).
+    """
+    what = what or type(module).__name__
+    own = module.state_dict()
+    for key, value in own.items():
+        # torch reports every size mismatch in one long RuntimeError without the file; name both here
+        if key in state and tuple(value.shape) != tuple(state[key].shape):
+            raise CheckpointError(
+                f"{path}: weights do not fit {what}: {key!r} has shape {tuple(state[key].shape)} "
+                f"in the checkpoint, {tuple(value.shape)} in the model")
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if strict and (missing or unexpected):
+        raise CheckpointError(f"{path}: weights do not fit {what}: missing={missing[:5]} unexpected={unexpected[:5]}")
+
+
 def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
     """Load safetensors weights into ``model``; a mismatch is a :class:`CheckpointError`.
 
@@ -116,29 +148,15 @@ def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> Non
     ``state_dict`` order) with both shapes. ``strict=False`` tolerates missing / unexpected keys,
     never a wrong shape.
     """
-    from safetensors.torch import load_file
-
+    state = read_safetensors(path)
+    check_state_fits(model, state, path, strict=strict)
     try:
-        state = load_file(str(path))
-    except Exception as exc:  # safetensors raises several unrelated types on bad files
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
-    for key, own in model.state_dict().items():
-        # torch reports every size mismatch in one long RuntimeError without the file; name both here
-        if key in state and tuple(own.shape) != tuple(state[key].shape):
-            raise CheckpointError(
-                f"{path}: weights do not fit {type(model).__name__}: {key!r} has shape {tuple(state[key].shape)} "
-                f"in the checkpoint, {tuple(own.shape)} in the model")
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # anything torch still refuses (e.g. a module's own load hook)
         found = re.search(r"for (\S+?):", str(exc))
         first = found.group(1) if found else next(iter(state), "<empty>")
         raise CheckpointError(f"{path}: weights do not fit {type(model).__name__} (first mismatching key "
                               f"{first!r}): {exc}") from exc
-    if strict and (missing or unexpected):
-        raise CheckpointError(
-            f"{path}: weights do not fit {type(model).__name__}: "
-            f"missing={list(missing)[:5]} unexpected={list(unexpected)[:5]}")
 
 
 _imported = False

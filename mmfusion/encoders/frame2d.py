@@ -22,8 +22,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..errors import CheckpointError, ConfigError
-from ..registry import register_model
+from ..errors import ConfigError
+from ..registry import check_state_fits, read_safetensors, register_model
 from .temporal_shift import temporal_shift
 
 __all__ = ["FrameEncoder2D", "MODALITY_CHANNELS", "channels_of"]
@@ -148,13 +148,9 @@ class FrameEncoder2D(nn.Module):
         adapted to ``in_chans`` with timm's rule (sum for 1 channel). Anything else that does
         not fit exactly is a :class:`CheckpointError`.
         """
-        from safetensors.torch import load_file
         from timm.models import adapt_input_conv
 
-        try:
-            state = load_file(str(path))
-        except Exception as exc:  # safetensors raises several unrelated types on bad files
-            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+        state = read_safetensors(path)
         if any(k.startswith("backbone.") for k in state):
             state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
         # shift wrappers move conv1 weights to conv1.conv.*; map plain timm names onto them
@@ -173,13 +169,7 @@ class FrameEncoder2D(nn.Module):
                 renamed[key] = adapt_input_conv(self.in_chans, renamed[key])
         classifier = (self.backbone.pretrained_cfg or {}).get("classifier", "fc")
         renamed = {k: v for k, v in renamed.items() if k in own or not k.startswith(f"{classifier}.")}
-        missing = [k for k in own if k not in renamed]
-        unexpected = [k for k in renamed if k not in own]
-        wrong = [f"{k} {tuple(renamed[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-                 if k in renamed and renamed[k].shape != v.shape]
-        if missing or unexpected or wrong:
-            raise CheckpointError(f"{path}: weights do not fit timm {self.backbone_name!r} (in_chans={self.in_chans}): "
-                                  f"missing={missing[:5]} unexpected={unexpected[:5]} shape mismatch={wrong[:3]}")
+        check_state_fits(self.backbone, renamed, path, f"timm {self.backbone_name!r} (in_chans={self.in_chans})")
         self.backbone.load_state_dict(renamed)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
 from ..registry import register_model
+from .layers import DropPath, Mlp
 from .stgcn import _maybe_head, check_skeleton
 
 __all__ = ["SkeletonTransformer", "TransformerBlock", "mamp_transformer", "mamp_transformer_tiny"]
@@ -57,33 +58,17 @@ class _Attention(nn.Module):
         return self.proj_drop(self.proj(y.transpose(1, 2).reshape(b, n, d)))
 
 
-class _DropPath(nn.Module):
-    """Stochastic depth per sample (identity at eval or p=0)."""
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1.0 - self.p)
-        return x * keep / (1.0 - self.p)
-
-
 class TransformerBlock(nn.Module):
     """Pre-LN ViT block: x + attn(LN(x)), then x + MLP(LN(x)); (B, L, D) -> (B, L, D)."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True, drop: float = 0.0,
                  attn_drop: float = 0.0, drop_path: float = 0.0) -> None:
         super().__init__()
-        hidden = int(dim * mlp_ratio)
         self.norm1 = nn.LayerNorm(dim)
         self.attn = _Attention(dim, num_heads, qkv_bias, attn_drop, drop)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(drop), nn.Linear(hidden, dim),
-                                 nn.Dropout(drop))
-        self.drop_path = _DropPath(drop_path)
+        self.mlp = Mlp(dim, mlp_ratio, drop)
+        self.drop_path = DropPath(drop_path)
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x)))

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from ..encoders.layers import Mlp
 from ..errors import ConfigError
 from ..registry import register_model
 
@@ -60,9 +61,7 @@ class CFEMLayer(nn.Module):
         self.norm_kv = nn.LayerNorm(dim)
         self.attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
         self.norm_ffn = nn.LayerNorm(dim)
-        hidden = int(dim * ffn_ratio)
-        self.ffn = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim),
-                                 nn.Dropout(dropout))
+        self.ffn = Mlp(dim, ffn_ratio, dropout)
 
     def forward(self, queries: Tensor, tokens: Tensor, mask: Tensor | None = None) -> Tensor:
         kv = self.norm_kv(tokens)

@@ -32,34 +32,13 @@ import torch
 from torch import Tensor, nn
 
 from ..data.layouts import get_layout
+from ..encoders.layers import DropPath, Mlp
 from ..errors import ConfigError, DataFormatError, MissingModalityError
 from ..fusion.deformable3d import DeformableAttention3D
 from ..fusion.stride_attention import JointStrideAttention, TemporalStrideAttention
 from ..registry import register_model
 
 __all__ = ["Deform3DNet", "Deform3DBlock", "ConvStem3D"]
-
-
-class DropPath(nn.Module):
-    """Stochastic depth on the residual branch (per sample, training only)."""
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1.0 - self.p)
-        return x * keep / (1.0 - self.p)
-
-
-class Mlp(nn.Sequential):
-    """Linear(C -> r*C) -> GELU -> Dropout -> Linear(r*C -> C) -> Dropout on (..., C)."""
-
-    def __init__(self, dim: int, ratio: float = 4.0, drop: float = 0.0) -> None:
-        hidden = int(dim * ratio)
-        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(drop), nn.Linear(hidden, dim), nn.Dropout(drop))
 
 
 class ConvStem3D(nn.Module):

@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..encoders.xshiftnet import POSE_CFG, POSE_TINY_CFG, RGB_CFG, RGB_TINY_CFG, ClipHead, XShiftNet
-from ..errors import CheckpointError, ConfigError, MissingModalityError
+from ..errors import ConfigError, MissingModalityError
 from ..fusion.pose_guided_attention import PoseGuidedAttention
-from ..registry import register_model
+from ..registry import check_state_fits, read_safetensors, register_model
 
 __all__ = ["EPAMNet"]
 
@@ -84,25 +84,13 @@ class EPAMNet(nn.Module):
         ``path`` is a safetensors file of the registered ``xshiftnet_rgb`` / ``xshiftnet_pose``
         classifier (keys ``backbone.*``, ``head.*``); both parts must fit exactly.
         """
-        from safetensors.torch import load_file
-
         if stream not in ("rgb", "pose"):
             raise ConfigError(f"EPAMNet.load_stream: stream must be 'rgb' or 'pose', got {stream!r}")
-        try:
-            state = load_file(str(path))
-        except Exception as exc:  # safetensors raises several unrelated types on bad files
-            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+        state = read_safetensors(path)
         parts = (("backbone", getattr(self, f"{stream}_backbone")), ("head", getattr(self, f"{stream}_head")))
         for part, module in parts:
             sub = {k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")}
-            own = module.state_dict()
-            missing = [k for k in own if k not in sub]
-            unexpected = [k for k in sub if k not in own]
-            wrong = [f"{k} {tuple(sub[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-                     if k in sub and sub[k].shape != v.shape]
-            if missing or unexpected or wrong:
-                raise CheckpointError(f"{path}: {part} weights do not fit the {stream} stream: missing={missing[:5]} "
-                                      f"unexpected={unexpected[:5]} shape mismatch={wrong[:3]}")
+            check_state_fits(module, sub, path, f"the {stream} stream's {part}")
             module.load_state_dict(sub)
 
 
