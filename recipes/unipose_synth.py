@@ -1,18 +1,23 @@
 """UniPose on the synthetic RGB-D pose world: stage A from noisy 2-D keypoints, stage B from its pseudo labels.
 
-    python recipes/unipose_synth.py                       # small CPU config (a few minutes)
+    python recipes/unipose_synth.py --threads 1            # default CPU config (docs/unipose.md: ~20 min, 1 core)
+    python recipes/unipose_synth.py --ablation             # + stage A without ray guidance
     python recipes/unipose_synth.py --train-subjects 16 --clips-per-subject 24 --num-points 2048 \\
-        --stage-a-model unipose_pointnet --stage-a-epochs 60 --stage-b-epochs 30   # bigger run
+        --stage-a.model unipose_pointnet --stage-a.epochs 60 --stage-b.epochs 30   # bigger run
 
 Steps (no 3-D label is used for training; held-out subjects' 3-D truth only for the table):
 
 1. render train subjects and held-out test subjects (:class:`SyntheticPoseDataset`);
 2. naive baseline: every detected 2-D keypoint back-projected with the depth image there
    (nearest valid pixel of a 5 x 5 window where the pixel is empty);
-3. stage A: ``unipose_pointnet(_tiny)`` trained with the weak 2-D losses;
+3. stage A: ``unipose_pointnet(_tiny)`` trained with the weak 2-D losses, saved to
+   ``<save-dir>/stage_a`` (safetensors + config.json: ``mmfusion.create_model(name,
+   checkpoint=dir)`` or :func:`mmfusion.pose.lift.load_lifter`); ``--load-stage-a DIR``
+   skips training and uses a saved one; ``--ablation`` also trains it with ``guide=0``;
 4. stage B: ``a2j_depth(_tiny)`` and ``a2j_rgb(_tiny)`` trained on stage A's train-set
-   predictions (projected to pixels + depth) on person crops cut around the 2-D detections;
-5. print ``method | MPJPE mm | AP@10cm`` on the held-out subjects.
+   predictions (projected to pixels + depth) on person crops cut around the 2-D detections,
+   saved to ``<save-dir>/stage_b_{depth,rgb}``;
+5. print ``method | MPJPE mm | root-aligned MPJPE mm | AP@10cm | train s`` on the held-out subjects.
 
 A plain loop is used instead of :mod:`mmfusion.engine`: the engine trains classifiers
 (cross-entropy / ``loss(outputs, target_tensor)``, top-1 metrics), while stage A's loss reads
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ from mmfusion.engine import parse_args
 from mmfusion.pose.a2j import a2j_loss, crop_images, crop_intrinsics, keypoint_boxes
 from mmfusion.pose.data import SyntheticPoseDataset, SynthPoseConfig, lift_with_depth
 from mmfusion.pose.decode import project
+from mmfusion.pose.lift import load_lifter, save_lifter
 from mmfusion.pose.losses import WeakLossWeights, WeakPoseLoss
 from mmfusion.pose.metrics import ap_at, mpjpe_mm, root_align
 
@@ -82,6 +88,9 @@ class SynthRecipe:
     threads: int = 0
     device: str = "auto"
     out: str = ""
+    save_dir: str = "runs/unipose_synth"
+    load_stage_a: str = ""
+    ablation: bool = False
     skip_stage_b: bool = False
 
 
@@ -100,12 +109,27 @@ def _log(msg: str) -> None:
 
 
 # ----------------------------------------------------------------------------- stage A
-def build_stage_a(cfg: StageAConfig, layout: str | SkeletonLayout, num_joints: int) -> nn.Module:
+def stage_a_kwargs(cfg: StageAConfig, layout: str | SkeletonLayout, num_joints: int) -> dict[str, Any]:
+    """The ``create_model`` keyword arguments of the stage-A network (JSON-able; saved in config.json)."""
     kw: dict[str, Any] = {"layout": layout, "num_joints": num_joints}
     if cfg.normals:
         kw.update(in_features=3, feature_key="normals", rotate_features=True)
     kw["view_features"] = cfg.view_features
-    return mmfusion.create_model(cfg.model, **kw)
+    return kw
+
+
+def build_stage_a(cfg: StageAConfig, layout: str | SkeletonLayout, num_joints: int) -> nn.Module:
+    return mmfusion.create_model(cfg.model, **stage_a_kwargs(cfg, layout, num_joints))
+
+
+def save_model(model: nn.Module, run_dir: str | Path, name: str, kwargs: dict[str, Any], **extra: Any) -> Path:
+    """``<run_dir>/model.safetensors`` + ``config.json``, loadable with ``create_model(name, checkpoint=run_dir)``."""
+    from mmfusion.engine.checkpoint import save_weights, write_model_config
+
+    save_weights(model, Path(run_dir) / "model.safetensors", metadata={"model_name": name})
+    write_model_config(run_dir, name, kwargs, modalities=(getattr(model, "modality", "points"),), extra=extra)
+    _log(f"  saved {name} -> {run_dir}")
+    return Path(run_dir)
 
 
 def train_stage_a(model: nn.Module, train_set: Dataset, cfg: StageAConfig, layout: str | SkeletonLayout,
@@ -236,8 +260,12 @@ def row(name: str, pred: Tensor, gt: Tensor, valid: Tensor, layout: str | Skelet
 
 
 def print_table(rows: list[dict[str, Any]], title: str) -> str:
-    lines = [f"### {title}", "", "| method | MPJPE mm | AP@10cm | root-relative MPJPE mm |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['method']} | {r['mpjpe_mm']:.1f} | {r['ap10']:.3f} | {r['root_rel_mpjpe_mm']:.1f} |"
+    """Markdown table of the rows; ``seconds`` (training time) is shown where a row has it."""
+    lines = [f"### {title}", "", "| method | MPJPE mm | root-aligned MPJPE mm | AP@10cm | train s |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['method']} | {r['mpjpe_mm']:.1f} | {r['root_rel_mpjpe_mm']:.1f} | {r['ap10']:.3f} | "
+              f"{r['seconds']:.0f} |" if "seconds" in r else
+              f"| {r['method']} | {r['mpjpe_mm']:.1f} | {r['root_rel_mpjpe_mm']:.1f} | {r['ap10']:.3f} | - |"
               for r in rows]
     text = "\n".join(lines)
     print(text, flush=True)
@@ -247,8 +275,10 @@ def print_table(rows: list[dict[str, Any]], title: str) -> str:
 def run_stage_b(cfg: StageBConfig, train_set: Dataset, test_set: Dataset, pseudo: Tensor,
                 train_pred: dict[str, Tensor], test_pred: dict[str, Tensor], layout: str | SkeletonLayout,
                 num_joints: int, device: torch.device, seed: int,
-                modalities: tuple[str, ...] = ("depth", "rgb")) -> list[dict[str, Any]]:
-    """Train and evaluate one A2J net per modality; pseudo (C, T, J, 3) = stage A on the train set."""
+                modalities: tuple[str, ...] = ("depth", "rgb"), save_dir: str = "") -> list[dict[str, Any]]:
+    """Train and evaluate one A2J net per modality; pseudo (C, T, J, 3) = stage A on the train set.
+    Row ``seconds``: training time (crops + optimisation). With ``save_dir`` every net is saved to
+    ``<save_dir>/stage_b_<modality>``."""
     rows = []
 
     def flat(x: Tensor) -> Tensor:
@@ -270,11 +300,14 @@ def run_stage_b(cfg: StageBConfig, train_set: Dataset, test_set: Dataset, pseudo
         t0 = time.time()
         crops, _, c_intr = make_crops(frame_tensors(train_set, mod), tr_kp, tr_sc, tr_intr, cfg, mod == "depth")
         train_stage_b(model, crops, c_intr, flat(pseudo), cfg, device, seed, name=f"stage B {mod}", layout=layout)
+        seconds = time.time() - t0
         del crops
+        if save_dir:
+            save_model(model, Path(save_dir) / f"stage_b_{mod}", name, kw, crop=cfg.crop, margin=cfg.margin)
         crops, _, c_intr = make_crops(frame_tensors(test_set, mod), te_kp, te_sc, te_intr, cfg, mod == "depth")
         pred = predict_stage_b(model, crops, c_intr, device)
         r = row(f"UniPose stage B, {mod} (A2J, {name}; pseudo labels from stage A)", pred, gt, valid, layout)
-        r["seconds"] = time.time() - t0
+        r["seconds"] = seconds
         rows.append(r)
     return rows
 
@@ -305,23 +338,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             torch.tensor(test_set.intr))
     rows.append(row("naive: 2-D detections lifted with the depth image", naive, gt, valid))
 
-    # stage A
-    torch.manual_seed(cfg.seed)
-    model_a = build_stage_a(cfg.stage_a, "coco17", 17)
-    t0 = time.time()
-    train_stage_a(model_a, train_set, cfg.stage_a, "coco17", device, cfg.seed)
+    # stage A (or a saved one)
+    if cfg.load_stage_a:
+        model_a, seconds = load_lifter(cfg.load_stage_a), None
+        _log(f"  stage A loaded from {cfg.load_stage_a}")
+    else:
+        torch.manual_seed(cfg.seed)
+        model_a = build_stage_a(cfg.stage_a, "coco17", 17)
+        t0 = time.time()
+        train_stage_a(model_a, train_set, cfg.stage_a, "coco17", device, cfg.seed)
+        seconds = time.time() - t0
+        if cfg.save_dir:
+            save_lifter(model_a, Path(cfg.save_dir) / "stage_a", cfg.stage_a.model,
+                        stage_a_kwargs(cfg.stage_a, "coco17", 17), cfg.num_points)
+            _log(f"  saved stage A -> {Path(cfg.save_dir) / 'stage_a'}")
     train_set.resample_points = False
     test_pred = predict_stage_a(model_a, test_set, device)
     r = row(f"UniPose stage A: point cloud ({cfg.stage_a.model}), weak 2-D losses", test_pred["pred"], gt, valid)
-    r["seconds"] = time.time() - t0
+    if seconds is not None:
+        r["seconds"] = seconds
     rows.append(r)
+
+    if cfg.ablation:  # the same stage A without the ray-guidance term (C3P's loss set only)
+        torch.manual_seed(cfg.seed)
+        abl = replace(cfg.stage_a, loss=replace(cfg.stage_a.loss, guide=0.0))
+        model_n = build_stage_a(abl, "coco17", 17)
+        train_set.resample_points = True
+        t0 = time.time()
+        train_stage_a(model_n, train_set, abl, "coco17", device, cfg.seed)
+        seconds = time.time() - t0
+        train_set.resample_points = False
+        pred_n = predict_stage_a(model_n, test_set, device)["pred"]
+        r = row("ablation: stage A without ray guidance (guide=0)", pred_n, gt, valid)
+        r["seconds"] = seconds
+        rows.append(r)
 
     if not cfg.skip_stage_b:
         train_pred = predict_stage_a(model_a, train_set, device)
         pseudo_err = mpjpe_mm(train_pred["pred"], train_pred["joints3d"])
         _log(f"  stage A pseudo labels on the train set: MPJPE {pseudo_err:.1f} mm (for information only)")
         rows += run_stage_b(cfg.stage_b, train_set, test_set, train_pred["pred"], train_pred, test_pred, "coco17", 17,
-                            device, cfg.seed)
+                            device, cfg.seed, save_dir=cfg.save_dir)
     total = time.time() - t_start
     text = print_table(rows, f"held-out subjects ({len(test_set)} clips x {cfg.frames} frames), {total:.0f}s total")
     result = {"config": asdict(cfg), "rows": rows, "seconds": total, "table": text}

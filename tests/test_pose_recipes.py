@@ -16,6 +16,7 @@ import unipose_itop  # noqa: E402
 import unipose_synth  # noqa: E402
 from test_pose_data import write_itop_fixture  # noqa: E402
 
+import mmfusion  # noqa: E402
 from mmfusion.errors import ConfigError  # noqa: E402
 
 
@@ -30,12 +31,23 @@ def test_synth_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     res = unipose_synth.main(["--train-subjects", "1", "--test-subjects", "1", "--clips-per-subject", "2",
                               "--frames", "3", "--num-points", "160", "--stage-a.epochs", "1", "--stage-a.batch", "2",
                               "--stage-b.epochs", "1", "--stage-b.batch", "4", "--stage-b.crop", "32",
-                              "--out", str(out)])
-    _check_rows(res["rows"], 4)
-    assert res["rows"][0]["method"].startswith("naive")
+                              "--ablation", "--save-dir", str(tmp_path / "run"), "--out", str(out)])
+    _check_rows(res["rows"], 5)
+    assert res["rows"][0]["method"].startswith("naive") and "without ray guidance" in res["rows"][2]["method"]
+    assert all(r["seconds"] > 0 for r in res["rows"][1:])
     text = capsys.readouterr().out
-    assert "| method | MPJPE mm | AP@10cm |" in text and "stage B, rgb" in text
+    assert "| method | MPJPE mm | root-aligned MPJPE mm | AP@10cm | train s |" in text and "stage B, rgb" in text
     assert out.is_file()
+    # the saved networks load by name from their folders (the pipeline's way), with equal weights
+    for sub, name in (("stage_a", "unipose_pointnet_tiny"), ("stage_b_depth", "a2j_depth_tiny"),
+                      ("stage_b_rgb", "a2j_rgb_tiny")):
+        net = mmfusion.create_model(name, checkpoint=tmp_path / "run" / sub)
+        assert sum(p.numel() for p in net.parameters()) > 0
+    # re-running stage B from the saved stage A reproduces stage A's row exactly
+    res2 = unipose_synth.main(["--train-subjects", "1", "--test-subjects", "1", "--clips-per-subject", "2",
+                               "--frames", "3", "--num-points", "160", "--skip-stage-b", "--save-dir", "",
+                               "--load-stage-a", str(tmp_path / "run" / "stage_a")])
+    assert res2["rows"][1]["mpjpe_mm"] == pytest.approx(res["rows"][1]["mpjpe_mm"], abs=1e-3)
 
 
 def test_itop_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
