@@ -1,1 +1,43 @@
-"""TODO docstring."""
+"""End-to-end inference: an RGB-D capture in, an action out.
+
+:class:`RGBDActionPipeline` reads an RGB video and a depth clip (NTU masked-depth PNG folder,
+a 16-bit video or a .npy), samples the same frames from both, finds COCO-17 keypoints with a
+pluggable :class:`KeypointDetector` (torchvision Keypoint R-CNN, an NTU ``.skeleton`` file, the
+synthetic world's simulated detector, or given arrays), maps them into the depth image
+(:class:`RGBDCalibration`), lifts them to 3-D (UniPose stage A, or keypoint + depth), builds
+exactly the modalities the action model consumes with :class:`~mmfusion.data.dataset.NTUDataset`'s
+own preprocessing, and returns the top-k actions::
+
+    from mmfusion.pipelines import RGBDActionPipeline
+    pipe = RGBDActionPipeline("runs/mmixer_ntu/fusion_rgbd", pose_checkpoint="runs/unipose", detector="keypointrcnn")
+    pred = pipe.predict("clip_rgb.avi", "clip_depth/")
+    print(pred.text()); pred.to_dict()                     # top-k, shapes, persons, timings
+    render_prediction(pred, "skeleton.png")              # lifted skeleton over the depth frame
+
+Command line: ``mmfusion predict --rgb V --depth D --checkpoint C`` (:mod:`.cli`); details in
+docs/pipeline.md. Modules: :mod:`.rgb_action` (pipeline), :mod:`.capture` (inputs, cameras,
+in-memory data source), :mod:`.detectors`, :mod:`.lifting`, :mod:`.render`.
+"""
+
+from .capture import CaptureSource, DepthClip, RGBDCalibration, open_depth
+from .detectors import (
+    DETECTORS,
+    Detections,
+    GivenKeypoints,
+    KeypointDetector,
+    KeypointRCNNDetector,
+    SkeletonFileDetector,
+    SyntheticDetector,
+    make_detector,
+)
+from .lifting import UniPoseLifter, coco17_to_ntu25, lift_naive, person_depth
+from .render import render_prediction, render_skeleton
+from .rgb_action import ActionScore, Capture, PipelineConfig, Prediction, RGBDActionPipeline, load_action_model
+
+__all__ = [
+    "ActionScore", "Capture", "CaptureSource", "DETECTORS", "DepthClip", "Detections", "GivenKeypoints",
+    "KeypointDetector", "KeypointRCNNDetector", "PipelineConfig", "Prediction", "RGBDActionPipeline",
+    "RGBDCalibration", "SkeletonFileDetector", "SyntheticDetector", "UniPoseLifter", "coco17_to_ntu25",
+    "lift_naive", "load_action_model", "make_detector", "open_depth", "person_depth", "render_prediction",
+    "render_skeleton",
+]

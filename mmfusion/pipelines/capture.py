@@ -1,0 +1,455 @@
+"""RGB-D captures: reading the two streams, the geometry between the cameras, and an in-memory source.
+
+A capture is an RGB video (any container decord / PyAV read; NTU ``<name>_rgb.avi``) plus a
+depth clip in one of three forms, all **millimetres, 0 = no reading**:
+
+* a folder of 16-bit PNGs (NTU ``nturgb+d_depth_masked/<name>/MDepth-%08d.png`` or
+  ``Depth-%08d.png``), read with :mod:`mmfusion.data.formats.depth`;
+* a 16-bit greyscale video (``gray16le`` / ``gray16be``, e.g. FFV1 in AVI or MKV) read with PyAV;
+* a ``.npy`` array ``uint16 (T, H, W)`` (millimetres) or floating point ``(T, H, W)`` (metres).
+
+Other units: ``unit_mm`` (millimetres per stored unit, e.g. 0.1 for a 100 um sensor).
+
+Geometry (:class:`RGBDCalibration`): two pinhole cameras in NTU's convention (X right, Y up,
+Z forward; ``u = cx + fx X / Z``, ``v = cy - fy Y / Z``), the colour camera ``baseline``
+metres along +X of the depth camera (Kinect v2: 5.2 cm). A colour pixel maps to the depth
+image through the depth Z of the point it sees::
+
+    u_d = cx_d + fx_d ((u_c - cx_c) / fx_c - b / Z),     v_d = cy_d + fy_d (v_c - cy_c) / fy_c
+
+Where the values come from (first that applies): given by the caller; the synthetic world's
+``mmfusion_synth.json`` when the inputs sit in its tree; a least-squares fit on the sample's NTU
+``.skeleton`` file (every joint has xyz, depth pixels and colour pixels:
+:meth:`RGBDCalibration.from_skeleton_file`, sub-pixel residuals on the real files); else the
+Kinect v2 models of :mod:`mmfusion.data.synthetic.config` scaled to the stored frame sizes. NTU's
+Kinects differ: on the five real skeleton files the fixed Kinect model is off by ~9 px (depth
+pixels) for some setups, the per-file fit by < 0.5 px (see docs/pipeline.md). A capture from
+another sensor passes its own intrinsics, or ``registered`` when the RGB frames are already
+aligned to the depth frames.
+
+:class:`CaptureSource` holds the sampled frames and the estimated skeleton of one capture and
+answers the reading interface of :class:`~mmfusion.data.dataset.NTUDataset`'s sources, so the
+action model's inputs go through exactly the data set's preprocessing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.dataset import BASE_POINTS, SkeletonData, base_points
+from ..data.pointcloud import CameraIntrinsics
+from ..data.store import PackedStore
+from ..data.transforms import resize_short_side
+from ..errors import ConfigError, DataFormatError, MissingModalityError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DepthClip", "open_depth", "RGBDCalibration", "find_ntu_tree", "CaptureSource", "DEPTH_VIDEO_FORMATS"]
+
+#: pixel formats accepted for depth videos (16-bit greyscale)
+DEPTH_VIDEO_FORMATS: tuple[str, ...] = ("gray16le", "gray16be")
+_HELP = ("depth must be 16-bit millimetres: a folder of 16-bit PNGs (NTU MDepth-%08d.png), a 16-bit greyscale "
+         "video (gray16le, e.g. FFV1) or a .npy (T, H, W) array")
+
+
+def _require(path: Path, modality: str) -> None:
+    if not path.exists():
+        raise MissingModalityError(modality, f"{path} does not exist")
+
+
+# ---------------------------------------------------------------------------------------------
+# depth clips
+
+
+@dataclass
+class DepthClip:
+    """A depth clip on disk (see the module docstring for the accepted forms).
+
+    Attributes:
+        path: folder, video or .npy file.
+        kind: "folder", "video" or "npy".
+        unit_mm: millimetres per stored unit.
+    """
+
+    path: Path
+    kind: str
+    unit_mm: float = 1.0
+
+    def num_frames(self) -> int:
+        if self.kind == "folder":
+            from ..data.formats.depth import depth_frame_paths
+
+            return len(depth_frame_paths(self.path))
+        if self.kind == "npy":
+            return int(self._npy().shape[0])
+        import av
+
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]
+            if stream.frames:
+                return int(stream.frames)
+            return sum(1 for packet in container.demux(stream) if packet.size)
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames at 0-based ``indices`` (repeats allowed) as ``uint16 (T, H, W)`` millimetres."""
+        idx = [int(i) for i in indices]
+        if self.kind == "folder":
+            from ..data.formats.depth import read_depth_folder
+
+            frames = read_depth_folder(self.path, indices=idx)
+            return self._scaled(frames)
+        if self.kind == "npy":
+            arr = self._npy()
+            bad = [i for i in idx if not 0 <= i < len(arr)]
+            if bad:
+                raise DataFormatError(self.path, f"frame index {bad[0]} out of range ({len(arr)} frames)")
+            frames = np.asarray(arr[idx])
+            if np.issubdtype(frames.dtype, np.floating):
+                # floating point arrays hold metres
+                if not np.isfinite(frames).all():
+                    raise DataFormatError(self.path, "depth array holds NaN or inf (use 0 for no reading)")
+                return self._scaled(frames * 1000.0)
+            return self._scaled(frames)
+        return self._scaled(self._read_video(idx))
+
+    def _npy(self) -> np.ndarray:
+        try:
+            arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataFormatError(self.path, f"cannot read .npy depth ({exc})") from exc
+        if arr.ndim != 3 or not (arr.dtype == np.uint16 or np.issubdtype(arr.dtype, np.floating)):
+            raise DataFormatError(self.path, f"depth array is {arr.dtype} {arr.shape}; {_HELP}")
+        return arr
+
+    def _read_video(self, idx: list[int]) -> np.ndarray:
+        import av
+
+        wanted = set(idx)
+        kept: dict[int, np.ndarray] = {}
+        n = 0
+        try:
+            with av.open(str(self.path)) as container:
+                for n, frame in enumerate(container.decode(video=0), start=1):
+                    if n - 1 in wanted:
+                        kept[n - 1] = frame.to_ndarray()
+                    if n - 1 >= max(idx, default=-1):
+                        break
+        except Exception as exc:  # PyAV raises many unrelated types on broken files
+            raise DataFormatError(self.path, f"cannot decode depth video ({exc})") from exc
+        missing = [i for i in idx if i not in kept]
+        if missing:
+            raise DataFormatError(self.path, f"frame index {missing[0]} out of range (video has {n} frames)")
+        return np.stack([kept[i] for i in idx]).astype(np.uint16, copy=False)
+
+    def _scaled(self, frames: np.ndarray) -> np.ndarray:
+        if self.unit_mm == 1.0 and frames.dtype == np.uint16:
+            return frames
+        mm = np.rint(np.asarray(frames, dtype=np.float64) * self.unit_mm)
+        if mm.min(initial=0) < 0 or mm.max(initial=0) > 65535:
+            raise DataFormatError(self.path, "depth outside 0..65.535 m after unit conversion")
+        return mm.astype(np.uint16)
+
+
+def open_depth(path: str | os.PathLike[str], unit_mm: float = 1.0) -> DepthClip:
+    """Recognise a depth clip (folder / 16-bit video / .npy) without reading its frames.
+
+    Raises:
+        MissingModalityError: ``path`` does not exist.
+        DataFormatError: a single image, an 8-bit or colour video, an unreadable file.
+    """
+    p = Path(path)
+    _require(p, "depth")
+    if not unit_mm > 0:
+        raise ConfigError(f"depth unit must be > 0 mm, got {unit_mm}")
+    if p.is_dir():
+        from ..data.formats.depth import depth_frame_paths
+
+        depth_frame_paths(p)  # fails early, naming the folder, when it holds no frames
+        return DepthClip(p, "folder", unit_mm)
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        clip = DepthClip(p, "npy", unit_mm)
+        clip._npy()
+        return clip
+    if suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
+        raise DataFormatError(p, f"a single image is not a depth clip; {_HELP}")
+    import av
+
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.video:
+                raise DataFormatError(p, f"no video stream; {_HELP}")
+            fmt = container.streams.video[0].codec_context.pix_fmt
+    except DataFormatError:
+        raise
+    except Exception as exc:  # PyAV raises many unrelated types on unreadable files
+        raise DataFormatError(p, f"cannot open as a depth video ({exc}); {_HELP}") from exc
+    if fmt not in DEPTH_VIDEO_FORMATS:
+        raise DataFormatError(p, f"depth video has pixel format {fmt!r} (8-bit or colour); {_HELP}")
+    return DepthClip(p, "video", unit_mm)
+
+
+# ---------------------------------------------------------------------------------------------
+# camera geometry
+
+
+def _as_intrinsics(x: Any) -> CameraIntrinsics:
+    if isinstance(x, CameraIntrinsics):
+        return x
+    if all(hasattr(x, k) for k in ("fx", "fy", "cx", "cy")):
+        return CameraIntrinsics(float(x.fx), float(x.fy), float(x.cx), float(x.cy))
+    if isinstance(x, dict) and all(k in x for k in ("fx", "fy", "cx", "cy")):
+        return CameraIntrinsics(float(x["fx"]), float(x["fy"]), float(x["cx"]), float(x["cy"]))
+    vals = [float(v) for v in x]
+    if len(vals) != 4:
+        raise ConfigError(f"intrinsics need 4 values fx, fy, cx, cy, got {vals}")
+    return CameraIntrinsics(*vals)
+
+
+@dataclass(frozen=True)
+class RGBDCalibration:
+    """Depth and colour pinhole cameras of a capture (pixels of the frames as stored).
+
+    Attributes:
+        depth: intrinsics of the depth frames (back-projection, point clouds, skeleton frame).
+        color: intrinsics of the RGB frames.
+        baseline: X offset of the colour camera from the depth camera, metres (a point is
+            ``(X + baseline, Y, Z)`` in colour-camera coordinates).
+        source: where the values came from (reported in the output).
+    """
+
+    depth: CameraIntrinsics
+    color: CameraIntrinsics
+    baseline: float = 0.0
+    source: str = "given"
+
+    @classmethod
+    def kinect_v2(cls, depth_size: tuple[int, int], rgb_size: tuple[int, int]) -> RGBDCalibration:
+        """Kinect v2 (NTU RGB+D) cameras scaled to the stored ``(H, W)`` frame sizes."""
+        from ..data.synthetic.config import color_camera, depth_camera
+
+        col = color_camera(rgb_size)
+        return cls(_as_intrinsics(depth_camera(depth_size)), _as_intrinsics(col), float(col.baseline), "kinect_v2")
+
+    @classmethod
+    def registered(cls, depth: Any, depth_size: tuple[int, int], rgb_size: tuple[int, int]) -> RGBDCalibration:
+        """RGB frames pixel-aligned to the depth frames (same view, possibly another resolution)."""
+        d = _as_intrinsics(depth)
+        return cls(d, d.scaled(rgb_size[1] / depth_size[1], rgb_size[0] / depth_size[0]), 0.0, "registered")
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], depth_size: tuple[int, int], rgb_size: tuple[int, int]
+                  ) -> RGBDCalibration | None:
+        """From a synthetic world's ``mmfusion_synth.json`` (intrinsics.depth / .color), rescaled
+        when the frames are stored at another size; None when the meta has no intrinsics."""
+        intr = meta.get("intrinsics") or {}
+        if "depth" not in intr or "color" not in intr:
+            return None
+
+        def cam(d: dict[str, Any], size: tuple[int, int]) -> CameraIntrinsics:
+            c = _as_intrinsics(d)
+            if "height" in d and "width" in d:
+                c = c.scaled(size[1] / float(d["width"]), size[0] / float(d["height"]))
+            return c
+
+        return cls(cam(intr["depth"], depth_size), cam(intr["color"], rgb_size),
+                   float(intr["color"].get("baseline_m", 0.0)), "mmfusion_synth.json")
+
+    @classmethod
+    def fit(cls, xyz: np.ndarray, depth_uv: np.ndarray, color_uv: np.ndarray, min_depth_range: float = 0.2,
+            default_baseline: float = 0.052) -> RGBDCalibration:
+        """Least-squares cameras from 3-D points and their pixels in both images.
+
+        Args:
+            xyz: (N, 3) depth-camera points (metres); depth_uv, color_uv: (N, 2) their pixels.
+            min_depth_range: below this Z range the baseline cannot be told from the colour
+                centre and is fixed to ``default_baseline``.
+
+        Each image axis is a linear fit (``u = cx + fx X / Z``; colour ``u = cx + fx X / Z + fx b / Z``);
+        on real NTU skeleton files the residuals are below 0.4 px.
+        """
+        xyz = np.asarray(xyz, dtype=np.float64)
+        if len(xyz) < 8:
+            raise ConfigError(f"calibration fit needs >= 8 correspondences, got {len(xyz)}")
+        z = xyz[:, 2]
+        xn, yn, iz = xyz[:, 0] / z, -xyz[:, 1] / z, 1.0 / z
+        one = np.ones_like(z)
+
+        def lsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.linalg.lstsq(a, b, rcond=None)[0]
+
+        fx_d, cx_d = lsq(np.c_[xn, one], depth_uv[:, 0])
+        fy_d, cy_d = lsq(np.c_[yn, one], depth_uv[:, 1])
+        fy_c, cy_c = lsq(np.c_[yn, one], color_uv[:, 1])
+        if np.ptp(z) >= min_depth_range:
+            fx_c, cx_c, fb = lsq(np.c_[xn, one, iz], color_uv[:, 0])
+            baseline = float(fb / fx_c)
+        else:
+            baseline = default_baseline
+            fx_c, cx_c = lsq(np.c_[xn + baseline * iz, one], color_uv[:, 0])
+        return cls(CameraIntrinsics(float(fx_d), float(fy_d), float(cx_d), float(cy_d)),
+                   CameraIntrinsics(float(fx_c), float(fy_c), float(cx_c), float(cy_c)), baseline, "fit")
+
+    @classmethod
+    def from_skeleton_file(cls, path: str | os.PathLike[str], depth_size: tuple[int, int],
+                           rgb_size: tuple[int, int], coord_sizes: dict[str, tuple[int, int]] | None = None
+                           ) -> RGBDCalibration:
+        """Fit (:meth:`fit`) on an NTU ``.skeleton`` file's joints (xyz, depthX/Y, colorX/Y) and
+        rescale to the stored frame sizes. ``coord_sizes`` ({"depth": (H, W), "rgb": (H, W)}): the
+        images the file's pixels refer to (default NTU's 424 x 512 and 1080 x 1920)."""
+        from ..data.dataset import NTU_NATIVE_SIZES
+        from ..data.formats.skeleton import read_skeleton
+
+        seq = read_skeleton(path)
+        arrays = [seq.to_array(4, f) for f in ("xyz", "depth", "color")]
+        xyz, dxy, cxy = (a.reshape(-1, a.shape[-1]) for a in arrays)
+        ok = (xyz[:, 2] > 0.1) & (np.abs(dxy).sum(-1) > 0) & (np.abs(cxy).sum(-1) > 0)
+        fitted = cls.fit(xyz[ok], dxy[ok], cxy[ok])
+        sizes = {**NTU_NATIVE_SIZES, **(coord_sizes or {})}
+        d, c = sizes["depth"], sizes["rgb"]
+        return cls(fitted.depth.scaled(depth_size[1] / d[1], depth_size[0] / d[0]),
+                   fitted.color.scaled(rgb_size[1] / c[1], rgb_size[0] / c[0]), fitted.baseline, f"fit:{path}")
+
+    def color_to_depth(self, uv: np.ndarray, z: np.ndarray | float | None = None) -> np.ndarray:
+        """Colour pixels (..., 2) -> depth pixels (..., 2), given the depth Z (metres, broadcasting
+        against (...)) of the seen points; ``None`` ignores the baseline parallax (Z = infinity)."""
+        uv = np.asarray(uv, dtype=np.float64)
+        c, d = self.color, self.depth
+        xn = (uv[..., 0] - c.cx) / c.fx
+        if z is not None and self.baseline:
+            zz = np.asarray(z, dtype=np.float64)
+            xn = xn - self.baseline / np.where(np.isfinite(zz) & (zz > 0), zz, np.inf)
+        yn = (uv[..., 1] - c.cy) / c.fy
+        return np.stack([d.cx + d.fx * xn, d.cy + d.fy * yn], axis=-1).astype(np.float32)
+
+    def project_color(self, xyz: np.ndarray) -> np.ndarray:
+        """Depth-camera points (..., 3) -> colour pixels (..., 2)."""
+        xyz = np.asarray(xyz, dtype=np.float64)
+        shifted = xyz + np.array([self.baseline, 0.0, 0.0])
+        return self.color.project(shifted).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        def d(c: CameraIntrinsics) -> dict[str, float]:
+            return {k: round(float(getattr(c, k)), 4) for k in ("fx", "fy", "cx", "cy")}
+
+        return {"depth": d(self.depth), "color": d(self.color), "baseline_m": self.baseline, "source": self.source}
+
+
+def find_ntu_tree(*paths: str | os.PathLike[str] | None) -> tuple[Path, str] | None:
+    """(tree root, sample name) when one of ``paths`` lies in an NTU-style tree
+    (``<root>/nturgb+d_rgb/<name>_rgb.avi`` or ``<root>/<depth folder>/<name>``), else None."""
+    from ..data.ntu import NTUSampleName
+
+    for p in paths:
+        if p is None:
+            continue
+        path = Path(p)
+        name = path.name[:20]
+        try:
+            NTUSampleName.parse(name)
+        except (ConfigError, DataFormatError, ValueError):
+            continue
+        return path.parent.parent, name
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the in-memory source NTUDataset reads from
+
+
+class CaptureSource(PackedStore):
+    """One capture's sampled frames + estimated skeleton behind the NTUDataset source interface.
+
+    NTUDataset accepts ``store=`` objects that are :class:`~mmfusion.data.store.PackedStore`
+    instances; this class answers the same reading methods from memory (it shares no state
+    with a real store and reads nothing from disk), so ``NTUDataset(store=CaptureSource(...))``
+    builds every modality with the data set's own preprocessing.
+
+    Args:
+        name: the sample name the data set sees (an NTU-style name, it only has to parse).
+        frame_index: (T,) original frame indices of the stored frames (seed the point sampling).
+        rgb: uint8 (T, H, W, 3) or None.
+        depth: uint16 (T, h, w) millimetres or None.
+        joints: (M, T, 25, 3) float32 NTU-25 camera metres (zeros = absent).
+        colors: (M, T, 25, 2) float32 RGB pixels of the joints.
+        intrinsics: depth intrinsics (back-projection of the points, person crops).
+        decode_size: short side frames are resized to when read (as a raw tree's ``decode_size``).
+        num_points: points kept per frame before the data set's subset (its ``base_points``).
+        point_method: "random" or "fps".
+    """
+
+    def __init__(self, name: str, frame_index: np.ndarray, rgb: np.ndarray | None, depth: np.ndarray | None,
+                 joints: np.ndarray, colors: np.ndarray, intrinsics: CameraIntrinsics,
+                 decode_size: int | None = None, num_points: int = BASE_POINTS, point_method: str = "random") -> None:
+        # no PackedStore.__init__: there is no store folder behind this source
+        self.name = name
+        self.frame_index = np.asarray(frame_index, dtype=np.int64)
+        self.frames = {"rgb": rgb, "depth": depth}
+        self.skeleton = SkeletonData(np.asarray(joints, np.float32), np.asarray(colors, np.float32))
+        self.intrinsics = intrinsics
+        self.decode_size = decode_size
+        self.base_points = num_points
+        self.point_method = point_method
+        self.path = Path(f"<capture {name}>")
+        i = intrinsics
+        self.meta: dict[str, Any] = {"intrinsics": {"depth": {"fx": i.fx, "fy": i.fy, "cx": i.cx, "cy": i.cy}}}
+        self.settings: dict[str, Any] = {"size": decode_size, "modalities": [k for k, v in self.frames.items()
+                                                                               if v is not None]}
+
+    def __len__(self) -> int:
+        return 1
+
+    def __contains__(self, name: object) -> bool:
+        return name == self.name
+
+    def names(self) -> list[str]:
+        return [self.name]
+
+    def missing(self, name: str, source: str) -> str | None:
+        if source == "ir":
+            return "an RGB-D capture has no infrared stream"
+        if source == "skeleton":
+            return None
+        key = "depth" if source == "points" else source
+        return None if self.frames.get(key) is not None else f"the capture has no {key} frames"
+
+    def num_frames(self, name: str, source: str) -> int:
+        return len(self.frame_index)
+
+    def load_skeleton(self, name: str) -> SkeletonData:
+        return self.skeleton
+
+    def load_frames(self, name: str, source: str, indices: Sequence[int] | None = None) -> np.ndarray:
+        frames = self.frames.get(source)
+        if frames is None:
+            raise MissingModalityError(source, self.missing(name, source) or "")
+        sel = frames if indices is None else frames[np.asarray(indices, dtype=np.int64)]
+        return resize_short_side(sel, self.decode_size, nearest=source == "depth")
+
+    def load_points(self, name: str, indices: Sequence[int]) -> np.ndarray:
+        depth = self.frames["depth"]
+        if depth is None:
+            raise MissingModalityError("points", "the capture has no depth frames")
+        uniq, inv = np.unique(np.asarray(indices, dtype=np.int64), return_inverse=True)
+        pts = base_points(depth[uniq], name, self.frame_index[uniq].tolist(), self.intrinsics, self.base_points,
+                          self.point_method)
+        return pts[inv]
+
+    def native_size(self, name: str, source: str) -> tuple[int, int]:
+        frames = self.frames.get(source)
+        if frames is None:
+            raise MissingModalityError(source, self.missing(name, source) or "")
+        return int(frames.shape[1]), int(frames.shape[2])
+
+    def label(self, name: str) -> int:
+        return 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__.copy()

@@ -1,0 +1,134 @@
+"""``mmfusion predict``: RGB video + depth clip -> top-k actions (text, JSON, PNG).
+
+    mmfusion predict --rgb S001C001P001R001A010_rgb.avi --depth nturgb+d_depth_masked/S001C001P001R001A010 \\
+        --checkpoint runs/mmixer_ntu/fusion_rgbd [--pose-checkpoint runs/unipose] [--topk 5] \\
+        [--json out.json] [--render out.png] [--detector keypointrcnn|skeleton|synthetic|keypoints]
+
+See :mod:`mmfusion.pipelines.rgb_action` for the stages and docs/pipeline.md for a walk-through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from .capture import RGBDCalibration
+    from .detectors import KeypointDetector
+
+DETECTOR_CHOICES = ("keypointrcnn", "skeleton", "synthetic", "keypoints")
+
+
+def _four(text: str) -> tuple[float, float, float, float]:
+    vals = [float(v) for v in text.replace(",", " ").split()]
+    if len(vals) != 4:
+        raise argparse.ArgumentTypeError(f"expected 4 numbers 'fx,fy,cx,cy', got {text!r}")
+    return vals[0], vals[1], vals[2], vals[3]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``mmfusion predict``."""
+    parser.add_argument("--rgb", required=True, help="RGB video (any container decord / PyAV reads)")
+    parser.add_argument("--depth", required=True,
+                        help="depth: folder of 16-bit PNGs (mm), 16-bit greyscale video, or .npy (T, H, W)")
+    parser.add_argument("--checkpoint", required=True, help="action model run folder (model.safetensors + config.json)")
+    parser.add_argument("--model", help="registered model name (only when the checkpoint has no config.json)")
+    parser.add_argument("--pose-checkpoint", help="UniPose stage-A run folder; without it: naive keypoint + depth")
+    parser.add_argument("--pose-model", help="registered pose model name (checkpoint without config.json)")
+    parser.add_argument("--topk", type=int, default=5, help="classes to report (default 5)")
+    parser.add_argument("--json", dest="json_out", help="write the result as JSON here")
+    parser.add_argument("--render", help="write a PNG of the lifted skeleton over a depth frame here")
+    g = parser.add_argument_group("2-D keypoints")
+    g.add_argument("--detector", default="keypointrcnn", choices=DETECTOR_CHOICES,
+                   help="keypointrcnn: torchvision Keypoint R-CNN (weights must be in the torch hub cache); "
+                        "skeleton: colour joints of the sample's NTU .skeleton file; synthetic: the same through "
+                        "the simulated detector; keypoints: a .npz (--keypoints)")
+    g.add_argument("--detector-weights", help="Keypoint R-CNN weights file (default: the torch hub cache)")
+    g.add_argument("--skeleton", help=".skeleton file for --detector skeleton/synthetic (default: found in the "
+                                      "inputs' NTU tree)")
+    g.add_argument("--keypoints", help=".npz with keypoints (M, T_video, 17, 2) [+ scores] for --detector keypoints")
+    g.add_argument("--score-threshold", type=float, default=0.7, help="Keypoint R-CNN person score threshold")
+    g = parser.add_argument_group("cameras (default: synthetic-world meta, else a fit on the sample's .skeleton "
+                                  "file, else Kinect v2)")
+    g.add_argument("--intrinsics", type=_four, help="depth camera fx,fy,cx,cy in pixels of the stored depth frames")
+    g.add_argument("--color-intrinsics", type=_four, help="colour camera fx,fy,cx,cy in pixels of the RGB frames")
+    g.add_argument("--baseline", type=float, default=0.0,
+                   help="colour camera offset along +X of the depth camera, metres (with --color-intrinsics)")
+    g.add_argument("--registered", action="store_true",
+                   help="the RGB frames are aligned to the depth frames (same view); needs --intrinsics")
+    g.add_argument("--depth-unit", type=float, default=1.0, help="millimetres per stored depth unit (default 1)")
+    g = parser.add_argument_group("preprocessing (default: the training run's train_config.json)")
+    g.add_argument("--clip-len", type=int)
+    g.add_argument("--image-size", type=int)
+    g.add_argument("--num-points", type=int)
+    g.add_argument("--crop", choices=("full", "person"))
+    g.add_argument("--mask-depth", choices=("auto", "on", "off"), default="auto",
+                   help="mask unmasked depth to the persons (auto: when the room is visible)")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1 ...)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _calibration(args: argparse.Namespace, rgb: Path, depth: Path) -> RGBDCalibration | None:
+    """An explicit RGBDCalibration from the options, or None (pipeline defaults)."""
+    from ..data.pointcloud import CameraIntrinsics
+
+    if args.intrinsics is None:
+        if args.registered or args.color_intrinsics is not None:
+            raise ConfigError("--registered / --color-intrinsics need --intrinsics (the depth camera)")
+        return None
+    depth_intr = CameraIntrinsics(*args.intrinsics)
+    from .capture import RGBDCalibration
+
+    if args.color_intrinsics is not None:
+        return RGBDCalibration(depth_intr, CameraIntrinsics(*args.color_intrinsics), args.baseline, "given")
+    if not args.registered:
+        raise ConfigError("with --intrinsics, give the colour camera too (--color-intrinsics [--baseline]) or "
+                          "--registered when the RGB frames are aligned to the depth frames")
+    from ..data.formats.video import read_video
+    from .capture import open_depth
+
+    h_rgb, w_rgb = read_video(rgb, [0]).shape[1:3]
+    d0 = open_depth(depth, args.depth_unit).read([0])
+    return RGBDCalibration.registered(depth_intr, tuple(d0.shape[1:3]), (h_rgb, w_rgb))
+
+
+def _detector(args: argparse.Namespace, max_persons: int = 2) -> KeypointDetector:
+    from .detectors import KeypointRCNNDetector, SkeletonFileDetector, SyntheticDetector, make_detector
+
+    if args.detector == "keypointrcnn":
+        return KeypointRCNNDetector(args.detector_weights, score_threshold=args.score_threshold,
+                                    max_persons=max_persons, device=args.device)
+    if args.detector == "skeleton":
+        return SkeletonFileDetector(args.skeleton, max_persons=max_persons)
+    if args.detector == "synthetic":
+        return SyntheticDetector(args.skeleton, max_persons=max_persons, seed=args.seed)
+    return make_detector("keypoints", path=args.keypoints)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline once; prints the top-k, writes --json / --render. Returns 0."""
+    from .render import render_prediction
+    from .rgb_action import PipelineConfig, RGBDActionPipeline
+
+    if args.topk < 1:
+        raise ConfigError(f"--topk must be >= 1, got {args.topk}")
+    rgb, depth = Path(args.rgb), Path(args.depth)
+    config = PipelineConfig(clip_len=args.clip_len, image_size=args.image_size, num_points=args.num_points,
+                            crop=args.crop, depth_unit_mm=args.depth_unit, mask_depth=args.mask_depth, seed=args.seed)
+    pipe = RGBDActionPipeline(args.checkpoint, pose_checkpoint=args.pose_checkpoint, detector=_detector(args),
+                              calibration=_calibration(args, rgb, depth), config=config, device=args.device,
+                              model_name=args.model, pose_model_name=args.pose_model)
+    pred = pipe.predict(rgb, depth, topk=args.topk)
+    print(pred.text())
+    if args.json_out:
+        out = Path(args.json_out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(pred.to_dict(), indent=2) + "\n")
+        print(f"wrote {out}")
+    if args.render:
+        print(f"wrote {render_prediction(pred, args.render)}")
+    return 0

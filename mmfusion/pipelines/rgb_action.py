@@ -1,0 +1,495 @@
+"""RGB-D video in, action out: :class:`RGBDActionPipeline`.
+
+Stages (T = the model's densest clip length, M = person slots, K = classes)::
+
+    RGB video + depth clip
+      1. sampling     aligned_indices over min(#RGB, #depth) frames (test-time segment centres)
+                      -> frame_index (T,), rgb uint8 (T, H, W, 3), depth uint16 (T, h, w) mm
+      2. detection    a KeypointDetector -> COCO-17 keypoints (M, T, 17, 2) RGB pixels + scores
+      3. registration RGBDCalibration: RGB pixels -> depth pixels (M, T, 17, 2)
+      4. persons      each person's depth pixels (box + depth band); unmasked depth is masked
+                      to the persons (NTU's depth is masked, so the models were trained on that)
+      5. lifting      UniPose stage A (with --pose-checkpoint) or naive keypoint + depth
+                      -> joints (M, T, 17, 3) camera metres -> NTU-25 skeleton (M, T, 25, 3)
+      6. inputs       NTUDataset's own preprocessing over the capture (CaptureSource): exactly
+                      the modalities the model consumes ("rgb" (3, T, S, S), "depth" (1, T, S, S),
+                      "points" (T, P, 3), "skeleton" (3, T, 25, M), "heatmap" (17, T, h, w),
+                      "keypoints2d" (M, T, 17, 2)), with a leading batch axis N = 1
+      7. model        create_model(name, checkpoint=run_dir) -> logits (1, K) -> softmax -> top-k
+
+Data settings (clip length, image size, points, crop, ...) come from the run folder's
+``train_config.json`` when present (the recipe's saved options), else from NTUDataset's
+defaults; :class:`PipelineConfig` overrides them. "ir" cannot come from an RGB-D capture: a
+model that consumes it is refused with a :class:`~mmfusion.errors.MissingModalityError`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.dataset import MODALITY_SOURCE, NTUDataset, collate, read_synth_meta
+from ..data.layouts import COCO17
+from ..data.ntu import NTU_ACTIONS, NTUSampleName
+from ..data.sampling import aligned_indices
+from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError
+from .capture import CaptureSource, RGBDCalibration, _require, find_ntu_tree, open_depth
+from .detectors import Detections, KeypointDetector, find_skeleton_file, make_detector
+from .lifting import PersonDepth, UniPoseLifter, coco17_to_ntu25, lift_naive, person_depth, reference_depth
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PipelineConfig", "Capture", "ActionScore", "Prediction", "RGBDActionPipeline", "load_action_model"]
+
+#: NTUDataset options the pipeline takes from the training run (or overrides)
+DATA_SETTINGS: tuple[str, ...] = ("clip_len", "image_size", "num_points", "max_bodies", "crop", "crop_padding",
+                                  "skeleton_norm", "heatmap_size", "heatmap_sigma", "depth_max", "depth_scale",
+                                  "decode_size", "point_method", "base_points")
+#: the name the data set sees for a capture outside an NTU tree (it must parse as an NTU name; the label is unused)
+CAPTURE_NAME = "S001C001P001R001A001"
+
+
+@dataclass
+class PipelineConfig:
+    """Options of :class:`RGBDActionPipeline`; ``None`` = the training run's value, else NTUDataset's default.
+
+    Attributes:
+        clip_len, image_size, num_points, max_bodies, crop, crop_padding, skeleton_norm,
+        heatmap_size, heatmap_sigma, depth_max, depth_scale, decode_size, point_method,
+        base_points: NTUDataset options (see :class:`~mmfusion.data.dataset.NTUDataset`).
+        depth_unit_mm: millimetres per stored depth unit (1 for NTU / Kinect / RealSense default).
+        mask_depth: "auto" (mask to the persons when more than ``unmasked_fraction`` of the
+            pixels have depth, i.e. the room is visible), "on" or "off".
+        unmasked_fraction: see ``mask_depth``.
+        person_margin: person box growth on each side / keypoint extent.
+        depth_band: metres around the keypoints' median depth that belong to the person.
+        min_score: keypoints below it do not shape person boxes.
+        seed: seed of the point sampling.
+    """
+
+    clip_len: int | dict[str, int] | None = None
+    image_size: int | None = None
+    num_points: int | None = None
+    max_bodies: int | None = None
+    crop: str | None = None
+    crop_padding: float | None = None
+    skeleton_norm: str | None = None
+    heatmap_size: int | None = None
+    heatmap_sigma: float | None = None
+    depth_max: float | None = None
+    depth_scale: float | None = None
+    decode_size: int | None = None
+    point_method: str | None = None
+    base_points: int | None = None
+    depth_unit_mm: float = 1.0
+    mask_depth: str = "auto"
+    unmasked_fraction: float = 0.3
+    person_margin: float = 0.1
+    depth_band: float = 0.5
+    min_score: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mask_depth not in ("auto", "on", "off"):
+            raise ConfigError(f"mask_depth must be 'auto', 'on' or 'off', got {self.mask_depth!r}")
+        if not self.depth_band > 0 or not self.person_margin > 0:
+            raise ConfigError("depth_band and person_margin must be > 0")
+
+
+def _dataset_defaults() -> dict[str, Any]:
+    sig = inspect.signature(NTUDataset.__init__)
+    return {k: sig.parameters[k].default for k in DATA_SETTINGS}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def load_action_model(checkpoint: str | os.PathLike[str], model_name: str | None = None
+                      ) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
+    """An action model from an engine run folder (``model.safetensors`` + ``config.json``) or a
+    ``.safetensors`` file (``model_name`` required, ``config.json`` looked for beside it).
+
+    Returns:
+        (model in eval mode, model card = config.json content, training options = train_config.json or {}).
+    """
+    from ..registry import create_model
+
+    path = Path(checkpoint)
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found (expected an engine run folder or a .safetensors file)")
+    folder = path if path.is_dir() else path.parent
+    card = _read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
+    train_cfg = _read_json(folder / "train_config.json") if (folder / "train_config.json").is_file() else {}
+    name = model_name or card.get("model_name")
+    if not name:
+        raise CheckpointError(f"{path}: no config.json naming the model; pass the registered model name (--model)")
+    kwargs: dict[str, Any] = {}
+    if not path.is_dir():
+        kwargs = dict(card.get("model_kwargs") or {})
+    model = create_model(name, checkpoint=path, **kwargs)
+    card = {**card, "model_name": name}
+    return model.eval(), card, train_cfg
+
+
+def _model_modalities(model: nn.Module, card: Mapping[str, Any]) -> tuple[str, ...]:
+    mods = card.get("modalities")
+    if not mods:
+        mods = getattr(model, "modalities", None) or getattr(model, "modality", None) or getattr(model, "key", None)
+    if isinstance(mods, str):
+        mods = (mods,)
+    if not mods:
+        raise ConfigError(f"cannot tell which modalities {card.get('model_name')} consumes: its config.json lists "
+                          f"none; pass modalities=...")
+    unknown = [m for m in mods if m not in MODALITY_SOURCE]
+    if unknown:
+        raise ConfigError(f"model consumes unknown modalities {unknown}")
+    return tuple(mods)
+
+
+@dataclass
+class Capture:
+    """What the pipeline made of one RGB-D capture, before the action model.
+
+    Attributes:
+        rgb_path, depth_path: the inputs.
+        num_frames: frames used (min of the two streams' counts); rgb_frames, depth_frames: each count.
+        frame_index: (T,) sampled video frame indices.
+        rgb: uint8 (T, H, W, 3); depth: uint16 (T, h, w) mm as read; model_depth: the depth the
+            model sees (masked to the persons when masking applied).
+        detections: 2-D COCO-17 keypoints (M, T, 17, 2) in RGB pixels + scores (M, T, 17).
+        keypoints_depth: (M, T, 17, 2) the keypoints in depth pixels.
+        persons: each person's depth pixels (:class:`~mmfusion.pipelines.lifting.PersonDepth`).
+        joints3d: (M, T, J, 3) lifted joints, camera metres, in ``layout`` (zeros where absent).
+        skeleton: (M, T, 25, 3) NTU-25 joints fed to the data set; colors: (M, T, 25, 2) RGB pixels.
+        lifting: "unipose" or "naive".
+        masked: whether the depth was masked to the persons.
+        calibration: the camera geometry used.
+        timings: seconds per stage.
+    """
+
+    rgb_path: Path
+    depth_path: Path
+    num_frames: int
+    rgb_frames: int
+    depth_frames: int
+    frame_index: np.ndarray
+    rgb: np.ndarray
+    depth: np.ndarray
+    model_depth: np.ndarray
+    detections: Detections
+    keypoints_depth: np.ndarray
+    persons: PersonDepth
+    joints3d: np.ndarray
+    layout: str
+    skeleton: np.ndarray
+    colors: np.ndarray
+    lifting: str
+    masked: bool
+    calibration: RGBDCalibration
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def present(self) -> np.ndarray:
+        """(M, T) bool: person m has a lifted skeleton in frame t."""
+        return self.persons.present
+
+
+@dataclass
+class ActionScore:
+    """One of the top-k classes."""
+
+    rank: int
+    index: int
+    action: int | None
+    code: str
+    name: str
+    probability: float
+
+
+@dataclass
+class Prediction:
+    """Result of :meth:`RGBDActionPipeline.predict`.
+
+    Attributes:
+        probabilities: (K,) float32 softmax over the model's classes.
+        topk: the k most probable classes, best first.
+        capture: the intermediate results.
+        inputs: shape of every model input (with the batch axis).
+        model_name, modalities, checkpoint: the action model.
+    """
+
+    probabilities: np.ndarray
+    topk: list[ActionScore]
+    capture: Capture
+    inputs: dict[str, tuple[int, ...]]
+    model_name: str
+    modalities: tuple[str, ...]
+    checkpoint: str
+    detector: str
+    pose: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (see docs/pipeline.md for an example)."""
+        c = self.capture
+        return {
+            "rgb": str(c.rgb_path), "depth": str(c.depth_path),
+            "frames": {"rgb": c.rgb_frames, "depth": c.depth_frames, "used": c.num_frames,
+                       "sampled": [int(i) for i in c.frame_index]},
+            "model": {"name": self.model_name, "checkpoint": self.checkpoint, "modalities": list(self.modalities),
+                      "inputs": {k: list(v) for k, v in self.inputs.items()}},
+            "detector": {"name": self.detector, "source": c.detections.source},
+            "persons": [{"slot": m, "frames_detected": int(c.detections.present[m].sum()),
+                         "frames_lifted": int(c.present[m].sum())} for m in range(c.present.shape[0])],
+            "lifting": {"method": c.lifting, "layout": c.layout, **({"pose_model": dict(self.pose)} if self.pose
+                                                                     else {})},
+            "depth_masked_to_persons": c.masked,
+            "calibration": c.calibration.to_dict(),
+            "topk": [vars(s) for s in self.topk],
+            "timings_s": {k: round(v, 3) for k, v in c.timings.items()},
+        }
+
+    def text(self) -> str:
+        """Human-readable summary."""
+        c = self.capture
+        lines = [f"{c.rgb_path.name} + {c.depth_path.name}: {len(c.frame_index)} of {c.num_frames} frames, "
+                 f"{int(c.present.any(axis=1).sum())} person(s), keypoints {self.detector}, 3-D {c.lifting}",
+                 f"model {self.model_name} ({', '.join(self.modalities)})"]
+        width = max((len(s.name) for s in self.topk), default=0)
+        for s in self.topk:
+            lines.append(f"  {s.rank}. {s.code:>5} {s.name:<{width}}  {100 * s.probability:5.1f} %")
+        return "\n".join(lines)
+
+
+class RGBDActionPipeline:
+    """RGB video + depth clip -> top-k actions (see the module docstring for the stages).
+
+    Args:
+        checkpoint: engine run folder of the action model (or a ``.safetensors`` + ``model_name``).
+        pose_checkpoint: UniPose stage-A run folder / safetensors; None = naive lifting.
+        detector: a :class:`~mmfusion.pipelines.detectors.KeypointDetector` or its name
+            ("keypointrcnn" (default), "skeleton", "synthetic"; "keypoints" needs an instance or
+            :func:`~mmfusion.pipelines.detectors.make_detector`).
+        calibration: camera geometry; default: the synthetic world's meta next to the inputs, else
+            Kinect v2 scaled to the frame sizes.
+        config: :class:`PipelineConfig`.
+        device: torch device of the models.
+        model_name: registered action model name when the checkpoint has no config.json.
+        pose_model_name: same for the pose checkpoint.
+
+    Raises:
+        CheckpointError: unreadable / mismatching checkpoints, missing detector weights.
+        MissingModalityError: the model consumes "ir".
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike[str], pose_checkpoint: str | os.PathLike[str] | None = None,
+                 detector: str | KeypointDetector = "keypointrcnn", calibration: RGBDCalibration | None = None,
+                 config: PipelineConfig | None = None, device: str | torch.device = "cpu",
+                 model_name: str | None = None, pose_model_name: str | None = None) -> None:
+        self.config = config or PipelineConfig()
+        self.device = torch.device(device)
+        self.checkpoint = str(checkpoint)
+        self.model, self.card, train_cfg = load_action_model(checkpoint, model_name)
+        self.model.to(self.device)
+        self.model_name: str = self.card["model_name"]
+        self.modalities = _model_modalities(self.model, self.card)
+        if "ir" in self.modalities:
+            raise MissingModalityError("ir", f"model {self.model_name} ({checkpoint}) consumes infrared "
+                                             f"({', '.join(self.modalities)}), which an RGB-D capture does not have; "
+                                             f"use a model trained without 'ir'")
+        defaults = _dataset_defaults()
+        self.settings: dict[str, Any] = {}
+        for k in DATA_SETTINGS:
+            given = getattr(self.config, k)
+            self.settings[k] = given if given is not None else train_cfg.get(k, defaults[k])
+        cl = self.settings.pop("clip_len")
+        self.clip_lens = {m: int(cl[m] if isinstance(cl, Mapping) else cl) for m in self.modalities}
+        self.calibration = calibration
+        if isinstance(detector, str):
+            opts: dict[str, Any] = {"max_persons": int(self.settings["max_bodies"])}
+            if detector == "keypointrcnn":
+                opts["device"] = str(self.device)
+            detector = make_detector(detector, **opts)
+        self.detector: KeypointDetector = detector
+        self.lifter = UniPoseLifter(pose_checkpoint, pose_model_name, device=self.device, seed=self.config.seed) \
+            if pose_checkpoint is not None else None
+        self.classes, self.class_names = self._class_info()
+
+    # -- classes ---------------------------------------------------------------------------------
+    def _class_info(self) -> tuple[list[int | None], list[str]]:
+        k = int(self.card.get("num_classes") or len(self.card.get("class_names") or []) or
+                getattr(self.model, "num_classes", 0) or 0)
+        classes = list(self.card.get("classes") or [])
+        names = list(self.card.get("class_names") or [])
+        k = k or len(classes)
+        actions: list[int | None] = [int(a) + 1 if isinstance(a, (int, float)) else None for a in classes] or [None] * k
+        if not names:
+            names = [NTU_ACTIONS[a - 1] if a is not None and 1 <= a <= len(NTU_ACTIONS) else f"class {i}"
+                     for i, a in enumerate(actions)]
+        return actions, names
+
+    # -- stages ----------------------------------------------------------------------------------
+    def sample_frames(self, num_frames: int) -> np.ndarray:
+        """(T,) test-time frame indices of the densest modality (the others take subsets of them)."""
+        idx = aligned_indices(num_frames, self.clip_lens, train=False)
+        return idx[max(self.clip_lens, key=lambda m: self.clip_lens[m])]
+
+    def _calibration(self, rgb: Path, depth: Path, depth_size: tuple[int, int], rgb_size: tuple[int, int]
+                     ) -> RGBDCalibration:
+        if self.calibration is not None:
+            return self.calibration
+        found = find_ntu_tree(depth, rgb)
+        if found is not None:
+            cal = RGBDCalibration.from_meta(read_synth_meta(found[0]), depth_size, rgb_size)
+            if cal is not None:
+                return cal
+        skeleton = getattr(self.detector, "path", None)
+        if skeleton is None:
+            try:
+                skeleton = find_skeleton_file({"rgb": rgb, "depth": depth})
+            except MissingModalityError:
+                skeleton = None
+        if skeleton is not None and Path(skeleton).is_file():
+            try:
+                return RGBDCalibration.from_skeleton_file(skeleton, depth_size, rgb_size)
+            except (ConfigError, DataFormatError) as exc:
+                log.warning("cannot fit the cameras on %s (%s); using Kinect v2 defaults", skeleton, exc)
+        if abs(depth_size[1] / depth_size[0] - 512 / 424) > 0.02:
+            log.warning("depth frames are %dx%d, not Kinect v2's 512x424 aspect: assuming scaled Kinect v2 "
+                        "intrinsics; pass the camera's own (--intrinsics)", depth_size[1], depth_size[0])
+        return RGBDCalibration.kinect_v2(depth_size, rgb_size)
+
+    def capture(self, rgb: str | os.PathLike[str], depth: str | os.PathLike[str]) -> Capture:
+        """Stages 1-5: read, detect, register, select persons, lift (see the module docstring)."""
+        from ..data.formats.video import read_video, video_num_frames
+
+        cfg = self.config
+        times: dict[str, float] = {}
+        t0 = time.perf_counter()
+        rgb_path, depth_path = Path(rgb), Path(depth)
+        _require(rgb_path, "rgb")
+        clip = open_depth(depth_path, cfg.depth_unit_mm)
+        n_rgb, n_depth = video_num_frames(rgb_path), clip.num_frames()
+        if n_rgb != n_depth:
+            log.info("%s has %d frames, %s %d: using the first %d", rgb_path, n_rgb, depth_path, n_depth,
+                     min(n_rgb, n_depth))
+        num = min(n_rgb, n_depth)
+        if num < 1:
+            raise MissingModalityError("rgb" if n_rgb < 1 else "depth", "no frames")
+        index = self.sample_frames(num)
+        frames = read_video(rgb_path, index.tolist())
+        depth_mm = clip.read(index.tolist())
+        times["read"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        paths = {"rgb": rgb_path, "depth": depth_path}
+        det = self.detector.detect(frames, index, paths).select(int(self.settings["max_bodies"]))
+        times["detect"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        cal = self._calibration(rgb_path, depth_path, tuple(depth_mm.shape[1:3]), tuple(frames.shape[1:3]))
+        depth_m = depth_mm.astype(np.float32) / 1000.0
+        present = det.present
+        # parallax needs the depth of the seen point: a first pass without it finds that depth
+        rough = cal.color_to_depth(det.keypoints)
+        ref = reference_depth(depth_m, rough, det.scores, cal.depth, cfg.min_score)
+        kd = np.where(present[..., None, None], cal.color_to_depth(det.keypoints, ref[..., None]), 0.0)
+        persons = person_depth(depth_m, kd, det.scores, cal.depth, cfg.person_margin, cfg.depth_band, cfg.min_score)
+        valid_fraction = float((depth_mm > 0).mean())
+        masked = cfg.mask_depth == "on" or (cfg.mask_depth == "auto" and valid_fraction > cfg.unmasked_fraction)
+        model_depth = np.where(persons.union, depth_mm, 0).astype(np.uint16) if masked else depth_mm
+        times["persons"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        if self.lifter is not None:
+            joints, layout, method = self.lifter(persons, cal.depth), self.lifter.layout.name, "unipose"
+        else:
+            joints, layout, method = lift_naive(kd, persons, cal.depth), COCO17.name, "naive"
+        if layout == COCO17.name:
+            skeleton = coco17_to_ntu25(joints)
+        elif layout == "ntu25":
+            skeleton = joints
+        else:
+            raise ConfigError(f"lifted joints are in layout {layout!r}; the pipeline maps coco17 or ntu25 only")
+        lifted = persons.present[..., None, None]
+        skeleton = np.where(lifted, skeleton, 0.0).astype(np.float32)
+        colors = np.where(lifted, coco17_to_ntu25(det.keypoints), 0.0).astype(np.float32)
+        times["lift"] = time.perf_counter() - t0
+        return Capture(rgb_path, depth_path, num, n_rgb, n_depth, index, frames, depth_mm, model_depth, det, kd,
+                       persons, joints, layout, skeleton, colors, method, masked, cal, times)
+
+    def inputs(self, capture: Capture) -> dict[str, Any]:
+        """Stage 6: the model's batch (N = 1), built by NTUDataset from the capture."""
+        s = self.settings
+        # a capture inside an NTU tree keeps its name, which seeds the point sampling as in the data set
+        found = find_ntu_tree(capture.depth_path, capture.rgb_path)
+        name = found[1] if found is not None else CAPTURE_NAME
+        source = CaptureSource(name, capture.frame_index, capture.rgb, capture.model_depth, capture.skeleton,
+                               capture.colors, capture.calibration.depth, decode_size=s["decode_size"],
+                               num_points=int(s["base_points"]), point_method=s["point_method"])
+        ds = NTUDataset(store=source, modalities=self.modalities, split="all", protocol="xsub",
+                        clip_len=self.clip_lens, image_size=s["image_size"], num_points=s["num_points"],
+                        max_bodies=s["max_bodies"], train=False, classes=[NTUSampleName.parse(name).action - 1],
+                        seed=self.config.seed,
+                        skeleton_norm=s["skeleton_norm"], crop=s["crop"], crop_padding=s["crop_padding"],
+                        heatmap_size=s["heatmap_size"], heatmap_sigma=s["heatmap_sigma"], depth_max=s["depth_max"],
+                        depth_scale=s["depth_scale"], verbose=False)
+        batch = collate([ds[0]])
+        for m in self.modalities:
+            if not torch.isfinite(batch[m]).all():
+                raise ConfigError(f"input {m!r} holds NaN / inf after preprocessing ({capture.rgb_path})")
+        return batch
+
+    @torch.no_grad()
+    def classify(self, capture: Capture, topk: int = 5) -> Prediction:
+        """Stages 6-7 on a :class:`Capture`."""
+        t0 = time.perf_counter()
+        batch = self.inputs(capture)
+        capture.timings["inputs"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        feed = {m: batch[m].to(self.device) for m in self.modalities}
+        logits = self.model(feed)["logits"].float()
+        if logits.ndim != 2 or logits.shape[0] != 1:
+            raise ConfigError(f"{self.model_name} returned logits of shape {tuple(logits.shape)}, expected (1, K)")
+        probs = torch.softmax(logits[0], dim=0).cpu().numpy()
+        if not np.isfinite(probs).all():
+            raise ConfigError(f"{self.model_name} returned non-finite logits on {capture.rgb_path}")
+        capture.timings["model"] = time.perf_counter() - t0
+        k = len(probs)
+        names = self.class_names if len(self.class_names) == k else [f"class {i}" for i in range(k)]
+        actions = self.classes if len(self.classes) == k else [None] * k
+        order = np.argsort(-probs, kind="stable")[: max(1, min(topk, k))]
+        top = [ActionScore(r + 1, int(i), actions[i], f"A{actions[i]:03d}" if actions[i] else f"#{i}", names[i],
+                           float(probs[i])) for r, i in enumerate(order)]
+        return Prediction(probs.astype(np.float32), top, capture, {m: tuple(batch[m].shape) for m in self.modalities},
+                          self.model_name, self.modalities, self.checkpoint, self.detector.name,
+                          self.lifter.describe() if self.lifter is not None else None)
+
+    def predict(self, rgb: str | os.PathLike[str], depth: str | os.PathLike[str], topk: int = 5) -> Prediction:
+        """All stages: top-``topk`` actions of one RGB-D capture."""
+        return self.classify(self.capture(rgb, depth), topk)
+
+    __call__ = predict
+
+
+def config_from_mapping(values: Mapping[str, Any]) -> PipelineConfig:
+    """A :class:`PipelineConfig` from a mapping (unknown keys are an error; ``None`` values skipped)."""
+    known = {f.name for f in fields(PipelineConfig)}
+    bad = sorted(set(values) - known)
+    if bad:
+        raise ConfigError(f"unknown pipeline options {bad}; known: {sorted(known)}")
+    return PipelineConfig(**{k: v for k, v in values.items() if v is not None})
