@@ -4,7 +4,8 @@
 a 16-bit video or a .npy), samples the same frames from both, finds COCO-17 keypoints with a
 pluggable :class:`KeypointDetector` (torchvision Keypoint R-CNN, an NTU ``.skeleton`` file, the
 synthetic world's simulated detector, or given arrays), maps them into the depth image
-(:class:`RGBDCalibration`), lifts them to 3-D (UniPose stage A, or keypoint + depth), builds
+(:class:`RGBDCalibration`), lifts them to 3-D (UniPose stage A via :mod:`mmfusion.pose.lift`, or
+keypoint + depth), builds
 exactly the modalities the action model consumes with :class:`~mmfusion.data.dataset.NTUDataset`'s
 own preprocessing, and returns the top-k actions::
 
@@ -30,14 +31,13 @@ from .detectors import (
     SyntheticDetector,
     make_detector,
 )
-from .lifting import UniPoseLifter, coco17_to_ntu25, lift_naive, person_depth
+from .lifting import coco17_to_ntu25, lift_persons, person_masks
 from .render import render_prediction, render_skeleton
 from .rgb_action import ActionScore, Capture, PipelineConfig, Prediction, RGBDActionPipeline, load_action_model
 
 __all__ = [
     "ActionScore", "Capture", "CaptureSource", "DETECTORS", "DepthClip", "Detections", "GivenKeypoints",
     "KeypointDetector", "KeypointRCNNDetector", "PipelineConfig", "Prediction", "RGBDActionPipeline",
-    "RGBDCalibration", "SkeletonFileDetector", "SyntheticDetector", "UniPoseLifter", "coco17_to_ntu25",
-    "lift_naive", "load_action_model", "make_detector", "open_depth", "person_depth", "render_prediction",
-    "render_skeleton",
+    "RGBDCalibration", "SkeletonFileDetector", "SyntheticDetector", "coco17_to_ntu25", "lift_persons",
+    "load_action_model", "make_detector", "open_depth", "person_masks", "render_prediction", "render_skeleton",
 ]

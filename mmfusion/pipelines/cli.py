@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="depth: folder of 16-bit PNGs (mm), 16-bit greyscale video, or .npy (T, H, W)")
     parser.add_argument("--checkpoint", required=True, help="action model run folder (model.safetensors + config.json)")
     parser.add_argument("--model", help="registered model name (only when the checkpoint has no config.json)")
-    parser.add_argument("--pose-checkpoint", help="UniPose stage-A run folder; without it: naive keypoint + depth")
-    parser.add_argument("--pose-model", help="registered pose model name (checkpoint without config.json)")
+    parser.add_argument("--pose-checkpoint", help="UniPose stage-A folder (mmfusion.pose.lift.save_lifter, e.g. "
+                                                  "runs/unipose_synth/stage_a); without it: naive keypoint + depth")
     parser.add_argument("--topk", type=int, default=5, help="classes to report (default 5)")
     parser.add_argument("--json", dest="json_out", help="write the result as JSON here")
     parser.add_argument("--render", help="write a PNG of the lifted skeleton over a depth frame here")
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                             crop=args.crop, depth_unit_mm=args.depth_unit, mask_depth=args.mask_depth, seed=args.seed)
     pipe = RGBDActionPipeline(args.checkpoint, pose_checkpoint=args.pose_checkpoint, detector=_detector(args),
                               calibration=_calibration(args, rgb, depth), config=config, device=args.device,
-                              model_name=args.model, pose_model_name=args.pose_model)
+                              model_name=args.model)
     pred = pipe.predict(rgb, depth, topk=args.topk)
     print(pred.text())
     if args.json_out:

@@ -114,7 +114,6 @@ def render_prediction(prediction: Any, out: str | os.PathLike[str], frame: int |
     if not 0 <= frame < t:
         raise ConfigError(f"render_prediction: frame {frame} outside the {t} sampled frames")
     top = ", ".join(f"{s.code} {s.name} {100 * s.probability:.0f}%" for s in prediction.topk[:2])
-    title = (f"{top}\nvideo frame {int(cap.frame_index[frame])}, 3-D: {cap.lifting} ({cap.layout}), "
-             f"model {prediction.model_name}")
-    return render_skeleton(out, cap.depth[frame], cap.joints3d[:, frame], cap.calibration.depth, cap.layout,
+    title = f"{top}\nvideo frame {int(cap.frame_index[frame])}, 3-D: {cap.lifting}, model {prediction.model_name}"
+    return render_skeleton(out, cap.depth[frame], cap.joints3d[:, frame], cap.calibration.depth, "coco17",
                            keypoints=cap.keypoints_depth[:, frame], title=title)

@@ -46,7 +46,7 @@ from ..data.sampling import aligned_indices
 from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError
 from .capture import CaptureSource, RGBDCalibration, _require, find_ntu_tree, open_depth
 from .detectors import Detections, KeypointDetector, find_skeleton_file, make_detector
-from .lifting import PersonDepth, UniPoseLifter, coco17_to_ntu25, lift_naive, person_depth, reference_depth
+from .lifting import PersonMasks, coco17_to_ntu25, lift_persons, person_masks, reference_depth
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +173,8 @@ class Capture:
             model sees (masked to the persons when masking applied).
         detections: 2-D COCO-17 keypoints (M, T, 17, 2) in RGB pixels + scores (M, T, 17).
         keypoints_depth: (M, T, 17, 2) the keypoints in depth pixels.
-        persons: each person's depth pixels (:class:`~mmfusion.pipelines.lifting.PersonDepth`).
-        joints3d: (M, T, J, 3) lifted joints, camera metres, in ``layout`` (zeros where absent).
+        persons: each person's depth pixels (:class:`~mmfusion.pipelines.lifting.PersonMasks`).
+        joints3d: (M, T, 17, 3) lifted COCO-17 joints, camera metres (zeros where absent).
         skeleton: (M, T, 25, 3) NTU-25 joints fed to the data set; colors: (M, T, 25, 2) RGB pixels.
         lifting: "unipose" or "naive".
         masked: whether the depth was masked to the persons.
@@ -193,9 +193,8 @@ class Capture:
     model_depth: np.ndarray
     detections: Detections
     keypoints_depth: np.ndarray
-    persons: PersonDepth
+    persons: PersonMasks
     joints3d: np.ndarray
-    layout: str
     skeleton: np.ndarray
     colors: np.ndarray
     lifting: str
@@ -255,7 +254,7 @@ class Prediction:
             "detector": {"name": self.detector, "source": c.detections.source},
             "persons": [{"slot": m, "frames_detected": int(c.detections.present[m].sum()),
                          "frames_lifted": int(c.present[m].sum())} for m in range(c.present.shape[0])],
-            "lifting": {"method": c.lifting, "layout": c.layout, **({"pose_model": dict(self.pose)} if self.pose
+            "lifting": {"method": c.lifting, "layout": "coco17", **({"pose_model": dict(self.pose)} if self.pose
                                                                      else {})},
             "depth_masked_to_persons": c.masked,
             "calibration": c.calibration.to_dict(),
@@ -289,7 +288,6 @@ class RGBDActionPipeline:
         config: :class:`PipelineConfig`.
         device: torch device of the models.
         model_name: registered action model name when the checkpoint has no config.json.
-        pose_model_name: same for the pose checkpoint.
 
     Raises:
         CheckpointError: unreadable / mismatching checkpoints, missing detector weights.
@@ -299,7 +297,7 @@ class RGBDActionPipeline:
     def __init__(self, checkpoint: str | os.PathLike[str], pose_checkpoint: str | os.PathLike[str] | None = None,
                  detector: str | KeypointDetector = "keypointrcnn", calibration: RGBDCalibration | None = None,
                  config: PipelineConfig | None = None, device: str | torch.device = "cpu",
-                 model_name: str | None = None, pose_model_name: str | None = None) -> None:
+                 model_name: str | None = None) -> None:
         self.config = config or PipelineConfig()
         self.device = torch.device(device)
         self.checkpoint = str(checkpoint)
@@ -325,9 +323,26 @@ class RGBDActionPipeline:
                 opts["device"] = str(self.device)
             detector = make_detector(detector, **opts)
         self.detector: KeypointDetector = detector
-        self.lifter = UniPoseLifter(pose_checkpoint, pose_model_name, device=self.device, seed=self.config.seed) \
-            if pose_checkpoint is not None else None
+        self.pose_checkpoint = None if pose_checkpoint is None else str(pose_checkpoint)
+        self.pose_model = self._pose_model(pose_checkpoint)
         self.classes, self.class_names = self._class_info()
+
+    def _pose_model(self, checkpoint: str | os.PathLike[str] | None) -> nn.Module | None:
+        if checkpoint is None:
+            return None
+        from ..pose.lift import load_lifter
+
+        net = load_lifter(checkpoint, self.device)
+        if getattr(net, "layout", COCO17.name) != COCO17.name or getattr(net, "num_joints", 17) != COCO17.num_joints:
+            raise CheckpointError(f"{checkpoint}: the pose network predicts {net.num_joints} joints in layout "
+                                  f"{net.layout!r}; the pipeline's keypoints are COCO-17")
+        return net
+
+    def _pose_info(self) -> dict[str, Any] | None:
+        if self.pose_model is None:
+            return None
+        return {"checkpoint": self.pose_checkpoint, "model": type(self.pose_model).__name__,
+                "num_points": int(getattr(self.pose_model, "lift_num_points", 0))}
 
     # -- classes ---------------------------------------------------------------------------------
     def _class_info(self) -> tuple[list[int | None], list[str]]:
@@ -408,29 +423,21 @@ class RGBDActionPipeline:
         rough = cal.color_to_depth(det.keypoints)
         ref = reference_depth(depth_m, rough, det.scores, cal.depth, cfg.min_score)
         kd = np.where(present[..., None, None], cal.color_to_depth(det.keypoints, ref[..., None]), 0.0)
-        persons = person_depth(depth_m, kd, det.scores, cal.depth, cfg.person_margin, cfg.depth_band, cfg.min_score)
+        persons = person_masks(depth_m, kd, det.scores, cal.depth, cfg.person_margin, cfg.depth_band, cfg.min_score)
         valid_fraction = float((depth_mm > 0).mean())
         masked = cfg.mask_depth == "on" or (cfg.mask_depth == "auto" and valid_fraction > cfg.unmasked_fraction)
         model_depth = np.where(persons.union, depth_mm, 0).astype(np.uint16) if masked else depth_mm
         times["persons"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        if self.lifter is not None:
-            joints, layout, method = self.lifter(persons, cal.depth), self.lifter.layout.name, "unipose"
-        else:
-            joints, layout, method = lift_naive(kd, persons, cal.depth), COCO17.name, "naive"
-        if layout == COCO17.name:
-            skeleton = coco17_to_ntu25(joints)
-        elif layout == "ntu25":
-            skeleton = joints
-        else:
-            raise ConfigError(f"lifted joints are in layout {layout!r}; the pipeline maps coco17 or ntu25 only")
+        joints = lift_persons(depth_mm, kd, det.scores, persons.present, cal.depth, self.pose_model, cfg.seed)
+        method = "naive" if self.pose_model is None else "unipose"
         lifted = persons.present[..., None, None]
-        skeleton = np.where(lifted, skeleton, 0.0).astype(np.float32)
+        skeleton = np.where(lifted, coco17_to_ntu25(joints), 0.0).astype(np.float32)
         colors = np.where(lifted, coco17_to_ntu25(det.keypoints), 0.0).astype(np.float32)
         times["lift"] = time.perf_counter() - t0
         return Capture(rgb_path, depth_path, num, n_rgb, n_depth, index, frames, depth_mm, model_depth, det, kd,
-                       persons, joints, layout, skeleton, colors, method, masked, cal, times)
+                       persons, joints, skeleton, colors, method, masked, cal, times)
 
     def inputs(self, capture: Capture) -> dict[str, Any]:
         """Stage 6: the model's batch (N = 1), built by NTUDataset from the capture."""
@@ -477,7 +484,7 @@ class RGBDActionPipeline:
                            float(probs[i])) for r, i in enumerate(order)]
         return Prediction(probs.astype(np.float32), top, capture, {m: tuple(batch[m].shape) for m in self.modalities},
                           self.model_name, self.modalities, self.checkpoint, self.detector.name,
-                          self.lifter.describe() if self.lifter is not None else None)
+                          self._pose_info())
 
     def predict(self, rgb: str | os.PathLike[str], depth: str | os.PathLike[str], topk: int = 5) -> Prediction:
         """All stages: top-``topk`` actions of one RGB-D capture."""
