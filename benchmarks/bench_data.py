@@ -36,12 +36,15 @@ REPO = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("MMFUSION_REAL_SAMPLES", "/work/shared/real_samples"))
 
 
+MIN_CALLS = 2  # timed calls per rate at least (1 in --quick mode)
+
+
 def rate(fn: Callable[[], int], min_time: float = 1.0, max_iters: int = 200) -> tuple[float, int]:
     """(items/s, calls): ``fn`` returns how many items it handled; one warm-up call first."""
     fn()
     items, calls = 0, 0
     t0 = time.perf_counter()
-    while (time.perf_counter() - t0 < min_time or calls < 2) and calls < max_iters:
+    while (time.perf_counter() - t0 < min_time or calls < MIN_CALLS) and calls < max_iters:
         items += fn()
         calls += 1
     return items / (time.perf_counter() - t0), calls
@@ -109,7 +112,7 @@ def bench_depth(real: Path, tmp: Path, min_time: float, quick: bool) -> list[dic
     rng = np.random.default_rng(0)
     for method in ("random", "fps"):
         for n in ((2048,) if quick else (2048, 512)):
-            subset = clouds[:2] if method == "fps" else clouds
+            subset = clouds[:1 if quick else 2] if method == "fps" else clouds
             per_s = rate(lambda m=method, k=n, c=subset: [sample_points(p, k, m, rng) for p in c] and len(c),
                          min_time, max_iters=20)[0]
             rows.append(row("points", f"sample_points {method} -> {n} of ~{npts}", "frames", per_s, source))
@@ -172,7 +175,7 @@ def bench_loader(steps: int, workers: tuple[int, ...]) -> list[dict[str, Any]]:
     t0 = time.perf_counter()
     train_set, _ = datasets(cfg, cfg.modalities)
     prep_s = time.perf_counter() - t0
-    bs = cfg.train.batch_size
+    bs = cfg.train.process_batch_size(1, 1)  # one process, no accumulation: the demo's per-step batch
     rows = []
     for nw in workers:
         torch.manual_seed(0)
@@ -227,7 +230,9 @@ def main() -> list[dict[str, Any]]:
     parser.add_argument("--workers", default="0,2", help="DataLoader worker counts to try")
     parser.add_argument("--no-loader", action="store_true", help="skip the training-loop measurement")
     args = parser.parse_args()
-    min_time = 0.5 if args.quick else 1.5
+    min_time = 0.3 if args.quick else 1.5
+    global MIN_CALLS
+    MIN_CALLS = 1 if args.quick else 2
     real = Path(args.real)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as td:

@@ -45,6 +45,9 @@ from common import RESULTS, print_table, write_results
 HERE = Path(__file__).resolve().parent
 
 
+MIN_ITERS = 3  # timed calls per measurement at least (``--min-iters``)
+
+
 def timeit2(fn: Any, warmup: int = 1, min_time: float = 0.5, max_iters: int = 1000) -> tuple[float, float]:
     """Median (wall, process CPU) seconds per call; CPU time is what this process got, so on a
     shared machine it is far less inflated by the other jobs than wall time (1 thread)."""
@@ -53,7 +56,7 @@ def timeit2(fn: Any, warmup: int = 1, min_time: float = 0.5, max_iters: int = 10
     walls: list[float] = []
     cpus: list[float] = []
     start = time.perf_counter()
-    while (time.perf_counter() - start < min_time or len(walls) < 3) and len(walls) < max_iters:
+    while (time.perf_counter() - start < min_time or len(walls) < MIN_ITERS) and len(walls) < max_iters:
         t0, c0 = time.perf_counter(), time.process_time()
         fn()
         walls.append(time.perf_counter() - t0)
@@ -236,7 +239,8 @@ def run_worker(names: list[str], sizes: list[str], min_time: float, timeout: flo
     out = RESULTS / f".bench_models_{os.getpid()}_{names[0]}.json"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", ",".join(names), "--sizes", ",".join(sizes),
-           "--min-time", str(min_time), "--out", str(out), "--max-load", str(quiet[0]), "--max-wait", str(quiet[1])]
+           "--min-time", str(min_time), "--min-iters", str(MIN_ITERS), "--out", str(out),
+           "--max-load", str(quiet[0]), "--max-wait", str(quiet[1])]
     error = ""
     try:
         proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=timeout)
@@ -265,12 +269,21 @@ def main() -> list[dict[str, Any]]:
                         help="before each measurement wait until other processes keep fewer than this many cores "
                              "busy (e.g. 0.3; 0: never wait)")
     parser.add_argument("--max-wait", type=float, default=900.0, help="longest wait for --max-load, seconds")
+    parser.add_argument("--min-iters", type=int, default=3, help="timed calls per measurement at least")
+    parser.add_argument("--budget", type=float, default=0.0,
+                        help="seconds for the whole run (0: none); models not started within it are listed as "
+                             "'skipped: time budget' and a running worker is stopped at the budget's end")
+    parser.add_argument("--update", default=None,
+                        help="results file (e.g. models.json) whose rows of the measured models/sizes are replaced "
+                             "by this run's; utilisation uses that file's GEMM peaks so its rows stay comparable")
     parser.add_argument("--name", default=None, help="results file name (default: models or models_quick)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="paper,demo", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    global MIN_ITERS
+    MIN_ITERS = max(1, args.min_iters)
     if args.worker:
         worker(args.worker.split(","), args.sizes.split(","), args.min_time, Path(args.out), args.max_load,
                args.max_wait)
@@ -280,8 +293,11 @@ def main() -> list[dict[str, Any]]:
 
     import mmfusion
 
-    peak = gemm_peak()
-    peak_cpu = gemm_peak_cpu()
+    base = json.loads((RESULTS / args.update).read_text()) if args.update else None
+    if base is not None:
+        peak, peak_cpu = base["gemm_peak_gflops_fp32"], base["gemm_peak_gflops_fp32_cpu_time"]
+    else:
+        peak, peak_cpu = gemm_peak(), gemm_peak_cpu()
     print(f"fp32 GEMM peak: {peak:.0f} GFLOP/s (wall), {peak_cpu:.0f} GFLOP/s per CPU-thread-second", flush=True)
     names = [n for n in mmfusion.list_models() if fnmatch.fnmatch(n, args.models)]
     sizes = ["demo"] if args.quick else ["paper", "demo"]
@@ -297,9 +313,47 @@ def main() -> list[dict[str, Any]]:
         else:
             todo.append(name)
     group = max(1, args.group)
+    name = args.name or ("models_quick" if args.quick else "models")
+    if args.models != "*" and args.name is None and base is None:
+        name += "_" + re.sub(r"[^A-Za-z0-9]+", "_", args.models).strip("_")
+    command = (f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} python benchmarks/bench_models.py "
+               + " ".join(sys.argv[1:]))
+
+    def save(final: bool) -> Path:
+        """Write what is measured so far (after each worker: a stopped run keeps its rows)."""
+        order = {n: i for i, n in enumerate(names)}
+        rows.sort(key=lambda r: (order.get(r["model"], -1), r.get("size", "")))
+        if base is not None:
+            done = {(r["model"], r.get("size")) for r in rows}
+            merged = [r for r in base["rows"] if (r["model"], r.get("size")) not in done] + rows
+            merged.sort(key=lambda r: (r["model"], r.get("size", "")))
+            updates = [u for u in base.get("updates", []) if u.get("command") != command or final]
+            payload = {**{k: v for k, v in base.items() if k not in ("machine", "rows", "updates")},
+                       "updates": [*updates, {"command": command, "load_avg_start": load0,
+                                              "load_avg_end": os.getloadavg(), "rows": sorted(done),
+                                              "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}],
+                       "rows": merged}
+            return write_results(Path(args.update).stem, payload)
+        return write_results(name, {
+            "command": command, "gemm_peak_gflops_fp32": peak, "gemm_peak_gflops_fp32_cpu_time": peak_cpu,
+            "load_avg_start": load0, "load_avg_end": os.getloadavg(), "wall_s": time.perf_counter() - t_start,
+            "complete": final,
+            "note": "MACs = FlopCounterMode FLOPs/2 (conv, matmul, attention incl. CPU SDPA); memory = VmHWM delta",
+            "rows": rows})
+
     for i in range(0, len(todo), group):
-        timeout = args.timeout * min(group, len(todo) - i) + (args.max_wait * 2 * group if args.max_load else 0)
-        for row in run_worker(todo[i:i + group], sizes, args.min_time, timeout, (args.max_load, args.max_wait)):
+        names_i = todo[i:i + group]
+        timeout = args.timeout * len(names_i) + (args.max_wait * 2 * group if args.max_load else 0)
+        if args.budget > 0:
+            left = args.budget - (time.perf_counter() - t_start)
+            if left < 5:
+                for n in names_i:
+                    rows += [{"model": n, "size": s, "error": f"skipped: time budget ({args.budget:.0f} s) spent"}
+                             for s in sizes if get_spec(n, s) is not None]
+                print(f"  {', '.join(names_i)}: skipped (time budget)", flush=True)
+                continue
+            timeout = min(timeout, left)
+        for row in run_worker(names_i, sizes, args.min_time, timeout, (args.max_load, args.max_wait)):
             if "error" not in row:
                 row["util_%"] = 100 * row["train_GFLOP_s"] / peak
                 if row.get("train_GFLOP_cpu_s"):
@@ -312,8 +366,8 @@ def main() -> list[dict[str, Any]]:
             else:
                 print(f"  {row['model']} [{row['size']}]: ERROR {row['error']}", flush=True)
             rows.append(row)
-    order = {n: i for i, n in enumerate(names)}
-    rows.sort(key=lambda r: (order.get(r["model"], -1), r.get("size", "")))
+        save(final=False)
+    path = save(final=True)
 
     cols = ("model", "size", "input", "params", "GMACs", "latency_ms", "train_batch", "train_samples_s",
             "train_GFLOP_s", "util_%", "util_cpu_%", "infer_peak_MiB", "train_peak_MiB")
@@ -321,17 +375,6 @@ def main() -> list[dict[str, Any]]:
     title = (f"Models on CPU ({torch.get_num_threads()} threads; fp32 GEMM peak {peak:.0f} GFLOP/s; "
              f"latency batch 1 eval; training fwd+bwd+SGD)")
     print_table(table, title)
-    name = args.name or ("models_quick" if args.quick else "models")
-    if args.models != "*" and args.name is None:
-        name += "_" + re.sub(r"[^A-Za-z0-9]+", "_", args.models).strip("_")
-    path = write_results(name, {
-        "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} python benchmarks/bench_models.py "
-                   + " ".join(sys.argv[1:]),
-        "gemm_peak_gflops_fp32": peak, "gemm_peak_gflops_fp32_cpu_time": peak_cpu,
-        "load_avg_start": load0, "load_avg_end": os.getloadavg(),
-        "wall_s": time.perf_counter() - t_start,
-        "note": "MACs = FlopCounterMode FLOPs/2 (conv, matmul, attention incl. CPU SDPA); memory = VmHWM delta",
-        "rows": rows})
     print(f"wrote {path}")
     return rows
 

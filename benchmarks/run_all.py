@@ -3,8 +3,15 @@
     make bench                          # = python benchmarks/run_all.py
     python benchmarks/run_all.py [--full] [--only models,data] [--threads 2]
 
-Quick mode (default) keeps the whole run under ~15 minutes on a 2-core CPU: demo sizes only for
-the models, short timings. ``--full`` also measures the paper sizes (tens of minutes).
+Quick mode (default) keeps the whole run under 15 minutes on a 2-core CPU, also when the machine
+is shared: demo sizes only for the models, short timings, and a time budget (``--budget``, 14 min):
+each job's time limit is cut to what is left of it, and the model benchmark gets its own share
+(models it cannot start in time are listed as "skipped: time budget", the others keep their rows).
+``--full`` also measures the paper sizes (tens of minutes, no budget).
+
+Threads: ``--threads``, else ``OMP_NUM_THREADS``, else 2 -- or 1 when the machine is already
+loaded (1-minute load average >= the core count): a 2-thread OpenMP region on a busy machine
+spends most of its time waiting for its second thread, so 1 thread gets more done.
 Benchmarks are never run by the test suite. Scripts that do not exist yet (written by other
 parts of the project) are reported as "missing", not as failures.
 """
@@ -12,8 +19,10 @@ parts of the project) are reported as "missing", not as failures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,8 +36,8 @@ HERE = Path(__file__).resolve().parent
 # (name, script, quick args (None: full mode only), full args, results file, timeout s)
 JOBS: list[tuple[str, str, list[str] | None, list[str], str, float]] = [
     ("gemm", "bench_gemm.py", [], [], "gemm", 120),
-    ("models", "bench_models.py", ["--quick", "--min-time", "0.3", "--group", "8"], ["--min-time", "1"],
-     "models_quick", 900),
+    ("models", "bench_models.py", ["--quick", "--min-time", "0.2", "--min-iters", "2", "--group", "12",
+                                   "--budget", "450"], ["--min-time", "1"], "models_quick", 480),
     # the skeleton/point encoders are in bench_models' quick run too; their own script keeps its full table
     ("encoders", "bench_encoders_skeleton_points.py", None, [], "encoders_skeleton_points", 600),
     ("data", "bench_data.py", ["--quick"], [], "data_quick", 600),
@@ -61,18 +70,37 @@ def _summary(name: str, data: dict[str, Any]) -> str:
         return f"(no summary: {exc})"
 
 
+def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[str, list[str]]:
+    """Run one job in its own process group; on timeout the whole group (the job's worker
+    processes too) is killed. Returns (status, last output lines)."""
+    with subprocess.Popen(cmd, cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as proc:
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            return f"timeout {timeout:.0f} s", (out or "").strip().splitlines()[-3:]
+    return ("ok" if proc.returncode == 0 else f"exit {proc.returncode}"), (out or "").strip().splitlines()[-3:]
+
+
 def main() -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="paper sizes too, longer timings")
     parser.add_argument("--only", default="", help="comma-separated job names: " + ",".join(j[0] for j in JOBS))
     parser.add_argument("--threads", type=int, default=None,
-                        help="OMP_NUM_THREADS for the jobs (default: the environment's, else 2)")
+                        help="OMP_NUM_THREADS for the jobs (default: the environment's, else 2; 1 on a loaded machine)")
+    parser.add_argument("--budget", type=float, default=840.0, help="seconds for the whole quick run (0: none)")
     args = parser.parse_args()
     only = {s for s in args.only.split(",") if s}
     env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(args.threads or env.get("OMP_NUM_THREADS") or 2)
-    env.setdefault("TQDM_DISABLE", "1")
     load0 = os.getloadavg()
+    cores = os.cpu_count() or 1
+    threads = args.threads or env.get("OMP_NUM_THREADS") or (1 if load0[0] >= cores else min(2, cores))
+    env["OMP_NUM_THREADS"] = str(threads)
+    env.setdefault("TQDM_DISABLE", "1")
+    budget = 0.0 if args.full else args.budget
     rows: list[dict[str, Any]] = []
     t_all = time.perf_counter()
     for name, script, quick, full, result, timeout in JOBS:
@@ -87,19 +115,22 @@ def main() -> dict[str, Any]:
             print(f"[{name}] {script} missing, skipped", flush=True)
             continue
         cmd = [sys.executable, str(path), *(full if args.full or quick is None else quick)]
+        if budget > 0:
+            left = budget - (time.perf_counter() - t_all)
+            if left < 10:
+                rows.append({"job": name, "status": "skipped", "wall_s": None,
+                             "summary": f"time budget ({budget:.0f} s) spent"})
+                print(f"[{name}] skipped: time budget spent", flush=True)
+                continue
+            timeout = min(timeout, left)
         print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
         t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, cwd=HERE, env=env, timeout=timeout, capture_output=True, text=True)
-            status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-        except subprocess.TimeoutExpired:
-            status, tail = f"timeout {timeout:.0f} s", []
+        status, tail = _run(cmd, env, timeout)
         wall = time.perf_counter() - t0
         result_name = result if not args.full or name != "models" else "models"
         res_file = RESULTS / f"{result_name}.json"
         summary = ""
-        if status == "ok" and res_file.exists():
+        if res_file.exists() and res_file.stat().st_mtime >= time.time() - wall - 1:  # written by this run
             summary = _summary(name, json.loads(res_file.read_text()))
         elif tail:
             summary = tail[-1][:160]
@@ -112,7 +143,7 @@ def main() -> dict[str, Any]:
                 f"{total / 60:.1f} min, load average at start {load0[0]:.1f}")
     payload = {"command": "python benchmarks/run_all.py " + " ".join(sys.argv[1:]), "threads": env["OMP_NUM_THREADS"],
                "mode": "full" if args.full else "quick", "total_s": total, "load_avg_start": load0,
-               "load_avg_end": os.getloadavg(), "jobs": rows}
+               "load_avg_end": os.getloadavg(), "budget_s": budget, "jobs": rows}
     path = write_results("summary", payload)
     print(f"wrote {path}")
     return payload
