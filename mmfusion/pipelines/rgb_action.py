@@ -430,7 +430,7 @@ class RGBDActionPipeline:
         times["persons"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        joints = lift_persons(depth_mm, kd, det.scores, persons.present, cal.depth, self.pose_model, cfg.seed)
+        joints = lift_persons(depth_mm, kd, det.scores, persons, cal.depth, self.pose_model, cfg.seed)
         method = "naive" if self.pose_model is None else "unipose"
         lifted = persons.present[..., None, None]
         skeleton = np.where(lifted, coco17_to_ntu25(joints), 0.0).astype(np.float32)
