@@ -1,0 +1,85 @@
+"""EPAM-Net on NTU RGB+D: an RGB clip + COCO-17 pose heatmaps from the skeleton, pose-guided attention.
+
+::
+
+    python recipes/epam_ntu.py                                     # synthetic NTU world, CPU-sized
+    python recipes/epam_ntu.py --baselines                         # + each stream alone
+    accelerate launch recipes/epam_ntu.py --data-root /data/ntu --protocol xsub --model epam_net \\
+        --image-size 224 --clip-len 16 --pose-clip-len 48 --heatmap-size 56 --train.epochs 30
+
+Inputs per clip: ``rgb`` (3, T, S, S) person crops and ``heatmap`` (17, Tp, S/4, S/4) Gaussian
+heatmaps of the NTU joints mapped to COCO-17 and projected into the same crop, so that the
+RGB stream's S/32 map lines up with the pose stream's (S/4)/8 map; the RGB frames are every
+(Tp / T)-th heatmap frame. The model's own loss is CE(rgb logits) + CE(pose logits); its
+prediction is their sum. With ``--baselines`` the X-ShiftNet RGB and pose classifiers (the
+two streams without the attention) are trained alone for comparison.
+
+Measured on the synthetic world (xsub: 360 train / 216 test clips, 12 classes), defaults,
+2-core machine shared with other jobs, ``OMP_NUM_THREADS=1``:
+``epam_net_tiny`` top-1 TBD % (top-5 TBD %, mean-class TBD %) in TBD min.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmfusion.distributed import process_state
+from mmfusion.engine import TrainConfig, parse_args, shutdown
+from mmfusion.engine.recipe import NTURecipe, datasets, describe, fit_row, print_results
+from mmfusion.errors import ConfigError
+
+
+@dataclass
+class EPAMRecipe(NTURecipe):
+    """EPAM-Net recipe; heatmap_size None = image_size / 4 (the size at which the maps align)."""
+
+    model: str = "epam_net_tiny"
+    image_size: int = 64
+    clip_len: int = 8
+    pose_clip_len: int = 24            # heatmap frames (a multiple of clip_len)
+    heatmap_size: int | None = None
+    heatmap_sigma: float = 0.6
+    baselines: bool = False            # also train each stream alone
+    rgb_baseline: str = "xshiftnet_rgb_tiny"
+    pose_baseline: str = "xshiftnet_pose_tiny"
+    output_dir: str = "runs/epam_ntu"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=12, global_batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
+        warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))
+
+
+def data_kwargs(cfg: EPAMRecipe) -> dict[str, Any]:
+    """NTUDataset overrides: per-modality clip lengths and the aligned heatmap size."""
+    hm = cfg.heatmap_size or cfg.image_size // 4
+    if cfg.image_size % 32 or cfg.image_size // 32 != hm // 8 or hm % 8:
+        raise ConfigError(f"EPAM-Net needs image_size / 32 == heatmap_size / 8 (both integers); got image_size "
+                          f"{cfg.image_size}, heatmap_size {hm}")
+    if cfg.pose_clip_len % cfg.clip_len:
+        raise ConfigError(f"pose_clip_len {cfg.pose_clip_len} must be a multiple of clip_len {cfg.clip_len}")
+    return {"clip_len": {"rgb": cfg.clip_len, "heatmap": cfg.pose_clip_len}, "heatmap_size": hm,
+            "heatmap_sigma": cfg.heatmap_sigma}
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    cfg = parse_args(EPAMRecipe(), argv)
+    modalities = ("rgb", "heatmap")
+    data = datasets(cfg, modalities, **data_kwargs(cfg))
+    print(f"[epam_ntu] {describe(cfg, data)}")
+    rows: list[dict[str, Any]] = []
+    runs: list[Any] = []
+    if cfg.baselines:
+        fit_row(cfg, f"{cfg.rgb_baseline} (rgb only)", cfg.rgb_baseline, ("rgb",), rows, runs,
+                run_name="single_rgb", data=data)
+        fit_row(cfg, f"{cfg.pose_baseline} (pose only)", cfg.pose_baseline, ("heatmap",), rows, runs,
+                run_name="single_pose", data=data)
+    fit_row(cfg, f"{cfg.model} (fusion)", cfg.model, modalities, rows, runs, run_name="fusion", data=data)
+    if process_state().is_main_process:
+        print_results(cfg, rows, runs, len(data[1]))
+    shutdown()
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Point-cloud sequences on NTU RGB+D: per-frame PointNet++ + a temporal transformer.
+
+::
+
+    python recipes/points_ntu.py                                     # synthetic NTU world, CPU-sized
+    accelerate launch recipes/points_ntu.py --data-root /data/ntu_packed --protocol xview \\
+        --model point_sequence_encoder --num-points 512 --clip-len 16 --train.epochs 50
+
+Input per clip: ``points`` (T, P, 3) float32, metres in the depth camera frame, back-projected
+from the masked depth maps (only the person and what they hold) and subsampled to P points per
+frame; the encoder normalises each clip (centroid, largest radius) itself. Packing a store for
+points (``data_tools/prepare_ntu.py --modalities skeleton points``, or the synthetic world's
+cache) precomputes 2048 points per frame so that training does not decode depth PNGs.
+
+Measured on the synthetic world (xsub: 360 train / 216 test clips, 12 classes), defaults,
+2-core machine shared with other jobs, ``OMP_NUM_THREADS=1``:
+``point_sequence_encoder_tiny`` top-1 TBD % (top-5 TBD %, mean-class TBD %) in TBD min.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmfusion.distributed import process_state
+from mmfusion.engine import TrainConfig, parse_args, shutdown
+from mmfusion.engine.recipe import NTURecipe, datasets, describe, fit_row, print_results
+
+
+@dataclass
+class PointsRecipe(NTURecipe):
+    model: str = "point_sequence_encoder_tiny"
+    clip_len: int = 8
+    num_points: int = 128
+    dropout: float = 0.0
+    output_dir: str = "runs/points_ntu"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=20, global_batch_size=16, lr=2e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
+        warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    cfg = parse_args(PointsRecipe(), argv)
+    data = datasets(cfg, ("points",))
+    print(f"[points_ntu] {describe(cfg, data)}")
+    rows: list[dict[str, Any]] = []
+    runs: list[Any] = []
+    fit_row(cfg, cfg.model, cfg.model, ("points",), rows, runs, data=data,
+            model_kwargs={"dropout": cfg.dropout, "max_frames": max(cfg.clip_len, 64)})
+    if process_state().is_main_process:
+        print_results(cfg, rows, runs, len(data[1]))
+    shutdown()
+    return rows
+
+
+if __name__ == "__main__":
+    main()
