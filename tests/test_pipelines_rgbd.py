@@ -78,6 +78,20 @@ def test_inputs_are_the_datasets(world: Path, ckpts: dict[str, Path]) -> None:
     for m in pipe.modalities:
         assert batch[m].shape[1:] == item[m].shape
         assert torch.equal(batch[m][0], item[m]), m
+    assert batch["frame_index"][0].tolist() == item["frame_index"].tolist() == [1, 4, 7, 10]  # video frames
+
+
+def test_person_crop_frames(world: Path, ckpts: dict[str, Path]) -> None:
+    """The data set boxes the person over the whole clip: file-based keypoints are lifted on extra
+    frames for that box (all 12 here), image detectors only on the sampled ones unless asked."""
+    rgb, depth = _paths(world)
+    cap = RGBDActionPipeline(ckpts["rgbd"], detector="skeleton").capture(rgb, depth)
+    assert cap.crop_index.tolist() == list(range(12)) and cap.crop_skeleton.shape == (2, 12, 25, 3)
+    np.testing.assert_array_equal(cap.crop_skeleton[:, cap.frame_index], cap.skeleton)
+    few = RGBDActionPipeline(ckpts["rgbd"], detector="skeleton", config=PipelineConfig(crop_frames=0))
+    assert few.capture(rgb, depth).crop_index.tolist() == [1, 4, 7, 10]
+    full = RGBDActionPipeline(ckpts["rgbd"], detector="skeleton", config=PipelineConfig(crop="full"))
+    assert full.capture(rgb, depth).crop_index.tolist() == [1, 4, 7, 10]
 
 
 @pytest.mark.parametrize("key", ["rgbd", "skeleton", "points", "heatmap", "rgb_kp"])

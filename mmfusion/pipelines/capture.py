@@ -365,34 +365,44 @@ def find_ntu_tree(*paths: str | os.PathLike[str] | None) -> tuple[Path, str] | N
 
 
 class CaptureSource(PackedStore):
-    """One capture's sampled frames + estimated skeleton behind the NTUDataset source interface.
+    """One capture's sampled frames + estimated skeletons behind the NTUDataset source interface.
 
     NTUDataset accepts ``store=`` objects that are :class:`~mmfusion.data.store.PackedStore`
     instances; this class answers the same reading methods from memory (it shares no state
     with a real store and reads nothing from disk), so ``NTUDataset(store=CaptureSource(...))``
-    builds every modality with the data set's own preprocessing.
+    builds every modality with the data set's own preprocessing. Its frame axis is the video's:
+    the data set draws the same test-time indices the pipeline sampled (the sampling is
+    deterministic), and only those frames are held.
 
     Args:
         name: the sample name the data set sees (an NTU-style name, it only has to parse).
-        frame_index: (T,) original frame indices of the stored frames (seed the point sampling).
+        num_frames: N, frames of the capture.
+        frame_index: (T,) video frames held for rgb / depth.
         rgb: uint8 (T, H, W, 3) or None.
         depth: uint16 (T, h, w) millimetres or None.
-        joints: (M, T, 25, 3) float32 NTU-25 camera metres (zeros = absent).
-        colors: (M, T, 25, 2) float32 RGB pixels of the joints.
+        skeleton_index: (W,) video frames with a skeleton (absent elsewhere).
+        joints: (M, W, 25, 3) float32 NTU-25 camera metres (zeros = absent).
+        colors: (M, W, 25, 2) float32 RGB pixels of the joints.
         intrinsics: depth intrinsics (back-projection of the points, person crops).
         decode_size: short side frames are resized to when read (as a raw tree's ``decode_size``).
         num_points: points kept per frame before the data set's subset (its ``base_points``).
         point_method: "random" or "fps".
     """
 
-    def __init__(self, name: str, frame_index: np.ndarray, rgb: np.ndarray | None, depth: np.ndarray | None,
-                 joints: np.ndarray, colors: np.ndarray, intrinsics: CameraIntrinsics,
-                 decode_size: int | None = None, num_points: int = BASE_POINTS, point_method: str = "random") -> None:
+    def __init__(self, name: str, num_frames: int, frame_index: np.ndarray, rgb: np.ndarray | None,
+                 depth: np.ndarray | None, skeleton_index: np.ndarray, joints: np.ndarray, colors: np.ndarray,
+                 intrinsics: CameraIntrinsics, decode_size: int | None = None, num_points: int = BASE_POINTS,
+                 point_method: str = "random") -> None:
         # no PackedStore.__init__: there is no store folder behind this source
-        self.name = name
-        self.frame_index = np.asarray(frame_index, dtype=np.int64)
-        self.frames = {"rgb": rgb, "depth": depth}
-        self.skeleton = SkeletonData(np.asarray(joints, np.float32), np.asarray(colors, np.float32))
+        self.name, self.length = name, int(num_frames)
+        held, first = np.unique(np.asarray(frame_index, dtype=np.int64), return_index=True)
+        self.held = held
+        self.frames = {k: None if v is None else v[first] for k, v in (("rgb", rgb), ("depth", depth))}
+        m, _, v, _ = np.shape(joints)
+        dense_j = np.zeros((m, self.length, v, 3), np.float32)
+        dense_c = np.zeros((m, self.length, v, 2), np.float32)
+        dense_j[:, skeleton_index], dense_c[:, skeleton_index] = joints, colors
+        self.skeleton = SkeletonData(dense_j, dense_c)
         self.intrinsics = intrinsics
         self.decode_size = decode_size
         self.base_points = num_points
@@ -400,8 +410,8 @@ class CaptureSource(PackedStore):
         self.path = Path(f"<capture {name}>")
         i = intrinsics
         self.meta: dict[str, Any] = {"intrinsics": {"depth": {"fx": i.fx, "fy": i.fy, "cx": i.cx, "cy": i.cy}}}
-        self.settings: dict[str, Any] = {"size": decode_size, "modalities": [k for k, v in self.frames.items()
-                                                                               if v is not None]}
+        self.settings: dict[str, Any] = {"size": decode_size, "modalities": [k for k, x in self.frames.items()
+                                                                               if x is not None]}
 
     def __len__(self) -> int:
         return 1
@@ -421,24 +431,33 @@ class CaptureSource(PackedStore):
         return None if self.frames.get(key) is not None else f"the capture has no {key} frames"
 
     def num_frames(self, name: str, source: str) -> int:
-        return len(self.frame_index)
+        return self.length
 
     def load_skeleton(self, name: str) -> SkeletonData:
         return self.skeleton
+
+    def _positions(self, indices: Sequence[int] | None) -> np.ndarray:
+        if indices is None:
+            raise ConfigError("a capture holds only its sampled frames; ask for them by index")
+        idx = np.asarray(indices, dtype=np.int64)
+        pos = np.searchsorted(self.held, idx)
+        if idx.size and (pos.max() >= len(self.held) or not np.array_equal(self.held[pos], idx)):
+            raise ConfigError(f"{self.path}: frames {sorted(set(idx.tolist()) - set(self.held.tolist()))[:5]} were "
+                              f"not sampled (sampled: {self.held.tolist()})")
+        return pos
 
     def load_frames(self, name: str, source: str, indices: Sequence[int] | None = None) -> np.ndarray:
         frames = self.frames.get(source)
         if frames is None:
             raise MissingModalityError(source, self.missing(name, source) or "")
-        sel = frames if indices is None else frames[np.asarray(indices, dtype=np.int64)]
-        return resize_short_side(sel, self.decode_size, nearest=source == "depth")
+        return resize_short_side(frames[self._positions(indices)], self.decode_size, nearest=source == "depth")
 
     def load_points(self, name: str, indices: Sequence[int]) -> np.ndarray:
         depth = self.frames["depth"]
         if depth is None:
             raise MissingModalityError("points", "the capture has no depth frames")
         uniq, inv = np.unique(np.asarray(indices, dtype=np.int64), return_inverse=True)
-        pts = base_points(depth[uniq], name, self.frame_index[uniq].tolist(), self.intrinsics, self.base_points,
+        pts = base_points(depth[self._positions(uniq)], name, uniq.tolist(), self.intrinsics, self.base_points,
                           self.point_method)
         return pts[inv]
 

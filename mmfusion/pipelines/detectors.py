@@ -91,6 +91,8 @@ class KeypointDetector(ABC):
     """A 2-D COCO-17 keypoint source (see the module docstring for the contract)."""
 
     name: str = "detector"
+    #: False for detectors that read keypoints from files (they only use the frames' size)
+    reads_pixels: bool = True
 
     @abstractmethod
     def detect(self, frames: np.ndarray, frame_index: np.ndarray,
@@ -265,6 +267,7 @@ class SkeletonFileDetector(KeypointDetector):
     """
 
     name = "skeleton"
+    reads_pixels = False
 
     def __init__(self, path: str | os.PathLike[str] | None = None, max_persons: int = 2,
                  color_size: tuple[int, int] | None = None) -> None:
@@ -337,6 +340,7 @@ class GivenKeypoints(KeypointDetector):
     video's own frame size, scores (M, T_video, 17) (default 1 where a keypoint is non-zero)."""
 
     name = "keypoints"
+    reads_pixels = False
 
     def __init__(self, keypoints: np.ndarray, scores: np.ndarray | None = None, source: str = "given") -> None:
         kps = np.asarray(keypoints, dtype=np.float32)

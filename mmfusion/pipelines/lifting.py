@@ -138,7 +138,7 @@ def person_boxes(kps: np.ndarray, scores: np.ndarray, margin: float = 0.1, min_s
 
 
 def person_masks(depth_m: np.ndarray, kps_depth: np.ndarray, scores: np.ndarray, intr: CameraIntrinsics,
-                 margin: float = 0.1, band: float = 0.5, min_score: float = 0.2) -> PersonMasks:
+                 margin: float = 0.1, band: float = 0.5, min_score: float = 0.2, chunk: int = 16) -> PersonMasks:
     """Select each person's pixels (see the module docstring, step 1).
 
     Args:
@@ -147,17 +147,23 @@ def person_masks(depth_m: np.ndarray, kps_depth: np.ndarray, scores: np.ndarray,
         margin: box growth / keypoint extent (:func:`person_boxes`).
         band: largest |Z - reference| kept, metres.
         min_score: keypoints below it do not shape the box.
+        chunk: frames processed at once.
     """
+    m, t = kps_depth.shape[:2]
     h, w = depth_m.shape[-2:]
     ref = reference_depth(depth_m, kps_depth, scores, intr, min_score)
-    box = person_boxes(kps_depth, scores, margin, min_score)[..., None, None, :]  # (M, T, 1, 1, 4)
+    boxes = person_boxes(kps_depth, scores, margin, min_score)  # (M, T, 4)
     u = np.arange(w, dtype=np.float32)[None, None, None, :]
     v = np.arange(h, dtype=np.float32)[None, None, :, None]
-    in_box = (u >= box[..., 0]) & (u <= box[..., 2]) & (v >= box[..., 1]) & (v <= box[..., 3])  # (M, T, H, W)
-    valid = (depth_m > 0)[None] & in_box
-    near = valid & (np.abs(depth_m[None] - np.nan_to_num(ref, nan=-1e3)[..., None, None]) < band)
-    # a reference on the background (every keypoint off the body) would empty the band: keep the box
-    mask = np.where(near.any(axis=(2, 3), keepdims=True), near, valid)
+    mask = np.zeros((m, t, h, w), bool)
+    for s in range(0, t, chunk):  # bounded memory on long clips (float (M, chunk, H, W) temporaries)
+        box = boxes[:, s:s + chunk, None, None, :]
+        in_box = (u >= box[..., 0]) & (u <= box[..., 2]) & (v >= box[..., 1]) & (v <= box[..., 3])
+        d = depth_m[s:s + chunk][None]
+        valid = (d > 0) & in_box
+        near = valid & (np.abs(d - np.nan_to_num(ref[:, s:s + chunk], nan=-1e3)[..., None, None]) < band)
+        # a reference on the background (every keypoint off the body) would empty the band: keep the box
+        mask[:, s:s + chunk] = np.where(near.any(axis=(2, 3), keepdims=True), near, valid)
     present = np.isfinite(ref) & mask.any(axis=(2, 3))
     return PersonMasks(mask & present[..., None, None], present, ref)
 

@@ -75,6 +75,10 @@ class PipelineConfig:
         person_margin: person box growth on each side / keypoint extent.
         depth_band: metres around the keypoints' median depth that belong to the person.
         min_score: keypoints below it do not shape person boxes.
+        crop_frames: with ``crop="person"`` the data set boxes the person over the whole video; the
+            pipeline lifts the sampled frames plus this many evenly spaced ones for that box.
+            None: 32 for detectors that read keypoints from files, 0 for image detectors (each
+            extra frame costs a detector pass).
         seed: seed of the point sampling.
     """
 
@@ -98,6 +102,7 @@ class PipelineConfig:
     person_margin: float = 0.1
     depth_band: float = 0.5
     min_score: float = 0.2
+    crop_frames: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -179,6 +184,9 @@ class Capture:
         lifting: "unipose" or "naive".
         masked: whether the depth was masked to the persons.
         calibration: the camera geometry used.
+        crop_index: (W,) every video frame with a skeleton: the sampled frames plus those that shape
+            the person crop (``PipelineConfig.crop_frames``); crop_skeleton (M, W, 25, 3) and
+            crop_colors (M, W, 25, 2) hold their NTU-25 joints and RGB pixels.
         timings: seconds per stage.
     """
 
@@ -200,6 +208,9 @@ class Capture:
     lifting: str
     masked: bool
     calibration: RGBDCalibration
+    crop_index: np.ndarray
+    crop_skeleton: np.ndarray
+    crop_colors: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -257,6 +268,7 @@ class Prediction:
             "lifting": {"method": c.lifting, "layout": "coco17", **({"pose_model": dict(self.pose)} if self.pose
                                                                      else {})},
             "depth_masked_to_persons": c.masked,
+            "person_crop_frames": len(c.crop_index),
             "calibration": c.calibration.to_dict(),
             "topk": [vars(s) for s in self.topk],
             "timings_s": {k: round(v, 3) for k, v in c.timings.items()},
@@ -388,6 +400,17 @@ class RGBDActionPipeline:
                         "intrinsics; pass the camera's own (--intrinsics)", depth_size[1], depth_size[0])
         return RGBDCalibration.kinect_v2(depth_size, rgb_size)
 
+    def crop_frames(self, num_frames: int) -> np.ndarray:
+        """Extra video frames whose skeletons shape the person crop (the data set uses every frame)."""
+        k = self.config.crop_frames
+        if self.settings["crop"] != "person":
+            return np.zeros(0, np.int64)
+        if k is None:
+            k = 0 if self.detector.reads_pixels else 32
+        if k <= 0:
+            return np.zeros(0, np.int64)
+        return np.unique(np.rint(np.linspace(0, num_frames - 1, min(k, num_frames))).astype(np.int64))
+
     def capture(self, rgb: str | os.PathLike[str], depth: str | os.PathLike[str]) -> Capture:
         """Stages 1-5: read, detect, register, select persons, lift (see the module docstring)."""
         from ..data.formats.video import read_video, video_num_frames
@@ -406,38 +429,52 @@ class RGBDActionPipeline:
         if num < 1:
             raise MissingModalityError("rgb" if n_rgb < 1 else "depth", "no frames")
         index = self.sample_frames(num)
+        # every frame that gets a skeleton: the sampled ones + the person-crop ones
+        work = np.unique(np.concatenate([index, self.crop_frames(num)]))
+        pos = np.searchsorted(work, index)
         frames = read_video(rgb_path, index.tolist())
-        depth_mm = clip.read(index.tolist())
+        if not self.detector.reads_pixels:
+            # file-based keypoints only need the frame size
+            det_frames = np.broadcast_to(frames[:1], (len(work), *frames.shape[1:]))
+        elif len(work) == len(np.unique(index)):
+            det_frames = frames[np.searchsorted(index, work)]  # index is sorted; repeats read once
+        else:
+            det_frames = read_video(rgb_path, work.tolist())
+        depth_w = clip.read(work.tolist())
         times["read"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         paths = {"rgb": rgb_path, "depth": depth_path}
-        det = self.detector.detect(frames, index, paths).select(int(self.settings["max_bodies"]))
+        det_w = self.detector.detect(det_frames, work, paths).select(int(self.settings["max_bodies"]))
         times["detect"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        cal = self._calibration(rgb_path, depth_path, tuple(depth_mm.shape[1:3]), tuple(frames.shape[1:3]))
-        depth_m = depth_mm.astype(np.float32) / 1000.0
-        present = det.present
+        cal = self._calibration(rgb_path, depth_path, tuple(depth_w.shape[1:3]), tuple(frames.shape[1:3]))
+        depth_m = depth_w.astype(np.float32) / 1000.0
         # parallax needs the depth of the seen point: a first pass without it finds that depth
-        rough = cal.color_to_depth(det.keypoints)
-        ref = reference_depth(depth_m, rough, det.scores, cal.depth, cfg.min_score)
-        kd = np.where(present[..., None, None], cal.color_to_depth(det.keypoints, ref[..., None]), 0.0)
-        persons = person_masks(depth_m, kd, det.scores, cal.depth, cfg.person_margin, cfg.depth_band, cfg.min_score)
+        rough = cal.color_to_depth(det_w.keypoints)
+        ref = reference_depth(depth_m, rough, det_w.scores, cal.depth, cfg.min_score)
+        kd_w = np.where(det_w.present[..., None, None], cal.color_to_depth(det_w.keypoints, ref[..., None]), 0.0)
+        persons_w = person_masks(depth_m, kd_w, det_w.scores, cal.depth, cfg.person_margin, cfg.depth_band,
+                                 cfg.min_score)
+        depth_mm = depth_w[pos]
         valid_fraction = float((depth_mm > 0).mean())
         masked = cfg.mask_depth == "on" or (cfg.mask_depth == "auto" and valid_fraction > cfg.unmasked_fraction)
-        model_depth = np.where(persons.union, depth_mm, 0).astype(np.uint16) if masked else depth_mm
+        model_depth = np.where(persons_w.union[pos], depth_mm, 0).astype(np.uint16) if masked else depth_mm
         times["persons"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        joints = lift_persons(depth_mm, kd, det.scores, persons, cal.depth, self.pose_model, cfg.seed)
+        joints_w = lift_persons(depth_w, kd_w, det_w.scores, persons_w, cal.depth, self.pose_model, cfg.seed)
         method = "naive" if self.pose_model is None else "unipose"
-        lifted = persons.present[..., None, None]
-        skeleton = np.where(lifted, coco17_to_ntu25(joints), 0.0).astype(np.float32)
-        colors = np.where(lifted, coco17_to_ntu25(det.keypoints), 0.0).astype(np.float32)
+        lifted = persons_w.present[..., None, None]
+        skeleton_w = np.where(lifted, coco17_to_ntu25(joints_w), 0.0).astype(np.float32)
+        colors_w = np.where(lifted, coco17_to_ntu25(det_w.keypoints), 0.0).astype(np.float32)
         times["lift"] = time.perf_counter() - t0
-        return Capture(rgb_path, depth_path, num, n_rgb, n_depth, index, frames, depth_mm, model_depth, det, kd,
-                       persons, joints, skeleton, colors, method, masked, cal, times)
+        det = Detections(det_w.keypoints[:, pos], det_w.scores[:, pos], det_w.source)
+        persons = PersonMasks(persons_w.mask[:, pos], persons_w.present[:, pos], persons_w.reference[:, pos])
+        return Capture(rgb_path, depth_path, num, n_rgb, n_depth, index, frames, depth_mm, model_depth, det,
+                       kd_w[:, pos], persons, joints_w[:, pos], skeleton_w[:, pos], colors_w[:, pos], method, masked,
+                       cal, work, skeleton_w, colors_w, times)
 
     def inputs(self, capture: Capture) -> dict[str, Any]:
         """Stage 6: the model's batch (N = 1), built by NTUDataset from the capture."""
@@ -445,8 +482,9 @@ class RGBDActionPipeline:
         # a capture inside an NTU tree keeps its name, which seeds the point sampling as in the data set
         found = find_ntu_tree(capture.depth_path, capture.rgb_path)
         name = found[1] if found is not None else CAPTURE_NAME
-        source = CaptureSource(name, capture.frame_index, capture.rgb, capture.model_depth, capture.skeleton,
-                               capture.colors, capture.calibration.depth, decode_size=s["decode_size"],
+        source = CaptureSource(name, capture.num_frames, capture.frame_index, capture.rgb, capture.model_depth,
+                               capture.crop_index, capture.crop_skeleton, capture.crop_colors,
+                               capture.calibration.depth, decode_size=s["decode_size"],
                                num_points=int(s["base_points"]), point_method=s["point_method"])
         ds = NTUDataset(store=source, modalities=self.modalities, split="all", protocol="xsub",
                         clip_len=self.clip_lens, image_size=s["image_size"], num_points=s["num_points"],
