@@ -242,7 +242,7 @@ def main() -> list[dict[str, Any]]:
         rows += bench_video(real, tmp, min_time)
     if not args.no_loader:
         try:
-            rows += bench_loader(args.steps if not args.quick else min(args.steps, 6),
+            rows += bench_loader(args.steps if not args.quick else min(args.steps, 4),
                                  tuple(int(w) for w in args.workers.split(",")))
         except FileNotFoundError as exc:
             print(f"  loader: skipped ({exc} not found)")

@@ -9,6 +9,11 @@ each job's time limit is cut to what is left of it, and the model benchmark gets
 (models it cannot start in time are listed as "skipped: time budget", the others keep their rows).
 ``--full`` also measures the paper sizes (tens of minutes, no budget).
 
+Where results go: a ``--full`` run writes the result files the docs are made from
+(``benchmarks/results/<name>.json``). A quick run leaves those alone -- it is shorter, and often
+taken on a loaded machine -- and keeps its own under ``benchmarks/results/quick/`` (the scripts
+write to the usual place; this driver moves the new file there and puts the previous one back).
+
 Threads: ``--threads``, else ``OMP_NUM_THREADS``, else 2 -- or 1 when the machine is already
 loaded (1-minute load average >= the core count): a 2-thread OpenMP region on a busy machine
 spends most of its time waiting for its second thread, so 1 thread gets more done.
@@ -32,6 +37,7 @@ from typing import Any
 from common import RESULTS, print_table, write_results
 
 HERE = Path(__file__).resolve().parent
+QUICK = RESULTS / "quick"
 
 # (name, script, quick args (None: full mode only), full args, results file, timeout s)
 JOBS: list[tuple[str, str, list[str] | None, list[str], str, float]] = [
@@ -55,10 +61,11 @@ def _summary(name: str, data: dict[str, Any]) -> str:
         if name == "models":
             ok = [r for r in data["rows"] if "error" not in r]
             bad = [r for r in data["rows"] if "error" in r]
-            best = max(ok, key=lambda r: r["util_%"]) if ok else None
-            head = f"{len(ok)} model/size rows, {len(bad)} without figures"
-            if best:
-                head += f"; best utilisation {best['util_%']:.0f} % ({best['model']})"
+            skipped = sum("time budget" in r["error"] for r in bad)
+            head = f"{len(ok)} model/size rows, {len(bad)} without figures ({skipped} skipped: time budget)"
+            util = [(r.get("util_cpu_%") or 0.0, r["model"]) for r in ok]
+            if util:  # CPU-time utilisation: what the wall-time one would be on an idle machine
+                head += "; best utilisation {:.0f} % ({}) of the CPU-time GEMM peak".format(*max(util))
             return head
         if name == "data":
             loader = [r for r in data["rows"] if "wait_fraction" in r]
@@ -83,6 +90,18 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[str, list
             out, _ = proc.communicate()
             return f"timeout {timeout:.0f} s", (out or "").strip().splitlines()[-3:]
     return ("ok" if proc.returncode == 0 else f"exit {proc.returncode}"), (out or "").strip().splitlines()[-3:]
+
+
+def _keep_apart(res_file: Path, before: bytes | None) -> Path:
+    """Move a quick run's new results file to ``results/quick/`` and restore the previous one."""
+    QUICK.mkdir(parents=True, exist_ok=True)
+    dest = QUICK / res_file.name
+    dest.write_bytes(res_file.read_bytes())
+    if before is not None:
+        res_file.write_bytes(before)
+    else:
+        res_file.unlink()
+    return dest
 
 
 def main() -> dict[str, Any]:
@@ -124,11 +143,14 @@ def main() -> dict[str, Any]:
                 continue
             timeout = min(timeout, left)
         print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
+        result_name = result if not args.full or name != "models" else "models"
+        res_file = RESULTS / f"{result_name}.json"
+        before = res_file.read_bytes() if res_file.exists() else None
         t0 = time.perf_counter()
         status, tail = _run(cmd, env, timeout)
         wall = time.perf_counter() - t0
-        result_name = result if not args.full or name != "models" else "models"
-        res_file = RESULTS / f"{result_name}.json"
+        if not args.full and res_file.exists() and res_file.read_bytes() != before:
+            res_file = _keep_apart(res_file, before)
         summary = ""
         if res_file.exists() and res_file.stat().st_mtime >= time.time() - wall - 1:  # written by this run
             summary = _summary(name, json.loads(res_file.read_text()))
@@ -144,7 +166,7 @@ def main() -> dict[str, Any]:
     payload = {"command": "python benchmarks/run_all.py " + " ".join(sys.argv[1:]), "threads": env["OMP_NUM_THREADS"],
                "mode": "full" if args.full else "quick", "total_s": total, "load_avg_start": load0,
                "load_avg_end": os.getloadavg(), "budget_s": budget, "jobs": rows}
-    path = write_results("summary", payload)
+    path = write_results("summary" if args.full else "quick/summary", payload)
     print(f"wrote {path}")
     return payload
 
