@@ -27,7 +27,8 @@ _COLORS = ("#ff3b30", "#34c759", "#0a84ff", "#ffcc00")
 
 def render_skeleton(out: str | os.PathLike[str], depth: np.ndarray, joints: np.ndarray, intrinsics: CameraIntrinsics,
                     layout: str | SkeletonLayout = "coco17", keypoints: np.ndarray | None = None,
-                    title: str | None = None, dpi: int = 100) -> Path:
+                    title: str | None = None, region: tuple[float, float, float, float] | None = None,
+                    dpi: int = 100) -> Path:
     """Save a PNG of 3-D skeletons over a depth frame.
 
     Args:
@@ -37,6 +38,7 @@ def render_skeleton(out: str | os.PathLike[str], depth: np.ndarray, joints: np.n
         intrinsics: depth camera intrinsics (projection).
         keypoints: optional (M, 17|V, 2) 2-D detections in depth pixels (all-zero rows skipped).
         title: figure title.
+        region: ``(x0, y0, x1, y1)`` pixels to show (default the whole frame).
 
     Returns:
         ``out`` as a Path.
@@ -79,8 +81,9 @@ def render_skeleton(out: str | os.PathLike[str], depth: np.ndarray, joints: np.n
         kps = kps[np.abs(kps).sum(-1) > 0]
         if len(kps):
             ax.plot(kps[:, 0], kps[:, 1], "x", color="white", ms=4, mew=1.0, label="2-D keypoints")
-    ax.set_xlim(-0.5, w - 0.5)
-    ax.set_ylim(h - 0.5, -0.5)
+    x0, y0, x1, y1 = region if region is not None else (-0.5, -0.5, w - 0.5, h - 0.5)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y1, y0)
     ax.set_xticks([])
     ax.set_yticks([])
     if ax.get_legend_handles_labels()[0]:
@@ -104,7 +107,7 @@ def _cmap() -> Any:
 
 def render_prediction(prediction: Any, out: str | os.PathLike[str], frame: int | None = None) -> Path:
     """Render a :class:`~mmfusion.pipelines.rgb_action.Prediction`: frame ``frame`` of the sampled
-    clip (default the middle one with most persons lifted), the depth the model saw."""
+    clip (default the middle one with most persons lifted), the depth as read, zoomed on the persons."""
     cap = prediction.capture
     t = cap.depth.shape[0]
     if frame is None:
@@ -113,7 +116,16 @@ def render_prediction(prediction: Any, out: str | os.PathLike[str], frame: int |
         frame = int(best[np.argmin(np.abs(best - (t - 1) / 2))])
     if not 0 <= frame < t:
         raise ConfigError(f"render_prediction: frame {frame} outside the {t} sampled frames")
+    region = None
+    mask = cap.persons.mask[:, frame].any(axis=0)
+    if mask.any():
+        # zoom on the persons (NTU persons fill a small part of the frame)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        pad = max(16.0, 0.25 * max(rows[-1] - rows[0], cols[-1] - cols[0]))
+        h, w = mask.shape
+        region = (max(-0.5, cols[0] - pad), max(-0.5, rows[0] - pad), min(w - 0.5, cols[-1] + pad),
+                  min(h - 0.5, rows[-1] + pad))
     top = ", ".join(f"{s.code} {s.name} {100 * s.probability:.0f}%" for s in prediction.topk[:2])
     title = f"{top}\nvideo frame {int(cap.frame_index[frame])}, 3-D: {cap.lifting}, model {prediction.model_name}"
     return render_skeleton(out, cap.depth[frame], cap.joints3d[:, frame], cap.calibration.depth, "coco17",
-                           keypoints=cap.keypoints_depth[:, frame], title=title)
+                           keypoints=cap.keypoints_depth[:, frame], title=title, region=region)
