@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "inputs' NTU tree)")
     g.add_argument("--keypoints", help=".npz with keypoints (M, T_video, 17, 2) [+ scores] for --detector keypoints")
     g.add_argument("--score-threshold", type=float, default=0.7, help="Keypoint R-CNN person score threshold")
+    g.add_argument("--detector-size", type=int, default=800,
+                   help="Keypoint R-CNN input short side (torchvision min_size; smaller = faster, default 800)")
     g = parser.add_argument_group("cameras (default: synthetic-world meta, else a fit on the sample's .skeleton "
                                   "file, else Kinect v2)")
     g.add_argument("--intrinsics", type=_four, help="depth camera fx,fy,cx,cy in pixels of the stored depth frames")
@@ -101,7 +103,8 @@ def _detector(args: argparse.Namespace, max_persons: int = 2) -> KeypointDetecto
 
     if args.detector == "keypointrcnn":
         return KeypointRCNNDetector(args.detector_weights, score_threshold=args.score_threshold,
-                                    max_persons=max_persons, device=args.device)
+                                    max_persons=max_persons, device=args.device, min_size=args.detector_size,
+                                    max_size=max(args.detector_size, round(args.detector_size * 1333 / 800)))
     if args.detector == "skeleton":
         return SkeletonFileDetector(args.skeleton, max_persons=max_persons)
     if args.detector == "synthetic":

@@ -7,7 +7,7 @@ Steps (M persons, T frames, depth frames (H, W), J = 17 COCO joints):
    intersected with a depth band (0.5 m) around the median depth under its keypoints. It tells
    which persons have depth in which frames, and masks an unmasked capture to the persons
    (NTU depth is masked, so the action models were trained on masked depth). On the synthetic
-   world's unmasked depth it keeps every person pixel with IoU 0.73 against the true mask.
+   world's unmasked depth it keeps every person pixel at IoU 0.73-0.76 with the true mask.
 2. :func:`lift_persons` -- :func:`mmfusion.pose.lift.lift_rgbd` on each person's masked depth: UniPose stage A
    (a :func:`~mmfusion.pose.lift.load_lifter` network) on the person's point cloud, or, without
    a network, the documented naive lifting: every keypoint back-projected with the depth at its
