@@ -291,12 +291,13 @@ class RGBDActionPipeline:
 
     Args:
         checkpoint: engine run folder of the action model (or a ``.safetensors`` + ``model_name``).
-        pose_checkpoint: UniPose stage-A run folder / safetensors; None = naive lifting.
+        pose_checkpoint: UniPose stage-A folder (:func:`mmfusion.pose.lift.save_lifter`, COCO-17);
+            None = naive lifting.
         detector: a :class:`~mmfusion.pipelines.detectors.KeypointDetector` or its name
             ("keypointrcnn" (default), "skeleton", "synthetic"; "keypoints" needs an instance or
             :func:`~mmfusion.pipelines.detectors.make_detector`).
-        calibration: camera geometry; default: the synthetic world's meta next to the inputs, else
-            Kinect v2 scaled to the frame sizes.
+        calibration: camera geometry; default: the synthetic world's meta next to the inputs, else a
+            fit on the sample's NTU ``.skeleton`` file, else Kinect v2 scaled to the frame sizes.
         config: :class:`PipelineConfig`.
         device: torch device of the models.
         model_name: registered action model name when the checkpoint has no config.json.
