@@ -192,6 +192,19 @@ def test_cli_predict(world: Path, ckpts: dict[str, Path], tmp_path: Path, capsys
 
     with Image.open(out_png) as im:
         assert im.size[0] > 300
+    # the world's cameras given on the command line reproduce the meta-based result
+    given = tmp_path / "o" / "given.json"
+    rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"]),
+               "--detector", "skeleton", "--topk", "1", "--json", str(given),
+               "--intrinsics", "91.575,91.575,63.725,51.75", "--color-intrinsics", "88.166667,88.166667,79.458333,"
+               "44.541667", "--baseline", "0.052"])
+    g = json.loads(given.read_text())
+    assert rc == 0 and g["calibration"]["source"] == "given"
+    assert g["topk"][0]["probability"] == pytest.approx(d["topk"][0]["probability"], abs=1e-6)
+    capsys.readouterr()
+    assert main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"]),
+                 "--detector", "skeleton", "--registered"]) == 2
+    assert "--intrinsics" in capsys.readouterr().err
     # no silent download: the default detector without cached weights is a clear error (exit code 2)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"])])
