@@ -1,6 +1,8 @@
 """Wall time of the demo end to end: ``accelerate launch recipes/mmixer_ntu.py`` (what ``make demo`` runs).
 
-Runs the launcher as the Makefile does, in a subprocess, with its own output folder (and, with
+Runs the launcher with the arguments of the Makefile's ``demo`` target (read from the Makefile,
+so a change of process count or options there is measured as is), in a subprocess, with its own
+output folder (and, with
 ``--cold``, its own empty cache folder, so that generating and packing the synthetic world is
 part of the time). Records the wall time, the phases seen in the output (world generation,
 each model's training), the accuracy table, and writes ``benchmarks/results/demo.json``.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,6 +29,30 @@ from typing import Any
 from common import write_results
 
 REPO = Path(__file__).resolve().parents[1]
+_DEFAULT_LAUNCH = ["launch", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",
+                   "--dynamo_backend", "no"]
+
+
+def makefile_demo() -> tuple[dict[str, str], list[str], str]:
+    """(environment assignments, ``accelerate`` arguments up to the recipe, the Makefile line) of
+    ``make demo``; the defaults above when the Makefile has no ``accelerate launch`` line for it."""
+    makefile = REPO / "Makefile"
+    lines = makefile.read_text().splitlines() if makefile.exists() else []
+    in_demo = False
+    for line in lines:
+        if re.match(r"^demo\s*:", line):
+            in_demo = True
+            continue
+        if in_demo and line and not line.startswith("\t"):
+            break
+        if in_demo and "accelerate launch" in line and "mmixer_ntu.py" in line:
+            words = shlex.split(line.strip())
+            env = dict(w.split("=", 1) for w in words if re.match(r"^[A-Z_][A-Z0-9_]*=", w))
+            words = [w for w in words if not re.match(r"^[A-Z_][A-Z0-9_]*=", w)]
+            start = next(i for i, w in enumerate(words) if w.endswith("accelerate")) + 1
+            end = next(i for i, w in enumerate(words) if w.endswith("mmixer_ntu.py"))
+            return env, words[start:end], line.strip()
+    return {}, list(_DEFAULT_LAUNCH), "(no accelerate line in the Makefile's demo target: defaults)"
 
 
 def main() -> dict[str, Any]:
@@ -43,10 +70,9 @@ def main() -> dict[str, Any]:
     if args.cold:
         opts += ["--cache_dir", str(work / "cache")]
     launcher = REPO / ".venv" / "bin" / "accelerate"
-    cmd = [str(launcher) if launcher.exists() else "accelerate", "launch", "--num_processes", "1",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(recipe), *opts,
-           *args.extra]
-    env = dict(os.environ, TQDM_DISABLE="1")
+    make_env, launch_args, make_line = makefile_demo()
+    cmd = [str(launcher) if launcher.exists() else "accelerate", *launch_args, str(recipe), *opts, *args.extra]
+    env = dict(os.environ, TQDM_DISABLE="1", **make_env)
     print("$", " ".join(cmd), flush=True)
     load0 = os.getloadavg()
     t0 = time.perf_counter()
@@ -65,7 +91,8 @@ def main() -> dict[str, Any]:
     wall = time.perf_counter() - t0
     table_start = next((i for i, s in enumerate(lines) if s.startswith("Held-out")), None)
     table = lines[table_start: table_start + 12] if table_start is not None else []
-    payload = {"command": " ".join(["time", *cmd[:1], *cmd[1:]]), "cold_cache": args.cold, "returncode": rc,
+    payload = {"command": " ".join(["time", *cmd[:1], *cmd[1:]]), "makefile_line": make_line,
+               "env": make_env, "cold_cache": args.cold, "returncode": rc,
                "wall_s": wall, "load_avg_start": load0, "load_avg_end": os.getloadavg(),
                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "phases": marks, "accuracy_table": table}
     path = write_results("demo_cold" if args.cold else "demo", payload)
