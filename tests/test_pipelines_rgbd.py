@@ -14,6 +14,7 @@ import torch
 import mmfusion
 from mmfusion.data.dataset import NTUDataset
 from mmfusion.data.formats.video import write_video
+from mmfusion.data.layouts import COCO17
 from mmfusion.data.synthetic import SynthConfig, generate, noisy_keypoints2d, render_sample
 from mmfusion.engine.checkpoint import save_weights, write_model_config
 from mmfusion.errors import CheckpointError, DataFormatError, MissingModalityError
@@ -120,7 +121,7 @@ def test_naive_lifting_against_hidden_truth(world: Path, ckpts: dict[str, Path])
     s = render_sample(NAME, CFG)
     kps, scores = noisy_keypoints2d(s["coco2d_rgb"], s["coco_visible_rgb"], rng=0,
                                     image_size=s["rgb"].shape[1:3])
-    pipe = RGBDActionPipeline(ckpts["skeleton"], detector=GivenKeypoints(kps, scores),
+    pipe = RGBDActionPipeline(ckpts["skeleton"], detector=GivenKeypoints(kps, scores, labels="anatomical"),
                               config=PipelineConfig(clip_len=12))
     for depth in ("nturgb+d_depth_masked", "nturgb+d_depth"):  # unmasked: outliers must not hit the wall
         cap = pipe.capture(*_paths(world, depth))
@@ -128,6 +129,48 @@ def test_naive_lifting_against_hidden_truth(world: Path, ckpts: dict[str, Path])
         err = np.linalg.norm(cap.joints3d[:1] - truth, axis=-1)
         assert np.median(err) < 0.08 and err.mean() < 0.12, (depth, np.median(err), err.mean())
         assert cap.keypoints_depth[0, :, :, 0].max() < 128 and cap.keypoints_depth[0, :, :, 1].max() < 106
+    # the world is a mirrored (Kinect) view: an image detector calls the person's left "right";
+    # such appearance labels are swapped back to anatomical ones
+    flip = list(COCO17.flip)
+    seen = RGBDActionPipeline(ckpts["skeleton"], detector=GivenKeypoints(kps[:, :, flip], scores[:, :, flip]),
+                              config=PipelineConfig(clip_len=12)).capture(*_paths(world))
+    np.testing.assert_array_equal(seen.joints3d, pipe.capture(*_paths(world)).joints3d)
+
+
+def test_unmirrored_capture_is_shown_as_ntu(world: Path, ckpts: dict[str, Path], tmp_path: Path) -> None:
+    """A camera that does not mirror (RealSense, webcams) sees the mirror image of the synthetic world's
+    Kinect view; the pipeline mirrors it back, so the model gets the same inputs."""
+    from mmfusion.data.formats.depth import read_depth_folder, write_depth_png
+    from mmfusion.data.formats.video import read_video
+    from mmfusion.data.pointcloud import CameraIntrinsics
+    from mmfusion.pipelines import RGBDCalibration
+
+    s = render_sample(NAME, CFG)
+    kps = s["coco2d_rgb"].astype(np.float32)
+    rgb, depth = _paths(world)
+    own = tmp_path / "own"                               # same sample name: same point-sampling seeds
+    frames = read_video(rgb)
+    write_video(own / "nturgb+d_rgb" / f"{NAME}_rgb.avi", np.ascontiguousarray(frames[:, :, ::-1]))
+    for t, d in enumerate(read_depth_folder(depth)):
+        write_depth_png(own / "d" / NAME / f"MDepth-{t + 1:08d}.png", np.ascontiguousarray(d[:, ::-1]))
+    meta = json.loads((world / "mmfusion_synth.json").read_text())["intrinsics"]
+    dc, cc = meta["depth"], meta["color"]
+    cal = RGBDCalibration(CameraIntrinsics(dc["fx"], dc["fy"], dc["width"] - 1 - dc["cx"], dc["cy"]),
+                          CameraIntrinsics(cc["fx"], cc["fy"], cc["width"] - 1 - cc["cx"], cc["cy"]),
+                          -cc["baseline_m"])
+    seen = np.stack([frames.shape[2] - 1 - kps[..., 0], kps[..., 1]], -1)  # unmirrored: appearance = anatomy
+    mods = ("rgb", "depth", "points", "skeleton", "heatmap", "keypoints2d")
+    batches = []
+    own_paths = (own / "nturgb+d_rgb" / f"{NAME}_rgb.avi", own / "d" / NAME)
+    for det, calib, paths in ((GivenKeypoints(kps, labels="anatomical"), None, (rgb, depth)),
+                              (GivenKeypoints(seen), cal, own_paths)):
+        pipe = RGBDActionPipeline(ckpts["rgbd"], detector=det, calibration=calib)
+        pipe.modalities, pipe.clip_lens = mods, dict.fromkeys(mods, 4)
+        cap = pipe.capture(*paths)
+        assert cap.mirrored == (calib is None)
+        batches.append(pipe.inputs(cap))
+    for m in mods:
+        torch.testing.assert_close(batches[1][m], batches[0][m], atol=2e-4, rtol=0, msg=m)
 
 
 def test_unipose_on_unmasked_depth(world: Path, ckpts: dict[str, Path], tmp_path: Path) -> None:

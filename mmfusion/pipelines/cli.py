@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--registered", action="store_true",
                    help="the RGB frames are aligned to the depth frames (same view); needs --intrinsics")
     g.add_argument("--depth-unit", type=float, default=1.0, help="millimetres per stored depth unit (default 1)")
+    g.add_argument("--mirrored", choices=("auto", "yes", "no"), default="auto",
+                   help="frames mirrored like Kinect v2 / NTU (a person's left shows on the image's left); auto: yes "
+                        "unless --intrinsics are given")
     g = parser.add_argument_group("preprocessing (default: the training run's train_config.json)")
     g.add_argument("--clip-len", type=int)
     g.add_argument("--image-size", type=int)
@@ -121,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--topk must be >= 1, got {args.topk}")
     rgb, depth = Path(args.rgb), Path(args.depth)
     config = PipelineConfig(clip_len=args.clip_len, image_size=args.image_size, num_points=args.num_points,
-                            crop=args.crop, depth_unit_mm=args.depth_unit, mask_depth=args.mask_depth, seed=args.seed)
+                            crop=args.crop, depth_unit_mm=args.depth_unit, mask_depth=args.mask_depth, seed=args.seed,
+                            mirrored=None if args.mirrored == "auto" else args.mirrored == "yes")
     pipe = RGBDActionPipeline(args.checkpoint, pose_checkpoint=args.pose_checkpoint, detector=_detector(args),
                               calibration=_calibration(args, rgb, depth), config=config, device=args.device,
                               model_name=args.model)

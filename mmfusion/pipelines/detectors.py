@@ -10,6 +10,12 @@ Every detector maps sampled RGB frames to :class:`Detections`:
 keypoints up by it); ``paths`` ({"rgb": ..., "depth": ...}) lets them find files next to the
 inputs. Person slots stay the same person over the clip (the R-CNN detector tracks them).
 
+Left and right: an image detector labels a side by how it looks (``labels = "appearance"``).
+Kinect v2 videos, hence NTU RGB+D and the synthetic world, are mirrored (a person facing the
+camera shows its left side on the image's left), so there an image detector's "left" is the
+person's right; the Kinect skeleton is labelled anatomically (``labels = "anatomical"``). The
+pipeline swaps appearance labels of mirrored captures to anatomical ones.
+
 Detectors (:data:`DETECTORS`, :func:`make_detector`):
 
 * ``keypointrcnn`` -- torchvision Keypoint R-CNN (ResNet-50 FPN, COCO). Its weights must already
@@ -93,6 +99,10 @@ class KeypointDetector(ABC):
     name: str = "detector"
     #: False for detectors that read keypoints from files (they only use the frames' size)
     reads_pixels: bool = True
+    #: "appearance": left / right as an image detector sees them (in a mirrored video, such as
+    #: Kinect v2's and NTU's, that is the person's anatomical right / left); "anatomical": the
+    #: person's own left / right (the Kinect skeleton)
+    labels: str = "appearance"
 
     @abstractmethod
     def detect(self, frames: np.ndarray, frame_index: np.ndarray,
@@ -268,6 +278,7 @@ class SkeletonFileDetector(KeypointDetector):
 
     name = "skeleton"
     reads_pixels = False
+    labels = "anatomical"
 
     def __init__(self, path: str | os.PathLike[str] | None = None, max_persons: int = 2,
                  color_size: tuple[int, int] | None = None) -> None:
@@ -337,12 +348,17 @@ class SyntheticDetector(SkeletonFileDetector):
 
 class GivenKeypoints(KeypointDetector):
     """Keypoints computed elsewhere, for the whole video: (M, T_video, 17, 2) RGB pixels of the
-    video's own frame size, scores (M, T_video, 17) (default 1 where a keypoint is non-zero)."""
+    video's own frame size, scores (M, T_video, 17) (default 1 where a keypoint is non-zero).
+    ``labels``: "appearance" (an image detector's output, the default) or "anatomical"."""
 
     name = "keypoints"
     reads_pixels = False
 
-    def __init__(self, keypoints: np.ndarray, scores: np.ndarray | None = None, source: str = "given") -> None:
+    def __init__(self, keypoints: np.ndarray, scores: np.ndarray | None = None, source: str = "given",
+                 labels: str = "appearance") -> None:
+        if labels not in ("appearance", "anatomical"):
+            raise ConfigError(f"GivenKeypoints: labels must be 'appearance' or 'anatomical', got {labels!r}")
+        self.labels = labels
         kps = np.asarray(keypoints, dtype=np.float32)
         if kps.ndim != 4 or kps.shape[2:] != (NUM_KEYPOINTS, 2):
             raise ConfigError(f"GivenKeypoints: keypoints must be (M, T, 17, 2), got {kps.shape}")

@@ -169,7 +169,8 @@ def person_masks(depth_m: np.ndarray, kps_depth: np.ndarray, scores: np.ndarray,
 
 
 def lift_persons(depth_mm: np.ndarray, kps_depth: np.ndarray, scores: np.ndarray, persons: PersonMasks,
-                 intr: CameraIntrinsics, model: nn.Module | None = None, seed: int = 0) -> np.ndarray:
+                 intr: CameraIntrinsics, model: nn.Module | None = None, seed: int = 0,
+                 mirrored: bool = False) -> np.ndarray:
     """3-D joints of every person: :func:`mmfusion.pose.lift.lift_rgbd` on that person's pixels.
 
     Each person is lifted from its own masked depth (:func:`person_masks`), so a keypoint that
@@ -181,6 +182,11 @@ def lift_persons(depth_mm: np.ndarray, kps_depth: np.ndarray, scores: np.ndarray
         depth_mm: (T, H, W) uint16 millimetres. kps_depth: (M, T, J, 2) depth pixels; scores: (M, T, J).
         persons: the persons' masks and presence; absent frames come out as zeros.
         model: a stage-A network (:func:`mmfusion.pose.lift.load_lifter`), or None for the naive lifting.
+        mirrored: the frames are mirrored (Kinect v2 / NTU). UniPose is trained on unmirrored views
+            with anatomical labels, so it then lifts the mirror image (depth columns reversed,
+            ``u -> W - 1 - u``, ``cx -> W - 1 - cx``: the cloud's X negated exactly) and the joints
+            are mirrored back (X negated); without this its left / right come out swapped
+            (on the synthetic NTU world: 25 cm MPJPE instead of 8).
 
     Returns:
         (M, T, J, 3) float32 camera metres.
@@ -188,8 +194,18 @@ def lift_persons(depth_mm: np.ndarray, kps_depth: np.ndarray, scores: np.ndarray
     from ..pose.lift import lift_rgbd
 
     present = persons.present
+    flip = mirrored and model is not None
+    w = depth_mm.shape[-1]
+    k = _intr4(intr)
+    if flip:
+        depth_mm = depth_mm[..., ::-1]
+        kps_depth = np.stack([w - 1 - kps_depth[..., 0], kps_depth[..., 1]], -1)
+        k = (k[0], k[1], w - 1 - k[2], k[3])
     out = np.zeros((*kps_depth.shape[:3], 3), np.float32)
     for m in np.flatnonzero(present.any(axis=1)):  # person slots (M <= 2), not a forward-pass loop
-        own = np.where(persons.mask[m], depth_mm, 0)
-        out[m] = lift_rgbd(own, kps_depth[m], _intr4(intr), model=model, scores=scores[m], seed=seed)
+        mask = persons.mask[m][..., ::-1] if flip else persons.mask[m]
+        own = np.where(mask, depth_mm, 0)
+        out[m] = lift_rgbd(own, kps_depth[m], k, model=model, scores=scores[m], seed=seed)
+    if flip:
+        out[..., 0] = -out[..., 0]
     return np.where(present[..., None, None], out, 0.0).astype(np.float32)

@@ -17,6 +17,9 @@ Stages (T = the model's densest clip length, M = person slots, K = classes)::
                       "keypoints2d" (M, T, 17, 2)), with a leading batch axis N = 1
       7. model        create_model(name, checkpoint=run_dir) -> logits (1, K) -> softmax -> top-k
 
+Left / right: the models learnt NTU's mirrored Kinect v2 view with anatomical joint labels; see
+:class:`PipelineConfig` ``mirrored`` for how other captures and image detectors are brought to it.
+
 Data settings (clip length, image size, points, crop, ...) come from the run folder's
 ``train_config.json`` when present (the recipe's saved options), else from NTUDataset's
 defaults; :class:`PipelineConfig` overrides them. "ir" cannot come from an RGB-D capture: a
@@ -42,6 +45,7 @@ from torch import nn
 from ..data.dataset import MODALITY_SOURCE, NTUDataset, collate, read_synth_meta
 from ..data.layouts import COCO17
 from ..data.ntu import NTU_ACTIONS, NTUSampleName
+from ..data.pointcloud import CameraIntrinsics
 from ..data.sampling import aligned_indices
 from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError
 from .capture import CaptureSource, RGBDCalibration, _require, find_ntu_tree, open_depth
@@ -75,6 +79,12 @@ class PipelineConfig:
         person_margin: person box growth on each side / keypoint extent.
         depth_band: metres around the keypoints' median depth that belong to the person.
         min_score: keypoints below it do not shape person boxes.
+        mirrored: the frames are mirrored like Kinect v2's (NTU RGB+D, the synthetic world): a person
+            facing the camera shows its left side on the image's left. None: True unless the caller
+            gives the cameras (``calibration=``, ``--intrinsics``: another sensor). The models are
+            trained on NTU's mirrored view with anatomical left / right, so an unmirrored capture is
+            mirrored before the model, and an image detector's left / right on a mirrored capture
+            are swapped to anatomical ones.
         crop_frames: with ``crop="person"`` the data set boxes the person over the whole video; the
             pipeline lifts the sampled frames plus this many evenly spaced ones for that box.
             None: 32 for detectors that read keypoints from files, 0 for image detectors (each
@@ -103,6 +113,7 @@ class PipelineConfig:
     depth_band: float = 0.5
     min_score: float = 0.2
     crop_frames: int | None = None
+    mirrored: bool | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -183,6 +194,7 @@ class Capture:
         skeleton: (M, T, 25, 3) NTU-25 joints fed to the data set; colors: (M, T, 25, 2) RGB pixels.
         lifting: "unipose" or "naive".
         masked: whether the depth was masked to the persons.
+        mirrored: whether the frames are mirrored like Kinect v2's (see :class:`PipelineConfig`).
         calibration: the camera geometry used.
         crop_index: (W,) every video frame with a skeleton: the sampled frames plus those that shape
             the person crop (``PipelineConfig.crop_frames``); crop_skeleton (M, W, 25, 3) and
@@ -207,6 +219,7 @@ class Capture:
     colors: np.ndarray
     lifting: str
     masked: bool
+    mirrored: bool
     calibration: RGBDCalibration
     crop_index: np.ndarray
     crop_skeleton: np.ndarray
@@ -268,6 +281,7 @@ class Prediction:
             "lifting": {"method": c.lifting, "layout": "coco17", **({"pose_model": dict(self.pose)} if self.pose
                                                                      else {})},
             "depth_masked_to_persons": c.masked,
+            "mirrored": c.mirrored,
             "person_crop_frames": len(c.crop_index),
             "calibration": c.calibration.to_dict(),
             "topk": [vars(s) for s in self.topk],
@@ -447,6 +461,10 @@ class RGBDActionPipeline:
         t0 = time.perf_counter()
         paths = {"rgb": rgb_path, "depth": depth_path}
         det_w = self.detector.detect(det_frames, work, paths).select(int(self.settings["max_bodies"]))
+        mirrored = self.calibration is None if cfg.mirrored is None else bool(cfg.mirrored)
+        if mirrored and self.detector.labels == "appearance":
+            flip = list(COCO17.flip)
+            det_w = Detections(det_w.keypoints[:, :, flip], det_w.scores[:, :, flip], det_w.source)
         times["detect"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -465,7 +483,8 @@ class RGBDActionPipeline:
         times["persons"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        joints_w = lift_persons(depth_w, kd_w, det_w.scores, persons_w, cal.depth, self.pose_model, cfg.seed)
+        joints_w = lift_persons(depth_w, kd_w, det_w.scores, persons_w, cal.depth, self.pose_model, cfg.seed,
+                                mirrored)
         method = "naive" if self.pose_model is None else "unipose"
         lifted = persons_w.present[..., None, None]
         skeleton_w = np.where(lifted, coco17_to_ntu25(joints_w), 0.0).astype(np.float32)
@@ -475,7 +494,7 @@ class RGBDActionPipeline:
         persons = PersonMasks(persons_w.mask[:, pos], persons_w.present[:, pos], persons_w.reference[:, pos])
         return Capture(rgb_path, depth_path, num, n_rgb, n_depth, index, frames, depth_mm, model_depth, det,
                        kd_w[:, pos], persons, joints_w[:, pos], skeleton_w[:, pos], colors_w[:, pos], method, masked,
-                       cal, work, skeleton_w, colors_w, times)
+                       mirrored, cal, work, skeleton_w, colors_w, times)
 
     def inputs(self, capture: Capture) -> dict[str, Any]:
         """Stage 6: the model's batch (N = 1), built by NTUDataset from the capture."""
@@ -483,10 +502,19 @@ class RGBDActionPipeline:
         # a capture inside an NTU tree keeps its name, which seeds the point sampling as in the data set
         found = find_ntu_tree(capture.depth_path, capture.rgb_path)
         name = found[1] if found is not None else CAPTURE_NAME
-        source = CaptureSource(name, capture.num_frames, capture.frame_index, capture.rgb, capture.model_depth,
-                               capture.crop_index, capture.crop_skeleton, capture.crop_colors,
-                               capture.calibration.depth, decode_size=s["decode_size"],
-                               num_points=int(s["base_points"]), point_method=s["point_method"])
+        rgb, depth, skel, colors, intr = (capture.rgb, capture.model_depth, capture.crop_skeleton, capture.crop_colors,
+                                          capture.calibration.depth)
+        if not capture.mirrored:
+            # the models learnt NTU's mirrored view (anatomical labels): show an unmirrored capture that way
+            present = np.abs(skel).sum(-1, keepdims=True) > 0
+            rgb, depth = np.ascontiguousarray(rgb[:, :, ::-1]), np.ascontiguousarray(depth[:, :, ::-1])
+            skel = (skel * np.array([-1.0, 1.0, 1.0], np.float32)).astype(np.float32)
+            colors = np.where(present, np.stack([rgb.shape[2] - 1 - colors[..., 0], colors[..., 1]], -1),
+                              0.0).astype(np.float32)
+            intr = CameraIntrinsics(intr.fx, intr.fy, depth.shape[2] - 1 - intr.cx, intr.cy)
+        source = CaptureSource(name, capture.num_frames, capture.frame_index, rgb, depth, capture.crop_index, skel,
+                               colors, intr, decode_size=s["decode_size"], num_points=int(s["base_points"]),
+                               point_method=s["point_method"])
         ds = NTUDataset(store=source, modalities=self.modalities, split="all", protocol="xsub",
                         clip_len=self.clip_lens, image_size=s["image_size"], num_points=s["num_points"],
                         max_bodies=s["max_bodies"], train=False, classes=[NTUSampleName.parse(name).action - 1],
