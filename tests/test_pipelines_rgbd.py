@@ -235,12 +235,12 @@ def test_cli_predict(world: Path, ckpts: dict[str, Path], tmp_path: Path, capsys
 
     with Image.open(out_png) as im:
         assert im.size[0] > 300
-    # the world's cameras given on the command line reproduce the meta-based result
+    # the world's cameras given on the command line (a Kinect-style mirrored view) reproduce the meta-based result
     given = tmp_path / "o" / "given.json"
     rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"]),
                "--detector", "skeleton", "--topk", "1", "--json", str(given),
                "--intrinsics", "91.575,91.575,63.725,51.75", "--color-intrinsics", "88.166667,88.166667,79.458333,"
-               "44.541667", "--baseline", "0.052"])
+               "44.541667", "--baseline", "0.052", "--mirrored", "yes"])
     g = json.loads(given.read_text())
     assert rc == 0 and g["calibration"]["source"] == "given"
     assert g["topk"][0]["probability"] == pytest.approx(d["topk"][0]["probability"], abs=1e-6)
