@@ -71,7 +71,6 @@ class StageBConfig:
     margin: float = 1.3
     flip: bool = True
     rgb_relative_depth: bool = True
-    rgb_learn_root: bool = False
 
 
 @dataclass
@@ -229,7 +228,7 @@ def train_stage_b(model: nn.Module, crops: Tensor, intr: Tensor, joints: Tensor,
                 k = torch.where(f.view(-1, 1), torch.stack([k[:, 0], k[:, 1], size - 1 - k[:, 2], k[:, 3]], -1), k)
             out = model({key: x.to(device), "intrinsics": k.to(device)})
             terms = a2j_loss(out, u[:, None].to(device), zz[:, None].to(device), v[:, None].to(device),
-                             model.depth_unit, model.relative_depth, getattr(model, "learn_root", False))
+                             model.depth_unit, model.relative_depth)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()
@@ -295,8 +294,7 @@ def run_stage_b(cfg: StageBConfig, train_set: Dataset, test_set: Dataset, pseudo
         name = cfg.depth_model if mod == "depth" else cfg.rgb_model
         kw: dict[str, Any] = {"layout": layout, "num_joints": num_joints}
         if mod == "rgb":
-            kw.update(depth_ref="focal", relative_depth=cfg.rgb_relative_depth,
-                      learn_root=cfg.rgb_relative_depth and cfg.rgb_learn_root)
+            kw.update(depth_ref="focal", relative_depth=cfg.rgb_relative_depth)
         torch.manual_seed(seed)
         model = mmfusion.create_model(name, **kw)
         t0 = time.time()

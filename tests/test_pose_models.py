@@ -121,23 +121,6 @@ def test_a2j_forward_depth_shift_and_loss() -> None:
     rel = mmfusion.create_model("a2j_rgb_tiny", depth_ref="focal", relative_depth=True)
     o = rel({"rgb": torch.randn(2, 3, 32, 32), "intrinsics": torch.tensor([[64.0, 64.0, 15.5, 15.5]] * 2)})
     assert torch.allclose(o["depth_joints"].mean(-1), torch.full((2, 1), 4.0), atol=1e-5)  # centred on the prior
-    # learned root: starts at the prior, then the mean depth moves (only through the root head) towards the target
-    torch.manual_seed(0)
-    root = mmfusion.create_model("a2j_rgb_tiny", depth_ref="focal", relative_depth=True, learn_root=True).eval()
-    batch = {"rgb": torch.randn(2, 3, 32, 32), "intrinsics": torch.tensor([[64.0, 64.0, 15.5, 15.5]] * 2)}
-    assert torch.allclose(root(batch)["depth_joints"].mean(-1), torch.full((2, 1), 4.0), atol=1e-5)
-    for name, prm in root.named_parameters():  # only the root head learns here: a short backward
-        prm.requires_grad_(name.startswith("root_head"))
-    opt = torch.optim.SGD(root.root_head.parameters(), lr=5e-5)
-    for _ in range(10):
-        o = root(batch)
-        terms = a2j_loss(o, o["uv"].detach(), torch.full((2, 1, 17), 4.6), relative_depth=True, root=True)
-        opt.zero_grad()
-        terms["loss"].backward()
-        opt.step()
-    assert abs(float(root(batch)["depth_joints"].mean()) - 4.6) < 0.15
-    with pytest.raises(ConfigError, match="relative_depth"):
-        mmfusion.create_model("a2j_rgb_tiny", depth_ref="focal", learn_root=True)
 
 
 def test_a2j_loss_hand_case() -> None:
@@ -157,12 +140,6 @@ def test_a2j_loss_hand_case() -> None:
     assert float(rel["depth"]) < 1e-5
     rel = a2j_loss(out, uv, torch.tensor([[[2.4, 3.6]]]), depth_unit=0.1, relative_depth=True)
     assert math.isclose(float(rel["depth"]), 1.0, rel_tol=1e-4)
-    # root term: the error of the mean depth, (2.5 + 3.5) / 2 - (2 + 3) / 2 = 0.5 m = 5 units
-    rel = a2j_loss(out, uv, torch.tensor([[[2.5, 3.5]]]), depth_unit=0.1, relative_depth=True, root=True)
-    assert math.isclose(float(rel["root"]), 5.0, rel_tol=1e-4)
-    assert math.isclose(float(rel["loss"]), float(rel["anchor"]) + 3 * (0.5 * float(rel["xy"]) + 5.0), rel_tol=1e-4)
-    with pytest.raises(ConfigError, match="root"):
-        a2j_loss(out, uv, torch.tensor([[[2.5, 3.5]]]), root=True)
 
 
 def test_crops_keep_geometry() -> None:

@@ -142,11 +142,6 @@ class A2JNet(nn.Module):
             is ``d_ref``): only the depths of the joints relative to each other are learned
             (pair with ``a2j_loss(relative_depth=True)``). For RGB, whose absolute distance
             is ambiguous (unknown body size), so the loss does not chase it.
-        learn_root: with ``relative_depth``, also learn a correction of ``d_ref``: a linear
-            layer on the globally pooled last map gives ``s`` and the joints' mean depth
-            becomes ``d_ref * exp(s)`` (s starts at 0). The image shows what the box-size
-            prior cannot see (a squat or raised arms change the box, not the distance); the
-            body-size ambiguity stays. Trained by the ``root`` term of :func:`a2j_loss`.
 
     Shapes: see the module docstring.
     """
@@ -155,7 +150,7 @@ class A2JNet(nn.Module):
                  backbone: str = "resnet50", output_stride: int = 16, anchors_per_side: int = 4,
                  head_width: int = 256, head_convs: int = 4, depth_unit: float = 0.02,
                  depth_ref: str | None = None, ref_size: float = 2.0, relative_depth: bool = False,
-                 learn_root: bool = False, backbone_kwargs: dict[str, Any] | None = None) -> None:
+                 backbone_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         import timm  # imported here: keeps `import mmfusion` light
 
@@ -167,9 +162,7 @@ class A2JNet(nn.Module):
             raise ConfigError(f"A2JNet: depth_ref must be 'median', 'focal' or 'none', got {depth_ref!r}")
         if self.depth_ref == "median" and modality != "depth":
             raise ConfigError("A2JNet: depth_ref='median' needs the depth modality")
-        if learn_root and not relative_depth:
-            raise ConfigError("A2JNet: learn_root corrects the reference of relative depths; set relative_depth=True")
-        self.ref_size, self.relative_depth, self.learn_root = ref_size, relative_depth, learn_root
+        self.ref_size, self.relative_depth = ref_size, relative_depth
         self.num_joints = num_joints or get_layout(layout).num_joints
         self.layout = get_layout(layout).name
         self.per_side, self.depth_unit = anchors_per_side, depth_unit
@@ -186,10 +179,6 @@ class A2JNet(nn.Module):
         self.cls_head = _head(c_cls, head_width, head_convs, a * j)
         self.offset_head = _head(c_reg, head_width, head_convs, a * j * 2)
         self.depth_head = _head(c_reg, head_width, head_convs, a * j)
-        self.root_head = nn.Linear(c_reg, 1) if learn_root else None
-        if self.root_head is not None:  # start from the plain prior
-            nn.init.zeros_(self.root_head.weight)
-            nn.init.zeros_(self.root_head.bias)
 
     def _flat(self, y: Tensor, c: int) -> Tensor:
         """(B, n2*J*c, h, w) -> (B, h*w*n2, J, c) in :func:`anchor_grid` order."""
@@ -238,8 +227,6 @@ class A2JNet(nn.Module):
         rel = (wts * depth).sum(1)  # (B, J)
         if self.relative_depth:
             rel = rel - rel.mean(-1, keepdim=True)
-        if self.root_head is not None:  # log-scale correction, bounded to a factor e^(+-0.5)
-            ref = ref * torch.exp(0.5 * torch.tanh(self.root_head(f_reg.float().mean((-2, -1)))[:, 0]))
         d = ref.view(-1, 1) + rel
         j = self.num_joints
         out = {"uv": uv.view(n, t, j, 2), "depth_joints": d.view(n, t, j), "anchor_uv": anchor_uv.view(n, t, j, 2),
@@ -252,12 +239,12 @@ class A2JNet(nn.Module):
     def loss(self, outputs: dict[str, Tensor], target: dict[str, Tensor]) -> Tensor:
         """:func:`a2j_loss` with this network's ``depth_unit``; ``target`` holds "uv" and "depth"."""
         return a2j_loss(outputs, target["uv"], target["depth"], target.get("valid"), self.depth_unit,
-                        self.relative_depth, self.learn_root)["loss"]
+                        self.relative_depth)["loss"]
 
 
 def a2j_loss(outputs: dict[str, Tensor], uv: Tensor, depth: Tensor, valid: Tensor | None = None,
-             depth_unit: float = 0.02, relative_depth: bool = False, root: bool = False) -> dict[str, Tensor]:
-    """A2J loss: ``anchor + 3 * (0.5 * xy + depth [+ root])``.
+             depth_unit: float = 0.02, relative_depth: bool = False) -> dict[str, Tensor]:
+    """A2J loss: ``anchor + 3 * (0.5 * xy + depth)``.
 
     Args:
         outputs: :class:`A2JNet` outputs ("uv", "anchor_uv", "depth_joints").
@@ -266,10 +253,8 @@ def a2j_loss(outputs: dict[str, Tensor], uv: Tensor, depth: Tensor, valid: Tenso
         depth_unit: metres per unit of the depth L1 (so it is comparable to pixels).
         relative_depth: compare depths after subtracting each frame's mean over the (valid)
             joints, for networks built with ``relative_depth=True``.
-        root: with ``relative_depth``, add the L1 of the mean (valid-joint) depths, in
-            ``depth_unit`` (for ``learn_root=True`` networks).
 
-    Returns dict with "loss" and the detached terms "anchor", "xy", "depth" (and "root").
+    Returns dict with "loss" and the detached terms "anchor", "xy", "depth".
     """
     if outputs["uv"].shape != uv.shape or outputs["depth_joints"].shape != depth.shape:
         raise ConfigError(f"a2j_loss: targets uv {tuple(uv.shape)} / depth {tuple(depth.shape)} do not match "
@@ -284,21 +269,13 @@ def a2j_loss(outputs: dict[str, Tensor], uv: Tensor, depth: Tensor, valid: Tenso
     anchor = sl1(outputs["anchor_uv"])
     xy = sl1(outputs["uv"])
     pred_d, tgt_d = outputs["depth_joints"].float(), depth.float()
-    extra: dict[str, Tensor] = {}
     if relative_depth:
         cnt = m.sum(-1, keepdim=True).clamp_min(1.0)
-        pred_mean = (pred_d * m).sum(-1, keepdim=True) / cnt
-        tgt_mean = (tgt_d * m).sum(-1, keepdim=True) / cnt
-        pred_d, tgt_d = pred_d - pred_mean, tgt_d - tgt_mean
-        if root:
-            has = (m.sum(-1, keepdim=True) > 0).float()
-            extra["root"] = ((pred_mean - tgt_mean).abs() / depth_unit * has).sum() / has.sum().clamp_min(1.0)
-    elif root:
-        raise ConfigError("a2j_loss: root=True needs relative_depth=True")
+        pred_d = pred_d - (pred_d * m).sum(-1, keepdim=True) / cnt
+        tgt_d = tgt_d - (tgt_d * m).sum(-1, keepdim=True) / cnt
     dep = (((pred_d - tgt_d).abs() / depth_unit) * m).sum() / denom
-    loss = anchor + 3.0 * (0.5 * xy + dep + sum(extra.values()))
-    return {"loss": loss, "anchor": anchor.detach(), "xy": xy.detach(), "depth": dep.detach(),
-            **{k: v.detach() for k, v in extra.items()}}
+    loss = anchor + 3.0 * (0.5 * xy + dep)
+    return {"loss": loss, "anchor": anchor.detach(), "xy": xy.detach(), "depth": dep.detach()}
 
 
 _TINY: dict[str, Any] = dict(backbone="test_resnet", output_stride=8, head_width=32, head_convs=2)
