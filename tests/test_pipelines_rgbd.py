@@ -277,3 +277,16 @@ def test_real_ntu_frames(real_samples: Path, ckpts: dict[str, Path], tmp_path: P
     assert pred.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     assert pred.inputs == {"rgb": (1, 3, 4, 32, 32), "depth": (1, 1, 4, 32, 32)}
     assert render_prediction(pred, tmp_path / "real.png").stat().st_size > 10_000
+
+
+def test_data_settings_resolution() -> None:
+    """Explicit options > the data set's stored settings > the recipe's options > NTUDataset defaults."""
+    from mmfusion.pipelines.rgb_action import _data_settings
+
+    recipe = {"clip_len": 4, "pose_clip_len": 12, "image_size": 32, "heatmap_size": None, "lr": 0.1}
+    s = _data_settings(PipelineConfig(), {}, recipe)
+    assert s["clip_len"]["rgb"] == 4 and s["clip_len"]["heatmap"] == s["clip_len"]["skeleton"] == 12
+    assert s["image_size"] == 32 and s["heatmap_size"] == 56 and s["num_points"] == 512  # None: the default
+    s = _data_settings(PipelineConfig(image_size=64), {"dataset": {"heatmap_size": 8, "clip_len": {"rgb": 2}}},
+                       recipe)
+    assert s["image_size"] == 64 and s["heatmap_size"] == 8 and s["clip_len"] == {"rgb": 2}

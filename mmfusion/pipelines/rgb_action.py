@@ -21,8 +21,9 @@ Left / right: the models learnt NTU's mirrored Kinect v2 view with anatomical jo
 :class:`PipelineConfig` ``mirrored`` for how other captures and image detectors are brought to it.
 
 Data settings (clip length, image size, points, crop, ...) come from the run folder's
-``train_config.json`` when present (the recipe's saved options), else from NTUDataset's
-defaults; :class:`PipelineConfig` overrides them. "ir" cannot come from an RGB-D capture: a
+``config.json`` ``"dataset"`` entry when the trainer stored the data set's settings there, else
+``train_config.json`` (the recipe's saved options), else NTUDataset's defaults;
+:class:`PipelineConfig` overrides them. "ir" cannot come from an RGB-D capture: a
 model that consumes it is refused with a :class:`~mmfusion.errors.MissingModalityError`.
 """
 
@@ -126,6 +127,26 @@ class PipelineConfig:
 def _dataset_defaults() -> dict[str, Any]:
     sig = inspect.signature(NTUDataset.__init__)
     return {k: sig.parameters[k].default for k in DATA_SETTINGS}
+
+
+#: modalities a recipe's ``pose_clip_len`` applies to (EPAM-Net / Deform3D recipes)
+POSE_MODALITIES: tuple[str, ...] = ("skeleton", "heatmap", "keypoints2d")
+
+
+def _data_settings(config: PipelineConfig, card: Mapping[str, Any], train_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """NTUDataset options, first found: ``config``; the run's ``config.json`` ``"dataset"`` (the data
+    set's own settings, when the trainer stored them); ``train_config.json`` (the recipe's options:
+    ``clip_len``, ``pose_clip_len`` for the pose modalities, ``image_size`` ...); NTUDataset's defaults."""
+    out = _dataset_defaults()
+    recipe = {k: v for k, v in train_cfg.items() if k in DATA_SETTINGS and v is not None}
+    pose_len = train_cfg.get("pose_clip_len")
+    if pose_len and not isinstance(recipe.get("clip_len", out["clip_len"]), Mapping):
+        base = int(recipe.get("clip_len", out["clip_len"]))
+        recipe["clip_len"] = {m: int(pose_len) if m in POSE_MODALITIES else base for m in MODALITY_SOURCE}
+    out.update(recipe)
+    out.update({k: v for k, v in (card.get("dataset") or {}).items() if k in DATA_SETTINGS and v is not None})
+    out.update({k: getattr(config, k) for k in DATA_SETTINGS if getattr(config, k) is not None})
+    return out
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -336,12 +357,12 @@ class RGBDActionPipeline:
             raise MissingModalityError("ir", f"model {self.model_name} ({checkpoint}) consumes infrared "
                                              f"({', '.join(self.modalities)}), which an RGB-D capture does not have; "
                                              f"use a model trained without 'ir'")
-        defaults = _dataset_defaults()
-        self.settings: dict[str, Any] = {}
-        for k in DATA_SETTINGS:
-            given = getattr(self.config, k)
-            self.settings[k] = given if given is not None else train_cfg.get(k, defaults[k])
+        self.settings = _data_settings(self.config, self.card, train_cfg)
         cl = self.settings.pop("clip_len")
+        if isinstance(cl, Mapping):
+            missing = [m for m in self.modalities if m not in cl]
+            if missing:
+                raise ConfigError(f"clip_len {dict(cl)} has no length for {missing}")
         self.clip_lens = {m: int(cl[m] if isinstance(cl, Mapping) else cl) for m in self.modalities}
         self.calibration = calibration
         if isinstance(detector, str):
