@@ -227,3 +227,15 @@ def test_keypoints_follow_the_rgb_crop(tmp_path: Path, crop: str, train: bool) -
             peak = s["heatmap"][0, k]
             py, px = divmod(int(peak.argmax()), peak.shape[1])
             assert abs(px - u) <= 1 and abs(py - v) <= 1
+
+
+def test_settings_rebuild_the_same_inputs(tree: Path) -> None:
+    """settings() is JSON-ready and, fed back to NTUDataset, prepares the very same test inputs."""
+    ds = NTUDataset(tree, modalities=("depth", "skeleton"), split="test", clip_len={"depth": 4, "skeleton": 6},
+                    image_size=24, heatmap_size=20, depth_max=5.0, verbose=False)
+    s = json.loads(json.dumps(ds.settings()))
+    assert s["clip_len"] == {"depth": 4, "skeleton": 6} and s["image_size"] == 24 and s["depth_max"] == 5.0
+    again = NTUDataset(tree, split="test", verbose=False, **s)
+    a, b = ds[0], again[0]
+    for key in ("depth", "skeleton"):
+        assert torch.equal(a[key], b[key])

@@ -252,3 +252,17 @@ def test_lr_schedule_shapes() -> None:
     assert [lr_factor(s, step, spe) for s in (29, 30, 59, 60)] == pytest.approx([1, 0.1, 0.1, 0.01])
     with pytest.raises(ConfigError, match="milestones"):
         TrainConfig(scheduler="step")
+
+
+class SettingsSet(ToySet):
+    def settings(self) -> dict:
+        return {"clip_len": {"skeleton": 4}, "image_size": 32}
+
+
+def test_dataset_settings_go_to_the_model_card(tmp_path) -> None:
+    """A data set's preprocessing settings are stored with the weights (inference needs them)."""
+    result = train(_cfg(tmp_path, "ds", epochs=1, keep_last=0), "engine_test_mlp", SettingsSet(8))
+    card = json.loads(result.model_config.read_text())
+    assert card["dataset"] == {"clip_len": {"skeleton": 4}, "image_size": 32}
+    plain = train(_cfg(tmp_path, "plain", epochs=1, keep_last=0), "engine_test_mlp", ToySet(8))
+    assert "dataset" not in json.loads(plain.model_config.read_text())

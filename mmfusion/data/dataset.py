@@ -434,6 +434,16 @@ class NTUDataset(Dataset):
             return [by_id.get(a, f"A{a + 1:03d}") for a in classes]
         return [f"A{a + 1:03d}" for a in classes]
 
+    def settings(self) -> dict[str, Any]:
+        """The preprocessing options a model trained on this data set depends on (JSON-ready);
+        the engine stores them in the run's ``config.json`` so that inference (the RGB-D
+        pipeline) prepares its inputs exactly as in training."""
+        return {"modalities": list(self.modalities), "clip_len": dict(self.clip_lens), "image_size": self.image_size,
+                "num_points": self.num_points, "max_bodies": self.max_bodies, "crop": self.crop,
+                "crop_padding": self.crop_padding, "skeleton_norm": self.skeleton_norm,
+                "heatmap_size": self.heatmap_size, "heatmap_sigma": self.heatmap_sigma,
+                "depth_max": self.depth_max, "depth_scale": self.depth_scale}
+
     def __len__(self) -> int:
         return len(self.names)
 

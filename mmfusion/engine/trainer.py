@@ -528,9 +528,12 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
     if is_main:
         write_json(files["train_config"], saved_cfg)
         write_json(files["run_info"], _run_info(accelerator, cfg, model_name))
-        write_model_config(run_dir, model_name, model_kwargs, classes, class_names, modalities,
-                           extra={"num_classes": (model_kwargs or {}).get("num_classes",
-                                                                          len(class_names) if class_names else None)})
+        extra: dict[str, Any] = {"num_classes": (model_kwargs or {}).get("num_classes",
+                                                                        len(class_names) if class_names else None)}
+        data_settings = getattr(train_set, "settings", None)
+        if callable(data_settings):  # e.g. NTUDataset: how inputs were prepared, for inference
+            extra["dataset"] = data_settings()
+        write_model_config(run_dir, model_name, model_kwargs, classes, class_names, modalities, extra=extra)
     accelerator.print(f"mmfusion training run {run_dir}  ({accelerator.num_processes} process(es), "
                       f"{accelerator.device}, mixed_precision={accelerator.mixed_precision})")
     accelerator.print(json.dumps(to_jsonable(saved_cfg), indent=2))
