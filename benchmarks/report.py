@@ -72,16 +72,17 @@ def paper_table(data: dict[str, Any]) -> str:
     for name, (p_params, p_macs, what) in PAPER_NUMBERS.items():
         default = sum(p.numel() for p in mmfusion.create_model(name).parameters())
         r = by.get((name, "paper"))
-        rows.append([f"`{name}`", what, p_params / 1e6 if p_params else None, default / 1e6,
-                     r["params"] / 1e6 if r else None, p_macs / 1e9 if p_macs else None, r["GMACs"] if r else None])
-    return md_table(["model", "published figure counts", "paper params (M)", "ours, default build (M)",
-                     "ours, benchmarked (M)", "paper GMACs", "ours GMACs"], rows)
+        rows.append([f"`{name}`", what, p_params / 1e6 if p_params else None, f"{default:,}",
+                     f"{r['params']:,}" if r else None, p_macs / 1e9 if p_macs else None,
+                     f"{r['GMACs']:.3f}" if r else None])
+    return md_table(["model", "published figure counts", "paper params (M)", "ours, default build",
+                     "ours, benchmarked (with head)", "paper GMACs", "ours GMACs"], rows)
 
 
 def data_table(data: dict[str, Any]) -> str:
-    rows = [[r["stage"], r["what"], r.get("items/s"), r.get("unit"), r.get("ms/item"), r.get("source")]
-            for r in data["rows"] if "wait_fraction" not in r]
-    return md_table(["stage", "what", "items/s", "unit", "ms/item", "source"], rows)
+    rows = [[r["stage"], r["what"], r.get("unit"), r.get("items/cpu_s"), r.get("items/s"), r.get("source")]
+            for r in data["rows"] if "wait_fraction" not in r and r.get("items/s")]
+    return md_table(["stage", "what", "unit", "per CPU-second", "per wall second", "source"], rows)
 
 
 def loader_table(data: dict[str, Any]) -> str:
