@@ -10,6 +10,10 @@ Baselines (both written here, both return every field, both checked against our 
   a dict per body and per joint keyed by field name, then a per-joint loop that fills a dense
   ``(M, T, V, 12)`` array (like ST-GCN's ``read_xyz``, for all 12 fields).
 
+``ours`` is ``read_skeleton`` as shipped: the compiled parser of
+``mmfusion.data.formats.skeleton_fast`` when numba is installed (the JSON's ``backend``), and
+``ours_numpy`` the numpy parser it falls back to (``read_skeleton(path, backend="numpy")``).
+
 Run: ``python benchmarks/bench_skeleton_parser.py [--min-time 0.3]``. Prints a table and writes
 ``benchmarks/results/skeleton_parser.json``. Real files are read from ``../shared/real_samples``
 (or ``$MMFUSION_REAL_SAMPLES``) and skipped when absent; a synthetic 2-body, 300-frame file
@@ -35,6 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from mmfusion.data.formats import skeleton_fast  # noqa: E402
 from mmfusion.data.formats.skeleton import SkeletonSequence, read_skeleton, write_skeleton  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -107,8 +112,10 @@ def time_seconds(fn: Callable[[], Any], min_time: float) -> tuple[float, float]:
 
 
 def check_same(path: Path) -> None:
-    """Both baselines must read exactly what our reader reads."""
+    """Both baselines and the numpy backend must read exactly what our reader reads."""
     ours = read_skeleton(path)
+    slow = read_skeleton(path, backend="numpy")
+    assert ours == slow and np.array_equal(ours.joints.view(np.int64), slow.joints.view(np.int64))
     fi, ids, ints, lean, joints = plain_parser(path)
     assert np.array_equal(fi, ours.frame_index) and np.array_equal(ids, ours.body_id)
     assert np.array_equal(ints, ours.body_int.reshape(ints.shape))
@@ -156,24 +163,33 @@ def main() -> None:
             plain, plain_med = time_seconds(lambda p=path: plain_parser(p), args.min_time)
             ref, ref_med = time_seconds(lambda p=path: reference_parser(p), args.min_time)
             ours, ours_med = time_seconds(lambda p=path: read_skeleton(p), args.min_time)
+            onp, onp_med = time_seconds(lambda p=path: read_skeleton(p, backend="numpy"), args.min_time)
             rows.append({"file": path.name, "kind": kind, "bytes": path.stat().st_size, "frames": seq.num_frames,
                          "body_records": seq.num_records, "plain_ms": plain * 1e3, "reference_ms": ref * 1e3,
-                         "ours_ms": ours * 1e3, "speedup_plain": plain / ours, "speedup_reference": ref / ours,
-                         "median_ms": {"plain": plain_med * 1e3, "reference": ref_med * 1e3, "ours": ours_med * 1e3}})
-    head = f"{'file':32s} {'frames':>6s} {'plain ms':>9s} {'ref ms':>8s} {'ours ms':>8s} {'x plain':>8s} {'x ref':>7s}"
-    print("best of repeated runs (ms); speed-up = baseline / ours")
+                         "ours_ms": ours * 1e3, "ours_numpy_ms": onp * 1e3, "speedup_plain": plain / ours,
+                         "speedup_reference": ref / ours, "speedup_plain_numpy": plain / onp,
+                         "median_ms": {"plain": plain_med * 1e3, "reference": ref_med * 1e3, "ours": ours_med * 1e3,
+                                       "ours_numpy": onp_med * 1e3}})
+    backend = skeleton_fast.backend()
+    head = (f"{'file':32s} {'frames':>6s} {'plain ms':>9s} {'ref ms':>8s} {'ours ms':>8s} {'numpy ms':>9s} "
+            f"{'x plain':>8s} {'x ref':>7s} {'numpy x plain':>14s}")
+    print(f"best of repeated runs (ms); speed-up = baseline / ours; ours = {backend}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r['file']:32s} {r['frames']:6d} {r['plain_ms']:9.2f} {r['reference_ms']:8.2f} {r['ours_ms']:8.2f} "
-              f"{r['speedup_plain']:8.1f} {r['speedup_reference']:7.1f}")
-    gm = {k: float(np.exp(np.mean(np.log([r[k] for r in rows])))) for k in ("speedup_plain", "speedup_reference")}
-    print(f"geometric mean speed-up: {gm['speedup_plain']:.1f}x vs plain, {gm['speedup_reference']:.1f}x vs reference")
+              f"{r['ours_numpy_ms']:9.2f} {r['speedup_plain']:8.1f} {r['speedup_reference']:7.1f} "
+              f"{r['speedup_plain_numpy']:14.1f}")
+    gm = {k: float(np.exp(np.mean(np.log([r[k] for r in rows]))))
+          for k in ("speedup_plain", "speedup_reference", "speedup_plain_numpy")}
+    print(f"geometric mean speed-up: {gm['speedup_plain']:.1f}x vs plain, {gm['speedup_reference']:.1f}x vs reference "
+          f"({backend}); numpy backend {gm['speedup_plain_numpy']:.1f}x vs plain")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "skeleton_parser.json"
     out.write_text(json.dumps({
-        "benchmark": "skeleton_parser", "python": platform.python_version(), "numpy": np.__version__,
-        "machine": platform.machine(), "cpu_count": os.cpu_count(), "min_time_s": args.min_time,
+        "benchmark": "skeleton_parser", "backend": backend, "python": platform.python_version(),
+        "numpy": np.__version__, "machine": platform.machine(), "cpu_count": os.cpu_count(),
+        "min_time_s": args.min_time,
         "geomean_speedup": gm, "rows": rows}, indent=2) + "\n")
     print(f"wrote {out.relative_to(REPO)}")
 
