@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ import mmfusion.fusion
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fusion.md"
 MARKED = re.compile(r"<!-- doctest -->\s*```python\n(.*?)```", re.DOTALL)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny ops on a shared 2-core machine run far faster on one thread than on two contending ones."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
 
 
 def _blocks() -> list[str]:

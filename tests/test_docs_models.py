@@ -50,14 +50,6 @@ def test_table_lists_every_registered_model() -> None:
     assert set(_table()) == set(mmfusion.list_models())
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> object:
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 def test_table_params_match_create_model() -> None:
     actual = {name: _params(name) for name in _table()}
     wrong = {name: (documented, actual[name]) for name, documented in _table().items() if actual[name] != documented}
