@@ -15,8 +15,10 @@ and reads its prediction from two cross-modal tokens that attend to both. With
 on the same clips.
 
 Measured on the synthetic world (xsub: 360 train / 216 test clips, 12 classes), defaults,
-2-core machine shared with other jobs, ``OMP_NUM_THREADS=1``:
-``deform3d_tiny`` top-1 TBD % (top-5 TBD %, mean-class TBD %) in TBD min.
+one process, ``OMP_NUM_THREADS=1``, wall time on a 2-core machine shared with other jobs
+(load average ~6, so about 3x a quiet machine):
+``deform3d_tiny`` top-1 70.8 % (top-5 100 %, mean-class 70.8 %) in 9.4 min (30 epochs);
+``stgcn_tiny`` on the skeleton alone (``recipes/skeleton_ntu.py``): 66.7 %.
 """
 
 from __future__ import annotations
