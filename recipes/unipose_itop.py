@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not cfg.skip_stage_b:
         train_pred = predict_stage_a(model_a, train_set, device)
         rows += run_stage_b(cfg.stage_b, train_set, test_set, train_pred["pred"], train_pred, test_pred, layout, nj,
-                            device, cfg.seed, modalities=("depth",))
+                            device, cfg.seed, variants=("depth",))
     pj = per_joint_ap(test_pred["pred"], gt, valid=valid)
     text = print_table(rows, f"ITOP {cfg.view} test ({len(test_set)} clips), {time.time() - t_start:.0f}s")
     print("stage A per-joint AP@10cm: " + ", ".join(f"{n}={v:.2f}" for n, v in zip(layout.joints, pj.tolist())))

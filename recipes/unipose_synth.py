@@ -40,9 +40,10 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 import mmfusion
 from mmfusion.data.layouts import SkeletonLayout, get_layout
 from mmfusion.engine import parse_args
-from mmfusion.pose.a2j import a2j_loss, crop_images, crop_intrinsics, keypoint_boxes
+from mmfusion.errors import ConfigError
+from mmfusion.pose.a2j import a2j_loss, crop_images, crop_intrinsics, crop_keypoints, keypoint_boxes
 from mmfusion.pose.data import SyntheticPoseDataset, SynthPoseConfig, lift_with_depth
-from mmfusion.pose.decode import project
+from mmfusion.pose.decode import backproject, project
 from mmfusion.pose.lift import load_lifter, save_lifter
 from mmfusion.pose.losses import WeakLossWeights, WeakPoseLoss
 from mmfusion.pose.metrics import ap_at, mpjpe_mm, root_align
@@ -71,6 +72,8 @@ class StageBConfig:
     margin: float = 1.3
     flip: bool = True
     rgb_relative_depth: bool = True
+    keypoint_sigma: float = 2.0
+    variants: tuple[str, ...] = ("depth", "rgb", "rgb_kp")
 
 
 @dataclass
@@ -185,28 +188,56 @@ def frame_tensors(dataset: Dataset, key: str) -> Tensor:
     return torch.cat(frames)
 
 
-def make_crops(images: Tensor, kp: Tensor, scores: Tensor, intr: Tensor, cfg: StageBConfig, nearest: bool
-               ) -> tuple[Tensor, Tensor, Tensor]:
-    """Person crops (F, ch, S, S), their boxes (F, 3) and intrinsics (F, 4) from the 2-D detections."""
+def make_crops(images: Tensor, kp: Tensor, scores: Tensor, intr: Tensor, cfg: StageBConfig, nearest: bool,
+               key: str) -> dict[str, Tensor]:
+    """Stage-B inputs of F frames from the 2-D detections: person crops ``key`` (F, ch, S, S) and, in
+    crop pixels, "intrinsics" (F, 4), "keypoints2d" (F, J, 2) and "keypoint_scores" (F, J)."""
     boxes = keypoint_boxes(kp, scores, margin=cfg.margin)
     crops = torch.cat([crop_images(images[i:i + 256], boxes[i:i + 256], cfg.crop, "nearest" if nearest else "bilinear")
                        for i in range(0, len(images), 256)])
-    return crops, boxes, crop_intrinsics(intr, boxes, cfg.crop)
+    return {key: crops, "intrinsics": crop_intrinsics(intr, boxes, cfg.crop),
+            "keypoints2d": crop_keypoints(kp, boxes, cfg.crop), "keypoint_scores": scores.float()}
 
 
-def train_stage_b(model: nn.Module, crops: Tensor, intr: Tensor, joints: Tensor, cfg: StageBConfig,
+def _flip_half(inp: dict[str, Tensor], uv: Tensor, z: Tensor, ok: Tensor, flip: Tensor, key: str,
+               g: torch.Generator) -> tuple[dict[str, Tensor], Tensor, Tensor, Tensor]:
+    """Mirror a random half of a batch: image, u, joint order, principal point, detections."""
+    f = torch.rand(len(uv), generator=g) < 0.5
+    size = inp[key].shape[-1]
+
+    def mirror_u(p: Tensor) -> Tensor:  # (B, J, 2) pixels -> mirrored, joints swapped
+        return torch.stack([size - 1 - p[..., 0], p[..., 1]], -1)[:, flip]
+
+    out = dict(inp)
+    out[key] = torch.where(f.view(-1, 1, 1, 1), inp[key].flip(-1), inp[key])
+    k = inp["intrinsics"]
+    out["intrinsics"] = torch.where(f.view(-1, 1), torch.stack([k[:, 0], k[:, 1], size - 1 - k[:, 2], k[:, 3]], -1), k)
+    out["keypoints2d"] = torch.where(f.view(-1, 1, 1), mirror_u(inp["keypoints2d"]), inp["keypoints2d"])
+    out["keypoint_scores"] = torch.where(f.view(-1, 1), inp["keypoint_scores"][:, flip], inp["keypoint_scores"])
+    return (out, torch.where(f.view(-1, 1, 1), mirror_u(uv), uv), torch.where(f.view(-1, 1), z[:, flip], z),
+            torch.where(f.view(-1, 1), ok[:, flip], ok))
+
+
+def _model_batch(model: nn.Module, inp: dict[str, Tensor], idx: Tensor | slice, device: torch.device
+                 ) -> dict[str, Tensor]:
+    keys = (model.modality, "intrinsics") + (("keypoints2d", "keypoint_scores")
+                                            if getattr(model, "keypoint_input", False) else ())
+    return {k: inp[k][idx].to(device) for k in keys}
+
+
+def train_stage_b(model: nn.Module, inputs: dict[str, Tensor], joints: Tensor, cfg: StageBConfig,
                   device: torch.device, seed: int = 0, name: str = "stage B",
                   layout: str | SkeletonLayout = "coco17") -> None:
-    """Train an A2J net on crops (F, ch, S, S) against pseudo joints (F, J, 3) projected with the crop
-    intrinsics (F, 4): targets uv (F, J, 2) and depth Z (F, J). ``cfg.flip`` mirrors half of every
-    batch (left/right joints swapped with ``layout.flip``)."""
-    uv = project(joints, intr.unsqueeze(1))
+    """Train an A2J net on :func:`make_crops` inputs of F frames against pseudo joints (F, J, 3)
+    projected with the crop intrinsics: targets uv (F, J, 2) and depth Z (F, J). ``cfg.flip``
+    mirrors half of every batch (left/right joints swapped with ``layout.flip``)."""
+    key = model.modality
+    uv = project(joints, inputs["intrinsics"].unsqueeze(1))
     z = joints[..., 2]
     ok = torch.isfinite(uv).all(-1) & torch.isfinite(z)
-    key = model.modality
     g = torch.Generator().manual_seed(seed)
     flip = torch.tensor(get_layout(layout).flip) if cfg.flip else None
-    n = len(crops)
+    n = len(inputs[key])
     steps_per_epoch = max(1, n // cfg.batch)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
@@ -217,16 +248,11 @@ def train_stage_b(model: nn.Module, crops: Tensor, intr: Tensor, joints: Tensor,
         t0, tot = time.time(), 0.0
         for s in range(steps_per_epoch):
             idx = perm[s * cfg.batch:(s + 1) * cfg.batch]
-            x, k, u, zz, v = crops[idx], intr[idx], uv[idx], z[idx], ok[idx]
-            if flip is not None:  # mirror half of the batch: image, u, joint order, principal point
-                f = torch.rand(len(idx), generator=g) < 0.5
-                size = x.shape[-1]
-                x = torch.where(f.view(-1, 1, 1, 1), x.flip(-1), x)
-                u = torch.where(f.view(-1, 1, 1), torch.stack([size - 1 - u[..., 0], u[..., 1]], -1)[:, flip], u)
-                zz = torch.where(f.view(-1, 1), zz[:, flip], zz)
-                v = torch.where(f.view(-1, 1), v[:, flip], v)
-                k = torch.where(f.view(-1, 1), torch.stack([k[:, 0], k[:, 1], size - 1 - k[:, 2], k[:, 3]], -1), k)
-            out = model({key: x.to(device), "intrinsics": k.to(device)})
+            inp = {k: v[idx] for k, v in inputs.items()}
+            u, zz, v = uv[idx], z[idx], ok[idx]
+            if flip is not None:
+                inp, u, zz, v = _flip_half(inp, u, zz, v, flip, key, g)
+            out = model(_model_batch(model, inp, slice(None), device))
             terms = a2j_loss(out, u[:, None].to(device), zz[:, None].to(device), v[:, None].to(device),
                              model.depth_unit, model.relative_depth)
             opt.zero_grad(set_to_none=True)
@@ -238,13 +264,24 @@ def train_stage_b(model: nn.Module, crops: Tensor, intr: Tensor, joints: Tensor,
 
 
 @torch.no_grad()
-def predict_stage_b(model: nn.Module, crops: Tensor, intr: Tensor, device: torch.device, batch: int = 64) -> Tensor:
-    """(F, ch, S, S) crops + (F, 4) crop intrinsics -> (F, J, 3) camera joints."""
+def predict_stage_b(model: nn.Module, inputs: dict[str, Tensor], device: torch.device, batch: int = 64) -> Tensor:
+    """:func:`make_crops` inputs of F frames -> (F, J, 3) camera joints."""
     model.to(device).eval()
-    key = model.modality
-    outs = [model({key: crops[i:i + batch].to(device), "intrinsics": intr[i:i + batch].to(device)})["joints"][:, 0]
-            .cpu() for i in range(0, len(crops), batch)]
+    n = len(inputs["intrinsics"])
+    outs = [model(_model_batch(model, inputs, slice(i, i + batch), device))["joints"][:, 0].cpu()
+            for i in range(0, n, batch)]
     return torch.cat(outs)
+
+
+def with_rgb_distance(joints: Tensor, kp: Tensor, scores: Tensor, intr: Tensor, margin: float,
+                      ref_size: float = 2.0) -> Tensor:
+    """Joints (F, J, 3) kept in the image but moved along their rays so that their mean depth is the
+    RGB nets' apparent-size prior ``fx * ref_size / box side`` (box from the detections (F, J, 2)):
+    what a monocular RGB network trained on these joints could reach if it learned them exactly."""
+    ref = intr[..., 0].float() * ref_size / keypoint_boxes(kp, scores, margin=margin)[:, 2]
+    z = joints[..., 2]
+    return backproject(project(joints, intr.unsqueeze(1)), z - z.mean(-1, keepdim=True) + ref[:, None],
+                       intr.unsqueeze(1))
 
 
 def root_joints(layout: str | SkeletonLayout) -> list[int]:
@@ -275,10 +312,13 @@ def print_table(rows: list[dict[str, Any]], title: str) -> str:
 def run_stage_b(cfg: StageBConfig, train_set: Dataset, test_set: Dataset, pseudo: Tensor,
                 train_pred: dict[str, Tensor], test_pred: dict[str, Tensor], layout: str | SkeletonLayout,
                 num_joints: int, device: torch.device, seed: int,
-                modalities: tuple[str, ...] = ("depth", "rgb"), save_dir: str = "") -> list[dict[str, Any]]:
-    """Train and evaluate one A2J net per modality; pseudo (C, T, J, 3) = stage A on the train set.
-    Row ``seconds``: training time (crops + optimisation). With ``save_dir`` every net is saved to
-    ``<save_dir>/stage_b_<modality>``."""
+                variants: tuple[str, ...] | None = None, save_dir: str = "") -> list[dict[str, Any]]:
+    """Train and evaluate one A2J net per variant; pseudo (C, T, J, 3) = stage A on the train set.
+
+    A variant is a modality ("depth" | "rgb"), with ``_kp`` when the net also reads the 2-D
+    detections as input maps (``keypoint_input=True``); default ``cfg.variants``. Row ``seconds``:
+    training time (crops + optimisation). With ``save_dir`` every net is saved to
+    ``<save_dir>/stage_b_<variant>``."""
     rows = []
 
     def flat(x: Tensor) -> Tensor:
@@ -290,23 +330,32 @@ def run_stage_b(cfg: StageBConfig, train_set: Dataset, test_set: Dataset, pseudo
     tr_intr = train_pred["intrinsics"].repeat_interleave(t, 0)
     te_intr = test_pred["intrinsics"].repeat_interleave(test_pred["joints3d"].shape[1], 0)
     gt, valid = flat(test_pred["joints3d"]), flat(test_pred["joints_valid"])
-    for mod in modalities:
+    if any(v.startswith("rgb") for v in variants or cfg.variants):
+        ref = with_rgb_distance(flat(test_pred["pred"]), te_kp, te_sc, te_intr, cfg.margin)
+        rows.append(row("reference: stage A joints at the RGB distance prior (no training)", ref, gt, valid, layout))
+    for variant in variants or cfg.variants:
+        mod, _, extra = variant.partition("_")
+        if mod not in ("depth", "rgb") or extra not in ("", "kp"):
+            raise ConfigError(f"stage B variant {variant!r}: expected depth, rgb, depth_kp or rgb_kp")
         name = cfg.depth_model if mod == "depth" else cfg.rgb_model
         kw: dict[str, Any] = {"layout": layout, "num_joints": num_joints}
         if mod == "rgb":
             kw.update(depth_ref="focal", relative_depth=cfg.rgb_relative_depth)
+        if extra == "kp":
+            kw.update(keypoint_input=True, keypoint_sigma=cfg.keypoint_sigma)
         torch.manual_seed(seed)
         model = mmfusion.create_model(name, **kw)
         t0 = time.time()
-        crops, _, c_intr = make_crops(frame_tensors(train_set, mod), tr_kp, tr_sc, tr_intr, cfg, mod == "depth")
-        train_stage_b(model, crops, c_intr, flat(pseudo), cfg, device, seed, name=f"stage B {mod}", layout=layout)
+        inputs = make_crops(frame_tensors(train_set, mod), tr_kp, tr_sc, tr_intr, cfg, mod == "depth", mod)
+        train_stage_b(model, inputs, flat(pseudo), cfg, device, seed, name=f"stage B {variant}", layout=layout)
         seconds = time.time() - t0
-        del crops
+        del inputs
         if save_dir:
-            save_model(model, Path(save_dir) / f"stage_b_{mod}", name, kw, crop=cfg.crop, margin=cfg.margin)
-        crops, _, c_intr = make_crops(frame_tensors(test_set, mod), te_kp, te_sc, te_intr, cfg, mod == "depth")
-        pred = predict_stage_b(model, crops, c_intr, device)
-        r = row(f"UniPose stage B, {mod} (A2J, {name}; pseudo labels from stage A)", pred, gt, valid, layout)
+            save_model(model, Path(save_dir) / f"stage_b_{variant}", name, kw, crop=cfg.crop, margin=cfg.margin)
+        pred = predict_stage_b(model, make_crops(frame_tensors(test_set, mod), te_kp, te_sc, te_intr, cfg,
+                                                 mod == "depth", mod), device)
+        what = f"{mod} + 2-D detection maps" if extra else mod
+        r = row(f"UniPose stage B, {what} (A2J, {name}; pseudo labels from stage A)", pred, gt, valid, layout)
         r["seconds"] = seconds
         rows.append(r)
     return rows

@@ -9,7 +9,15 @@ import torch
 
 import mmfusion
 from mmfusion.errors import ConfigError, MissingModalityError
-from mmfusion.pose.a2j import a2j_loss, anchor_grid, crop_images, crop_intrinsics, keypoint_boxes
+from mmfusion.pose.a2j import (
+    a2j_loss,
+    anchor_grid,
+    crop_images,
+    crop_intrinsics,
+    crop_keypoints,
+    keypoint_boxes,
+    keypoint_maps,
+)
 from mmfusion.pose.decode import project
 from mmfusion.pose.losses import WeakLossWeights, WeakPoseLoss
 
@@ -157,3 +165,27 @@ def test_crops_keep_geometry() -> None:
     full = project(p, intr)
     inside = project(p, ci[0])
     assert torch.allclose(inside, ((full - box[:, :2]) + 0.5) * 2 - 0.5, atol=1e-4)
+    # detections follow the same mapping as the intrinsics
+    assert torch.allclose(crop_keypoints(full.view(1, 1, 2), box, 40)[0, 0], inside[0], atol=1e-4)
+
+
+def test_keypoint_maps_and_keypoint_input() -> None:
+    maps = keypoint_maps(torch.tensor([[[3.0, 5.0], [0.0, 0.0]]]), 8, 10, 1.0, torch.tensor([[0.5, 1.0]]))
+    assert maps.shape == (1, 2, 8, 10)
+    assert maps[0, 0].argmax() == 5 * 10 + 3 and math.isclose(float(maps[0, 0].max()), 0.5, rel_tol=1e-6)
+    assert math.isclose(float(maps[0, 0, 5, 4]), 0.5 * math.exp(-0.5), rel_tol=1e-5)  # one sigma to the right
+    torch.manual_seed(0)
+    net = mmfusion.create_model("a2j_rgb_tiny", keypoint_input=True).eval()
+    first = next(m for m in net.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.in_channels == 3 + 17
+    rgb = torch.randn(2, 3, 32, 32)
+    kp = torch.rand(2, 17, 2) * 31
+    with torch.no_grad():
+        a = net({"rgb": rgb, "keypoints2d": kp})["uv"]
+        b = net({"rgb": rgb, "keypoints2d": kp + 4.0})["uv"]
+        c = net({"rgb": rgb, "keypoints2d": kp, "keypoint_scores": torch.ones(2, 17)})["uv"]
+    assert not torch.allclose(a, b) and torch.allclose(a, c)  # the maps reach the output; score 1 = no score
+    with pytest.raises(MissingModalityError, match="keypoints2d"):
+        net({"rgb": rgb})
+    with pytest.raises(ConfigError, match="keypoints2d"):
+        net({"rgb": rgb, "keypoints2d": kp[:, :5]})

@@ -31,16 +31,19 @@ def test_synth_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     res = unipose_synth.main(["--train-subjects", "1", "--test-subjects", "1", "--clips-per-subject", "2",
                               "--frames", "3", "--num-points", "160", "--stage-a.epochs", "1", "--stage-a.batch", "2",
                               "--stage-b.epochs", "1", "--stage-b.batch", "4", "--stage-b.crop", "32",
-                              "--ablation", "--save-dir", str(tmp_path / "run"), "--out", str(out)])
-    _check_rows(res["rows"], 5)
+                              "--stage-b.variants", "depth", "rgb_kp", "--ablation",
+                              "--save-dir", str(tmp_path / "run"), "--out", str(out)])
+    _check_rows(res["rows"], 6)  # naive, stage A, ablation, RGB-distance reference, stage B depth / rgb + maps
+    assert res["rows"][3]["method"].startswith("reference")
     assert res["rows"][0]["method"].startswith("naive") and "without ray guidance" in res["rows"][2]["method"]
-    assert all(r["seconds"] > 0 for r in res["rows"][1:])
+    assert all(r["seconds"] > 0 for r in res["rows"][1:] if not r["method"].startswith("reference"))
     text = capsys.readouterr().out
-    assert "| method | MPJPE mm | root-aligned MPJPE mm | AP@10cm | train s |" in text and "stage B, rgb" in text
+    assert "| method | MPJPE mm | root-aligned MPJPE mm | AP@10cm | train s |" in text
+    assert "stage B, depth" in text and "stage B, rgb + 2-D detection maps" in text
     assert out.is_file()
     # the saved networks load by name from their folders (the pipeline's way), with equal weights
     for sub, name in (("stage_a", "unipose_pointnet_tiny"), ("stage_b_depth", "a2j_depth_tiny"),
-                      ("stage_b_rgb", "a2j_rgb_tiny")):
+                      ("stage_b_rgb_kp", "a2j_rgb_tiny")):
         net = mmfusion.create_model(name, checkpoint=tmp_path / "run" / sub)
         assert sum(p.numel() for p in net.parameters()) > 0
     # re-running stage B from the saved stage A reproduces stage A's row exactly

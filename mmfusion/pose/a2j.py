@@ -23,7 +23,10 @@ small input and its (u, v, d) back-project directly with the crop intrinsics.
 
 Input batch: "depth" (N, 1, T, H, W) / (N, 1, H, W) metres (0 = no reading), or "rgb"
 (N, 3, T, H, W) / (N, 3, H, W) ImageNet-normalised; optional "intrinsics" (N, 4) of that
-image. Output: "uv" (N, T, J, 2) pixels, "depth_joints" (N, T, J) metres, "anchor_uv"
+image; with ``keypoint_input=True`` also "keypoints2d" (N, T, J, 2) / (N, J, 2) pixels of that
+image and optional "keypoint_scores" (N, T, J) / (N, J): each joint becomes one more input
+channel, a Gaussian of ``keypoint_sigma`` pixels at the detection, scaled by its score.
+Output: "uv" (N, T, J, 2) pixels, "depth_joints" (N, T, J) metres, "anchor_uv"
 (N, T, J, 2) (sum w anchor, for the anchor loss), "anchor_logits" (N*T, A, J), and
 "joints" (N, T, J, 3) camera metres when intrinsics are given.
 
@@ -45,7 +48,8 @@ from ..errors import ConfigError, MissingModalityError
 from ..registry import register_model
 from .decode import backproject
 
-__all__ = ["A2JNet", "anchor_grid", "a2j_loss", "keypoint_boxes", "crop_images", "crop_intrinsics", "a2j_depth",
+__all__ = ["A2JNet", "anchor_grid", "a2j_loss", "keypoint_boxes", "crop_images", "crop_intrinsics", "crop_keypoints",
+           "keypoint_maps", "a2j_depth",
            "a2j_depth_tiny", "a2j_rgb", "a2j_rgb_tiny"]
 
 
@@ -111,6 +115,22 @@ def crop_intrinsics(intr: Tensor, boxes: Tensor, size: int) -> Tensor:
                         (k[:, 3] + 0.5 - boxes[:, 1]) * s - 0.5], -1)
 
 
+def crop_keypoints(kp: Tensor, boxes: Tensor, size: int) -> Tensor:
+    """Image pixels (F, J, 2) -> pixels of the :func:`crop_images` crops (F, J, 2) (boxes (F, 3))."""
+    s = (size / boxes[:, 2].float()).view(-1, 1, 1)
+    return (kp.float() + 0.5 - boxes[:, None, :2].float()) * s - 0.5
+
+
+def keypoint_maps(kp: Tensor, height: int, width: int, sigma: float, scores: Tensor | None = None) -> Tensor:
+    """Gaussian maps (B, J, height, width) of keypoints (B, J, 2) pixels, peak = score (or 1)."""
+    ys = torch.arange(height, device=kp.device, dtype=torch.float32).view(1, 1, -1, 1)
+    xs = torch.arange(width, device=kp.device, dtype=torch.float32).view(1, 1, 1, -1)
+    k = kp.float()
+    d2 = (xs - k[..., 0, None, None]).square() + (ys - k[..., 1, None, None]).square()
+    maps = torch.exp(-d2 / (2 * sigma * sigma))
+    return maps if scores is None else maps * scores.float().clamp(0, 1)[..., None, None]
+
+
 def _head(cin: int, width: int, convs: int, cout: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for _ in range(convs):
@@ -142,6 +162,11 @@ class A2JNet(nn.Module):
             is ``d_ref``): only the depths of the joints relative to each other are learned
             (pair with ``a2j_loss(relative_depth=True)``). For RGB, whose absolute distance
             is ambiguous (unknown body size), so the loss does not chase it.
+        keypoint_input: J more input channels, Gaussian maps of the 2-D detections (batch
+            "keypoints2d" in pixels of the input image, "keypoint_scores" optional): the
+            network refines the detector's 2-D pose and reads the depth order from the image
+            and the 2-D pose configuration (an mmfusion option, not A2J's).
+        keypoint_sigma: their width in input pixels.
 
     Shapes: see the module docstring.
     """
@@ -150,6 +175,7 @@ class A2JNet(nn.Module):
                  backbone: str = "resnet50", output_stride: int = 16, anchors_per_side: int = 4,
                  head_width: int = 256, head_convs: int = 4, depth_unit: float = 0.02,
                  depth_ref: str | None = None, ref_size: float = 2.0, relative_depth: bool = False,
+                 keypoint_input: bool = False, keypoint_sigma: float = 2.0,
                  backbone_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         import timm  # imported here: keeps `import mmfusion` light
@@ -163,11 +189,15 @@ class A2JNet(nn.Module):
         if self.depth_ref == "median" and modality != "depth":
             raise ConfigError("A2JNet: depth_ref='median' needs the depth modality")
         self.ref_size, self.relative_depth = ref_size, relative_depth
+        self.keypoint_input, self.keypoint_sigma = keypoint_input, keypoint_sigma
         self.num_joints = num_joints or get_layout(layout).num_joints
         self.layout = get_layout(layout).name
         self.per_side, self.depth_unit = anchors_per_side, depth_unit
         self.backbone = timm.create_model(backbone, pretrained=False, features_only=True, out_indices=(-2, -1),
-                                          output_stride=output_stride, in_chans=1 if modality == "depth" else 3,
+                                          output_stride=output_stride,
+                                          in_chans=(1 if modality == "depth" else 3)
+                                          + (get_layout(layout).num_joints if num_joints is None else num_joints)
+                                          * keypoint_input,
                                           **(backbone_kwargs or {}))
         red: Sequence[int] = self.backbone.feature_info.reduction()
         if red[0] != red[1]:
@@ -210,7 +240,22 @@ class A2JNet(nn.Module):
             ref = fx * self.ref_size / w
         if key == "depth":
             x = torch.where(x > 0, x - ref.view(-1, 1, 1, 1), torch.zeros_like(x))
+        if self.keypoint_input:
+            x = torch.cat([x, self._keypoint_maps(batch, n, t, h, w).to(x)], 1)
         return x, n, t, ref
+
+    def _keypoint_maps(self, batch: dict[str, Tensor], n: int, t: int, h: int, w: int) -> Tensor:
+        if "keypoints2d" not in batch:
+            raise MissingModalityError("keypoints2d", "A2JNet(keypoint_input=True) needs batch['keypoints2d'] "
+                                       "(N, T, J, 2) pixels of the input image")
+        kp, j = batch["keypoints2d"], self.num_joints
+        if kp.shape[-2:] != (j, 2) or kp.numel() != n * t * j * 2:
+            raise ConfigError(f"A2JNet: keypoints2d must be (N={n}, T={t}, J={j}, 2), got {tuple(kp.shape)}")
+        sc = batch.get("keypoint_scores")
+        if sc is not None and sc.numel() != n * t * j:
+            raise ConfigError(f"A2JNet: keypoint_scores must be (N={n}, T={t}, J={j}), got {tuple(sc.shape)}")
+        return keypoint_maps(kp.reshape(n * t, j, 2), h, w, self.keypoint_sigma,
+                             None if sc is None else sc.reshape(n * t, j))
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         x, n, t, ref = self._input(batch)
