@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,16 +10,6 @@ from torch import Tensor, nn
 from mmfusion.errors import ConfigError
 from mmfusion.fusion.deformable3d import DeformableAttention3D, reference_grid_3d
 from mmfusion.fusion.stride_attention import GroupAttention, JointStrideAttention, TemporalStrideAttention
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny ops on a shared 2-core machine run far faster on one thread than on two contending ones."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
 
 C, HEADS = 16, 4
 

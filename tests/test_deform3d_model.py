@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,15 +9,6 @@ import torch.nn.functional as F
 import mmfusion
 from mmfusion.errors import DataFormatError, MissingModalityError
 from mmfusion.models.deform3d import Deform3DNet
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny ops on a shared 2-core machine run far faster on one thread than on two contending ones."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
 
 
 def _batch(n: int = 2, t_pose: int = 8, m: int = 2) -> dict[str, torch.Tensor]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,6 @@ from torch import nn
 import mmfusion
 from mmfusion.errors import ConfigError, MissingModalityError
 from mmfusion.models.mmixer import MMixer
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny ops on a shared 2-core machine run far faster on one thread than on two contending ones."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
 
 CH = {"rgb": 3, "depth": 1, "ir": 1}
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import Tensor, nn
@@ -12,15 +10,6 @@ import mmfusion
 from mmfusion.errors import ConfigError, MissingModalityError
 from mmfusion.models.heads import ModalityClassifier
 from mmfusion.models.unimodal import FrameGRU
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny ops on a shared 2-core machine run far faster on one thread than on two contending ones."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
 
 
 def n_params(m: nn.Module) -> int:
