@@ -239,3 +239,14 @@ def test_settings_rebuild_the_same_inputs(tree: Path) -> None:
     a, b = ds[0], again[0]
     for key in ("depth", "skeleton"):
         assert torch.equal(a[key], b[key])
+
+
+def test_test_mode_points_cover_the_body(tree: Path) -> None:
+    """Test-mode points are a (fixed) random subset of each frame's cloud, not a prefix of it:
+    small clouds are repeated in raster order, so a prefix would be the top rows only."""
+    few = NTUDataset(tree, modalities=("points",), split="test", num_points=16, verbose=False)
+    full = NTUDataset(tree, modalities=("points",), split="test", num_points=2048, verbose=False)
+    a, b = few[0]["points"], full[0]["points"]
+    assert torch.equal(a, few[0]["points"])  # deterministic
+    span = lambda x: (x[..., 1].amax(dim=1) - x[..., 1].amin(dim=1)).mean()  # noqa: E731 (vertical extent)
+    assert span(a) > 0.5 * span(b)

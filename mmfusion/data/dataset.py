@@ -515,11 +515,11 @@ class NTUDataset(Dataset):
 
     def _points(self, pts: np.ndarray, geom: ClipGeometry, rng: np.random.Generator) -> np.ndarray:
         t, n, _ = pts.shape
-        if self.train:
-            order = np.argsort(rng.random((t, n)), axis=1)[:, : self.num_points]
-            pts = np.take_along_axis(pts, order[..., None], axis=1)
-        else:
-            pts = pts[:, : self.num_points]  # the base sample is already a random subset
+        # a random subset in test mode too (``rng`` is then fixed per sample): the base points are
+        # not in random order when a frame had fewer pixels than base points (the cloud is then
+        # repeated in raster order and a prefix would be the top of the head)
+        order = np.argsort(rng.random((t, n)), axis=1)[:, : self.num_points]
+        pts = np.take_along_axis(pts, order[..., None], axis=1)
         pts = np.ascontiguousarray(pts, dtype=np.float32)
         return flip_points(pts) if geom.flip else pts
 

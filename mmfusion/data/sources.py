@@ -51,12 +51,14 @@ def synthetic_world(cache_dir: str | os.PathLike[str], cfg: SynthConfig | None =
         stamp = store / "source.sha256"
         world = hashlib.sha256((raw / META_FILE).read_bytes()).hexdigest()
         ok = (store / "index.json").is_file() and stamp.is_file() and stamp.read_text().strip() == world
+        want = set(modalities) | {"skeleton"}
         if ok:
             have = set(PackedStore(store).settings["modalities"])
-            ok = set(modalities) <= have
+            ok = want <= have
+            want |= have  # re-packing keeps what other recipes packed before
         if not ok:
             print(f"[mmfusion] packing it into {store} (once) ...", flush=True)
-            pack_ntu(raw, store, modalities=tuple(sorted(set(modalities) | {"skeleton"})), size=None,
+            pack_ntu(raw, store, modalities=tuple(sorted(want)), size=None,
                      workers=max(1, min(2, os.cpu_count() or 1)), overwrite=True)
             stamp.write_text(world + "\n")
     return {"root": str(raw), "store": str(store)}
