@@ -16,11 +16,9 @@ synthetic world the first run packs them (~40 s, ~0.7 GB) into ``<cache-dir>/syn
 Measured on the synthetic world (xsub: 360 train / 216 test clips, 12 classes), defaults,
 one process, ``OMP_NUM_THREADS=1``, wall time on a 2-core machine shared with other jobs
 (load average ~6, so about 3x a quiet machine):
-``point_sequence_encoder_tiny`` top-1 68.5 % (top-5 100 %, mean-class 68.5 %) in 8.5 min (20 epochs),
-measured with test clips that take a seeded *random* subset of the packed points per frame. If
-``NTUDataset`` takes the first P packed points at test time, and a frame has fewer masked pixels
-than the 2048 packed points (the synthetic world's 128x106 depth), those are the tiled cloud's
-first P points in raster order (the top of the head) and the same model scores 9.7 %.
+``point_sequence_encoder_tiny`` top-1 68.5 % (top-5 100 %, mean-class 68.5 %) in 8.5 min (20 epochs).
+(Before NTUDataset drew test points as a seeded random subset, it took a prefix of the packed
+points, the top of the head on small clouds, and the same model scored 9.7 %.)
 """
 
 from __future__ import annotations
