@@ -28,9 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmfusion.distributed import process_state
-from mmfusion.engine import TrainConfig, parse_args, shutdown
-from mmfusion.engine.recipe import NTURecipe, datasets, describe, fit_row, print_results
+from mmfusion.engine import TrainConfig, parse_args
+from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit_row
 from mmfusion.errors import ConfigError
 
 
@@ -81,10 +80,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
                 run_name="single_pose", data=data, model_kwargs=head)
     fit_row(cfg, f"{cfg.model} (fusion)", cfg.model, modalities, rows, runs, run_name="fusion", data=data,
             model_kwargs=head)
-    if process_state().is_main_process:
-        print_results(cfg, rows, runs, len(data[1]))
-    shutdown()
-    return rows
+    return finish(cfg, rows, runs, len(data[1]))
 
 
 if __name__ == "__main__":

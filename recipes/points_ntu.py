@@ -27,9 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmfusion.distributed import process_state
-from mmfusion.engine import TrainConfig, parse_args, shutdown
-from mmfusion.engine.recipe import NTURecipe, datasets, describe, fit_row, print_results
+from mmfusion.engine import TrainConfig, parse_args
+from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit_row
 
 
 @dataclass
@@ -52,10 +51,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     runs: list[Any] = []
     fit_row(cfg, cfg.model, cfg.model, ("points",), rows, runs, data=data,
             model_kwargs={"dropout": cfg.dropout, "max_frames": max(cfg.clip_len, 64)})
-    if process_state().is_main_process:
-        print_results(cfg, rows, runs, len(data[1]))
-    shutdown()
-    return rows
+    return finish(cfg, rows, runs, len(data[1]))
 
 
 if __name__ == "__main__":

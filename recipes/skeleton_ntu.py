@@ -29,9 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmfusion.distributed import process_state
-from mmfusion.engine import TrainConfig, parse_args, shutdown
-from mmfusion.engine.recipe import NTURecipe, datasets, describe, fit_row, print_results
+from mmfusion.engine import TrainConfig, parse_args
+from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit_row
 
 #: short names accepted by --model
 ALIASES = {"hypergcn": "hypergcn_base", "mamp": "mamp_transformer", "mamp_tiny": "mamp_transformer_tiny"}
@@ -66,10 +65,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     runs: list[Any] = []
     for name in names:
         fit_row(cfg, name, name, ("skeleton",), rows, runs, data=data, model_kwargs=model_kwargs(name, cfg))
-    if process_state().is_main_process:
-        print_results(cfg, rows, runs, len(data[1]))
-    shutdown()
-    return rows
+    return finish(cfg, rows, runs, len(data[1]))
 
 
 if __name__ == "__main__":

@@ -126,3 +126,19 @@ def print_results(cfg: NTURecipe, rows: Sequence[Mapping[str, Any]], runs: Seque
     print("\nRun folders (weights, curves.png, confusion_matrix.png, metrics.json):")
     for r in runs:
         print(f"  {r.run_dir}")
+
+
+def finish(cfg: NTURecipe, rows: list[dict[str, Any]], runs: Sequence[TrainResult], num_test: int,
+           footer: str | None = None) -> list[dict[str, Any]]:
+    """End a recipe: the results table (and ``footer``) on the main process, then the process
+    group's shutdown; returns ``rows``."""
+    from ..distributed import process_state
+    from .trainer import shutdown
+
+    if process_state().is_main_process:
+        print_results(cfg, rows, runs, num_test)
+        if footer:
+            print(footer)
+    shutdown()
+    return rows
+
