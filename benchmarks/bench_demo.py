@@ -33,10 +33,9 @@ _DEFAULT_LAUNCH = ["launch", "--num_processes", "1", "--num_machines", "1", "--m
                    "--dynamo_backend", "no"]
 
 
-def makefile_demo() -> tuple[dict[str, str], list[str], str]:
+def makefile_demo(makefile: Path = REPO / "Makefile") -> tuple[dict[str, str], list[str], str]:
     """(environment assignments, ``accelerate`` arguments up to the recipe, the Makefile line) of
     ``make demo``; the defaults above when the Makefile has no ``accelerate launch`` line for it."""
-    makefile = REPO / "Makefile"
     lines = makefile.read_text().splitlines() if makefile.exists() else []
     in_demo = False
     for line in lines:
