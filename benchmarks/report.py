@@ -1,6 +1,6 @@
 """Markdown tables for docs/performance.md from ``benchmarks/results/*.json``.
 
-    python benchmarks/report.py [models|paper|data|all] [--models-file models.json]
+    python benchmarks/report.py [models|paper|data|all] [--models-file models_1t.json] [--clock cpu|wall]
 
 Prints tables only (no measurement); paste them into the doc after a benchmark run.
 """
@@ -94,7 +94,7 @@ def loader_table(data: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="?", default="all", choices=("models", "paper", "data", "all"))
-    parser.add_argument("--models-file", default="models.json")
+    parser.add_argument("--models-file", default="models_1t.json", help="the main table of docs/performance.md")
     parser.add_argument("--data-file", default="data.json")
     parser.add_argument("--clock", default="cpu", choices=("cpu", "wall"),
                         help="model figures from process CPU time (default) or wall time")
