@@ -13,13 +13,18 @@ import pytest
 from mmfusion.distributed import wants_cpu_group
 
 PROBE = """
+import sys
+from pathlib import Path
+
 import torch
 from mmfusion.distributed import process_state
 
 s = process_state()
 x = torch.tensor([float(s.process_index + 1)])
 torch.distributed.all_reduce(x)
-print(f"rank {s.process_index}/{s.num_processes} {s.distributed_type} {s.backend} sum {x.item():.0f}", flush=True)
+# one file per process: both processes share the launcher's stdout, lines may interleave
+Path(sys.argv[1], f"rank{s.process_index}.txt").write_text(
+    f"rank {s.process_index}/{s.num_processes} {s.distributed_type} {s.backend} sum {x.item():.0f}")
 s.wait_for_everyone()
 s.destroy_process_group()
 """
@@ -45,8 +50,8 @@ def test_accelerate_launch_two_cpu_processes(tmp_path: Path) -> None:
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", "29613", str(script)]
+           "--main_process_port", "29613", str(script), str(tmp_path)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
-    lines = sorted(ln for ln in out.stdout.splitlines() if ln.startswith("rank "))
+    lines = [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)]
     assert lines == ["rank 0/2 DistributedType.MULTI_CPU gloo sum 3", "rank 1/2 DistributedType.MULTI_CPU gloo sum 3"]
