@@ -45,12 +45,17 @@ def test_accelerate_launch_two_cpu_processes(tmp_path: Path) -> None:
 
     if torch.accelerator.is_available():
         pytest.skip("this checks the CPU-only path")
+    import socket
+
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", "29613", str(script), str(tmp_path)]
+           "--main_process_port", str(port), str(script), str(tmp_path)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)]
