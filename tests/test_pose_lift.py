@@ -47,14 +47,35 @@ def test_empty_frame_gives_zeros_not_nan(clip: dict) -> None:
         assert (out[1] == 0).all() and (np.abs(out[0]).sum() > 0)
 
 
-def test_person_cut_drops_background(clip: dict) -> None:
+def _unmasked(clip: dict, floor: bool) -> np.ndarray:
+    """The clip's depth (metres) with a wall 1.2 m behind the person and optionally a floor under the feet."""
     d = clip["depth"] / 1000.0
-    # unmasked depth: a wall 1.5 m behind the person fills every empty pixel
-    wall = np.where(d > 0, d, d[d > 0].max() + 1.5).astype(np.float32)
-    cut = person_depth(wall, clip["kp"], clip["scores"])
-    body = d > 0
+    bg = np.full_like(d, d[d > 0].max() + 1.2)
+    if floor:
+        fy, cy = clip["intr"][1], clip["intr"][3]
+        ray_y = -(np.arange(d.shape[1], dtype=np.float64) - cy) / fy  # Y of each row's ray at Z = 1
+        y0 = clip["gt"][..., 1].min() - 0.05
+        z_floor = np.where(ray_y < -1e-3, y0 / np.minimum(ray_y, -1e-3), np.inf)
+        bg = np.minimum(bg, z_floor[None, :, None])
+    return np.where(d > 0, d, bg).astype(np.float32)
+
+
+def test_person_cut_drops_background(clip: dict) -> None:
+    body = clip["depth"] > 0
+    cut = person_depth(_unmasked(clip, floor=False), clip["kp"], clip["scores"])
     assert (cut[~body] == 0).all()  # nothing of the wall survives
     assert (cut[body] > 0).mean() > 0.95  # almost the whole body does
+    # the floor passes the depth gate (the feet stand on it) unless the plane is removed
+    scene = _unmasked(clip, floor=True)
+    kept = person_depth(scene, clip["kp"], clip["scores"])
+    assert (kept[~body] > 0).sum() > 100
+    cut = person_depth(scene, clip["kp"], clip["scores"], clip["intr"])
+    assert (cut[~body] > 0).sum() < 0.1 * (kept[~body] > 0).sum()
+    assert (cut[body] > 0).mean() > 0.9
+    # on the masked clip the floor removal finds no floor
+    masked = clip["depth"] / 1000.0
+    assert np.array_equal(person_depth(masked, clip["kp"], clip["scores"], clip["intr"]),
+                          person_depth(masked, clip["kp"], clip["scores"]))
 
 
 def test_stage_a_checkpoint_round_trip(tmp_path: Path, clip: dict) -> None:
@@ -71,6 +92,9 @@ def test_stage_a_checkpoint_round_trip(tmp_path: Path, clip: dict) -> None:
     a = lift_rgbd(clip["depth"], clip["kp"], clip["intr"], model=run, scores=clip["scores"])
     b = lift_rgbd(clip["depth"], clip["kp"], clip["intr"], model=net, scores=clip["scores"], num_points=256)
     np.testing.assert_allclose(a, b, atol=1e-5)  # same weights, same seeded sample
+    c = lift_rgbd(clip["depth"], clip["kp"], clip["intr"], model=net, scores=clip["scores"], num_points=256,
+                  remove_floor_plane=True)
+    np.testing.assert_allclose(c, b, atol=1e-5)  # masked depth: no floor found, nothing changes
     assert a.shape == (3, 17, 3) and np.isfinite(a).all()
     # votes stay near the person's cloud (within the 0.8 m vote radius of the body's depth range)
     z = clip["depth"][clip["depth"] > 0] / 1000.0

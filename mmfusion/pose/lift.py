@@ -12,8 +12,9 @@ The one-call API for pipelines (RGB-D -> skeleton -> action)::
   surface (a few cm in front of the joint centres) and inherit every depth hole / occlusion.
 * ``model`` = a stage-A :class:`~mmfusion.pose.pointnet_pose.PointPoseNet` (or the folder of
   one, see :func:`save_lifter`): the person's points are cut from the depth frames with the
-  2-D keypoints (a square box around them and a depth gate around the depth at the
-  keypoints, which drops floor / background in unmasked depth), sampled to ``num_points``
+  2-D keypoints (a square box around them, a depth gate around the depth at the keypoints,
+  which drops walls, and with ``remove_floor_plane=True`` a RANSAC floor plane under the
+  feet, for unmasked depth), sampled to ``num_points``
   per frame with depth-map normals, and the network votes the joints. The 2-D keypoints are
   only used to find the person; the joints come from the cloud.
 
@@ -25,6 +26,7 @@ absent body); nothing becomes NaN.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,12 +40,14 @@ from .a2j import keypoint_boxes
 from .data import depth_normals, lift_with_depth, sample_cloud
 from .decode import intrinsics_tensor
 
-__all__ = ["lift_rgbd", "load_lifter", "save_lifter", "person_depth"]
+__all__ = ["lift_rgbd", "load_lifter", "save_lifter", "person_depth", "remove_floor"]
 
 #: points per frame when the checkpoint does not say (stage A's recipes train with 512)
 DEFAULT_POINTS = 512
 #: half depth of the gate around the person's depth (a body is < ~0.6 m deep; arms reach forward)
 GATE_M = 0.8
+#: points closer than this to the floor plane are dropped (metres; Kinect noise at 3-4 m is ~1-2 cm)
+FLOOR_TOL = 0.04
 
 
 def save_lifter(model: nn.Module, run_dir: str | Path, model_name: str, model_kwargs: Mapping[str, Any],
@@ -94,30 +98,89 @@ def _as_numpy(x: Any, name: str) -> np.ndarray:
     raise ConfigError(f"lift_rgbd: {name} must be a numpy array or a tensor, got {type(x).__name__}")
 
 
-def person_depth(depth_m: np.ndarray, kp: np.ndarray, scores: np.ndarray | None, margin: float = 1.2,
-                 gate: float = GATE_M) -> np.ndarray:
+def person_depth(depth_m: np.ndarray, kp: np.ndarray, scores: np.ndarray | None,
+                 intr: tuple[float, float, float, float] | None = None, margin: float = 1.2,
+                 gate: float = GATE_M, seed: int = 0) -> np.ndarray:
     """Keep the person in (T, H, W) metre depth: pixels in the square box around each frame's
     2-D keypoints (``margin`` x their extent) within ``gate`` metres of the median depth at
-    the keypoints; everything else 0. kp (T, V, 2) pixels, scores (T, V) or None."""
+    the keypoints; everything else 0. kp (T, V, 2) pixels, scores (T, V) or None. With the
+    intrinsics ``(fx, fy, cx, cy)`` the floor under the feet is removed too (:func:`remove_floor`)."""
     t, h, w = depth_m.shape
-    kp_t = torch.from_numpy(kp.astype(np.float32))
-    boxes = keypoint_boxes(kp_t, None if scores is None else torch.from_numpy(scores.astype(np.float32)),
-                           margin=margin).numpy()
-    z_kp = lift_with_depth(kp_t[None], torch.from_numpy(depth_m)[None], (1.0, 1.0, 0.0, 0.0))[0, ..., 2].numpy()
-    z_kp = np.where(np.isfinite(z_kp) & (z_kp > 0), z_kp, np.inf)
+    sc = None if scores is None else torch.from_numpy(scores.astype(np.float32))
+    boxes = keypoint_boxes(torch.from_numpy(kp.astype(np.float32)), sc, margin=margin).numpy()
+    # nearest surface in a 5 x 5 window around each keypoint: a detection just off a thin limb
+    # then still reads the limb, not the wall behind it (in unmasked depth most would)
+    z_kp = np.full(kp.shape[:2], np.inf, np.float32)
+    u0, v0 = np.round(kp[..., 0]).astype(int), np.round(kp[..., 1]).astype(int)
+    frame = np.arange(t)[:, None]
+    for dv in range(-2, 3):
+        for du in range(-2, 3):
+            u, v = u0 + du, v0 + dv
+            ok = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+            z = depth_m[frame, v.clip(0, h - 1), u.clip(0, w - 1)]
+            z_kp = np.minimum(z_kp, np.where(ok & (z > 0), z, np.inf))
     # median over the keypoints that found depth (inf = none; a frame without any gets z_ref = inf: empty cut)
     z_ref = np.sort(z_kp, axis=1)[np.arange(t), np.maximum((np.isfinite(z_kp).sum(1) - 1) // 2, 0)]
     vv, uu = np.mgrid[0:h, 0:w]
     x0, y0, side = boxes[:, 0, None, None], boxes[:, 1, None, None], boxes[:, 2, None, None]
     inside = (uu >= x0) & (uu <= x0 + side) & (vv >= y0) & (vv <= y0 + side)
     near = np.abs(depth_m - z_ref[:, None, None]) < gate
-    return np.where(inside & near & (depth_m > 0), depth_m, 0).astype(np.float32)
+    cut = np.where(inside & near & (depth_m > 0), depth_m, 0).astype(np.float32)
+    if intr is not None:
+        cut = remove_floor(cut, kp, intr, np.random.default_rng(seed))
+    return cut
+
+
+def remove_floor(cut: np.ndarray, kp: np.ndarray, intr: tuple[float, float, float, float],
+                 rng: np.random.Generator, tol: float = FLOOR_TOL, hypotheses: int = 64) -> np.ndarray:
+    """Zero the floor in person cuts (T, H, W) metres: per frame a RANSAC plane among the points
+    of the lowest 30 % of the keypoints' height (shins, feet and whatever is around them). A
+    plane within 40 deg of horizontal (camera Y up) that holds >= 30 % of them, most of them
+    more than 0.35 m from the two lowest keypoints (the feet: a floor reaches beyond them,
+    the tops of the feet do not), is the floor; every point less than ``tol`` above it (or
+    below it) is dropped. For unmasked depth only: on masked depth (the person alone) it
+    sometimes takes a patch of legs cut by the image border for a floor."""
+    fx, fy, cx, cy = intr
+    out = cut.copy()
+    h, w = cut.shape[1:]
+    vv, uu = np.mgrid[0:h, 0:w]
+    lifted = lift_with_depth(torch.from_numpy(kp.astype(np.float32))[None], torch.from_numpy(cut)[None],
+                             tuple(float(v) for v in intr))[0].numpy()  # (T, V, 3) surface under each keypoint
+    for f in range(len(cut)):  # data-side loop over frames (numpy), not in a forward pass
+        top, bottom = kp[f, :, 1].min(), kp[f, :, 1].max()
+        valid = cut[f] > 0
+        low = valid & (vv >= top + 0.7 * (bottom - top))
+        if low.sum() < 20:
+            continue
+        z = cut[f][low]
+        pts = np.stack([(uu[low] - cx) * z / fx, -(vv[low] - cy) * z / fy, z], -1)  # (N, 3)
+        tri = pts[rng.integers(0, len(pts), (hypotheses, 3))]  # (K, 3, 3)
+        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        norm = np.linalg.norm(n, axis=-1, keepdims=True)
+        n = np.where(norm > 1e-9, n / np.maximum(norm, 1e-9), 0.0)
+        n = n * np.where(n[:, 1:2] < 0, -1.0, 1.0)  # normals point up
+        d = (n * tri[:, 0]).sum(-1)
+        height = pts @ n.T - d  # (N, K) signed height above each plane
+        count = (np.abs(height) < tol).sum(0) * (n[:, 1] > math.cos(math.radians(40)))
+        best = int(count.argmax())
+        if count[best] < max(20, 0.3 * len(pts)):
+            continue
+        feet = lifted[f][np.argsort(kp[f, :, 1])[-2:]]  # (2, 3)
+        inl = pts[np.abs(height[:, best]) < tol]
+        away = np.linalg.norm(inl[:, None] - feet[None], axis=-1).min(1) > 0.35
+        if not np.isfinite(feet).all() or away.mean() < 0.5:
+            continue
+        z_all = cut[f]
+        p_all = np.stack([(uu - cx) * z_all / fx, -(vv - cy) * z_all / fy, z_all], -1)
+        floor = valid & ((p_all @ n[best] - d[best]) < tol)
+        out[f][floor] = 0
+    return out
 
 
 @torch.no_grad()
 def lift_rgbd(depth: Any, keypoints2d: Any, intrinsics: Any, model: nn.Module | str | Path | None = None,
               scores: Any = None, num_points: int | None = None, depth_scale: float = 1000.0,
-              seed: int = 0, chunk: int = 64) -> Any:
+              seed: int = 0, chunk: int = 64, remove_floor_plane: bool = False) -> Any:
     """Lift a clip's 2-D keypoints to 3-D camera joints.
 
     Args:
@@ -134,6 +197,9 @@ def lift_rgbd(depth: Any, keypoints2d: Any, intrinsics: Any, model: nn.Module | 
         depth_scale: depth units per metre.
         seed: point sampling seed (the result is deterministic given it).
         chunk: frames per forward pass.
+        remove_floor_plane: for unmasked depth (the floor in view): drop the floor under the
+            feet (:func:`remove_floor`) before the network sees the cloud. Leave it off for
+            masked depth (NTU's ``nturgb+d_depth_masked``, body-index masks).
 
     Returns:
         (T, V, 3) float32 camera metres (X right, Y up, Z forward); a numpy array when
@@ -160,20 +226,20 @@ def lift_rgbd(depth: Any, keypoints2d: Any, intrinsics: Any, model: nn.Module | 
         out = lift_with_depth(torch.from_numpy(kp)[None], torch.from_numpy(d)[None], intr)[0].numpy()
     else:
         net = load_lifter(model) if isinstance(model, (str, Path)) else model
-        out = _lift_with_net(net, d, kp, sc, intr_t, num_points, seed, chunk)
+        out = _lift_with_net(net, d, kp, sc, intr_t, num_points, seed, chunk, remove_floor_plane)
     out = np.where(has_depth[:, None, None], np.nan_to_num(out, nan=0.0), 0.0).astype(np.float32)
     return torch.from_numpy(out) if as_tensor else out
 
 
 def _lift_with_net(net: nn.Module, d: np.ndarray, kp: np.ndarray, sc: np.ndarray | None,
-                   intr: tuple[float, float, float, float], num_points: int | None, seed: int, chunk: int
-                   ) -> np.ndarray:
+                   intr: tuple[float, float, float, float], num_points: int | None, seed: int, chunk: int,
+                   floor: bool) -> np.ndarray:
     j = getattr(net, "num_joints", None)
     if j is not None and j != kp.shape[1]:
         raise ConfigError(f"lift_rgbd: the model predicts {j} joints, keypoints2d has {kp.shape[1]}")
     p = int(num_points or getattr(net, "lift_num_points", DEFAULT_POINTS))
     p = max(p, int(getattr(net, "npoints", (1,))[0]))
-    person = person_depth(d, kp, sc)
+    person = person_depth(d, kp, sc, intr if floor else None, seed=seed)
     # frames whose person cut is empty (keypoints off the body) fall back to the whole valid depth
     empty = ~(person > 0).any(axis=(1, 2))
     person = np.where(empty[:, None, None], d, person)
