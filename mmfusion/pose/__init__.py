@@ -6,6 +6,8 @@ heat-weighted voting (:mod:`.decode`); trained from noisy 2-D keypoints only (ba
 bone-length, symmetry and motion-smoothness losses).
 Stage B (:mod:`.a2j`): anchor-to-joint networks on depth and RGB frames trained on stage A's
 3-D outputs as pseudo labels.
+Pipelines lift a clip with :func:`mmfusion.pose.lift.lift_rgbd` (depth (T, H, W) uint16 mm +
+keypoints (T, V, 2) px -> (T, V, 3) metres; stage A from a :func:`~.lift.save_lifter` folder or naive).
 Data: :mod:`.data` (synthetic pose clips, ITOP / CMU Panoptic data sets), readers
 :mod:`.itop` and :mod:`.panoptic`; metrics :mod:`.metrics` (MPJPE mm, AP@10cm).
 
