@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mmfusion.distributed import process_state
-from mmfusion.engine import TrainConfig, parse_args, shutdown
-from mmfusion.engine.recipe import NTURecipe, datasets, fit, results_table
+from mmfusion.engine import TrainConfig, parse_args
+from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit
 
 
 @dataclass
@@ -36,8 +35,7 @@ class MMixerRecipe(NTURecipe):
 def main() -> None:
     cfg = parse_args(MMixerRecipe())
     data = datasets(cfg, cfg.modalities)
-    print(f"[mmixer_ntu] {len(data[0])} train / {len(data[1])} test clips, {data[0].num_classes} classes, "
-          f"protocol {cfg.protocol}")
+    print(f"[mmixer_ntu] {describe(cfg, data)}")
     rows, runs = [], []
     if cfg.baselines:
         for mod in cfg.modalities:
@@ -51,17 +49,11 @@ def main() -> None:
     rows.append({"model": f"{cfg.model} (fusion)", "modalities": "+".join(cfg.modalities),
                  "top1": res.top1, "top5": res.top5, "mean_class": res.mean_class})
     runs.append(res)
-    if process_state().is_main_process:
-        print(f"\nHeld-out {cfg.protocol} accuracy (%), {len(data[1])} test clips:\n")
-        print(results_table(rows))
-        best_single = max((r["top1"] for r in rows[:-1]), default=0.0)
-        if cfg.baselines:
-            gain = 100 * (rows[-1]["top1"] - best_single)
-            print(f"\nfusion vs best single modality: {gain:+.1f} points top-1")
-        print("\nRun folders (weights, curves.png, confusion_matrix.png, metrics.json):")
-        for r in runs:
-            print(f"  {r.run_dir}")
-    shutdown()
+    footer = None
+    if cfg.baselines:
+        gain = 100 * (rows[-1]["top1"] - max(r["top1"] for r in rows[:-1]))
+        footer = f"fusion vs best single modality: {gain:+.1f} points top-1"
+    finish(cfg, rows, runs, len(data[1]), footer)
 
 
 if __name__ == "__main__":

@@ -119,10 +119,13 @@ def fit_row(cfg: NTURecipe, label: str, model: str, modalities: Sequence[str], r
 
 
 def print_results(cfg: NTURecipe, rows: Sequence[Mapping[str, Any]], runs: Sequence[TrainResult],
-                  num_test: int) -> None:
-    """The held-out accuracy table and the run folders (call on the main process only)."""
+                  num_test: int, footer: str | None = None) -> None:
+    """The held-out accuracy table, ``footer`` (a line under it) and the run folders (call on the
+    main process only)."""
     print(f"\nHeld-out {cfg.protocol} accuracy (%), {num_test} test clips:\n")
     print(results_table(rows))
+    if footer:
+        print(f"\n{footer}")
     print("\nRun folders (weights, curves.png, confusion_matrix.png, metrics.json):")
     for r in runs:
         print(f"  {r.run_dir}")
@@ -130,15 +133,13 @@ def print_results(cfg: NTURecipe, rows: Sequence[Mapping[str, Any]], runs: Seque
 
 def finish(cfg: NTURecipe, rows: list[dict[str, Any]], runs: Sequence[TrainResult], num_test: int,
            footer: str | None = None) -> list[dict[str, Any]]:
-    """End a recipe: the results table (and ``footer``) on the main process, then the process
-    group's shutdown; returns ``rows``."""
+    """End a recipe: :func:`print_results` on the main process, then the process group's
+    shutdown; returns ``rows``."""
     from ..distributed import process_state
     from .trainer import shutdown
 
     if process_state().is_main_process:
-        print_results(cfg, rows, runs, num_test)
-        if footer:
-            print(footer)
+        print_results(cfg, rows, runs, num_test, footer)
     shutdown()
     return rows
 
