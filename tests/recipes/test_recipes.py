@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 sys.path.insert(0, str(RECIPES))
 
 import deform3d_ntu  # noqa: E402

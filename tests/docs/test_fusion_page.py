@@ -12,7 +12,7 @@ import torch
 
 import mmfusion.fusion
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "fusion.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "fusion.md"
 MARKED = re.compile(r"<!-- doctest -->\s*```python\n(.*?)```", re.DOTALL)
 
 

@@ -15,7 +15,7 @@ from torch import nn
 
 import mmfusion
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 ROW = re.compile(r"^\| `(?P<name>[a-z0-9_]+)` \|(?P<cells>.*)\|\s*$")
 MERGED = ("models_xshiftnet.md", "models_skeleton_points.md", "models_mmixer.md", "models_deform3d.md",

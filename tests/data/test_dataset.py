@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,81 +17,6 @@ import torch
 from mmfusion.data.dataset import NTUDataset, collate
 from mmfusion.errors import DataFormatError, MissingModalityError
 
-T = 14  # > 11 frames, or the denoiser's length filter drops the bodies
-DEPTH_HW = (53, 64)
-RGB_HW = (36, 64)
-TRAIN = ["S001C001P001R001A001", "S001C002P001R001A002"]  # performer 1: xsub train
-TEST = ["S001C001P003R001A001", "S001C001P003R001A002"]   # performer 3: xsub test
-NAMES = TRAIN + TEST
-ALL = ("rgb", "depth", "ir", "skeleton", "points", "heatmap", "keypoints2d")
-
-
-def body(t: int, shift: float = 0.0) -> np.ndarray:
-    """(25, 3): a standing body 3 m away whose height encodes the frame index t."""
-    j = np.zeros((25, 3), np.float32)
-    j[:, 1] = np.linspace(-0.8, 0.8, 25) + 0.05 * t
-    j[:, 0] = 0.1 * np.sin(np.arange(25)) + shift
-    j[:, 2] = 3.0
-    return j
-
-
-def write_sample(root: Path, name: str, two_bodies: bool = False) -> None:
-    from mmfusion.data.formats.depth import write_depth_png
-    from mmfusion.data.formats.skeleton import SkeletonSequence, write_skeleton
-    from mmfusion.data.formats.video import write_video
-
-    m = 2 if two_bodies else 1
-    xyz = np.zeros((m, T, 25, 3), np.float32)
-    for t in range(T):
-        xyz[0, t] = body(t)
-        if two_bodies:
-            xyz[1, t] = body(t, shift=0.8)
-    color = np.zeros((m, T, 25, 2), np.float32)
-    color[..., 0] = 32 + 40 * xyz[..., 0]  # inside the 64x36 RGB frame
-    color[..., 1] = 18 - 10 * xyz[..., 1]
-    depth_xy = np.zeros((m, T, 25, 2), np.float32)
-    depth_xy[..., 0] = 32 + 50 * xyz[..., 0]
-    depth_xy[..., 1] = 26 - 15 * xyz[..., 1]
-    present = np.ones((m, T), bool)
-    present[:, 0] = False  # frame 0 has no body: must stay at its index
-    xyz[:, 0] = 0
-    color[:, 0] = 0
-    depth_xy[:, 0] = 0
-    seq = SkeletonSequence.from_arrays(xyz, depth_xy, color, body_ids=[1000 + k for k in range(m)], present=present)
-    skel_dir = root / "nturgb+d_skeletons"
-    skel_dir.mkdir(parents=True, exist_ok=True)
-    write_skeleton(skel_dir / f"{name}.skeleton", seq)
-
-    ddir = root / "nturgb+d_depth_masked" / name
-    ddir.mkdir(parents=True, exist_ok=True)
-    for t in range(T):
-        d = np.zeros(DEPTH_HW, np.uint16)
-        d[10:45, 20:44] = 1000 + 100 * t  # person patch, depth = 1.0 + 0.1 t metres
-        write_depth_png(ddir / f"MDepth-{t + 1:08d}.png", d)
-    rgb = np.zeros((T, *RGB_HW, 3), np.uint8)
-    ir = np.zeros((T, *DEPTH_HW), np.uint8)
-    for t in range(T):
-        rgb[t] = 15 * t + 10
-        ir[t] = 15 * t + 10
-    for sub, frames, suffix in (("nturgb+d_rgb", rgb, "rgb"), ("nturgb+d_ir", ir, "ir")):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-        write_video(root / sub / f"{name}_{suffix}.avi", frames)
-
-
-def write_meta(root: Path) -> None:
-    meta = {"classes": [0, 1], "sizes": {"rgb": list(RGB_HW), "depth": list(DEPTH_HW), "ir": list(DEPTH_HW)},
-            "intrinsics": {"depth": {"fx": 40.0, "fy": 40.0, "cx": 32.0, "cy": 26.5}}}
-    (root / "mmfusion_synth.json").write_text(json.dumps(meta))
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ntu")
-    for k, n in enumerate(NAMES):
-        write_sample(root, n, two_bodies=k == 1)
-    write_meta(root)
-    return root
-
 
 def frame_of_depth(depth: torch.Tensor) -> np.ndarray:
     """(1, T, H, W) metres -> per-frame index decoded from the person patch."""
@@ -98,10 +24,10 @@ def frame_of_depth(depth: torch.Tensor) -> np.ndarray:
     return np.rint((d.max(1).values.numpy() - 1.0) / 0.1).astype(int)
 
 
-def test_shapes_and_labels(tree: Path) -> None:
-    ds = NTUDataset(tree, modalities=ALL, split="train", protocol="xsub", clip_len=4, image_size=16,
+def test_shapes_and_labels(ntu: SimpleNamespace, tree: Path) -> None:
+    ds = NTUDataset(tree, modalities=ntu.ALL, split="train", protocol="xsub", clip_len=4, image_size=16,
                     num_points=32, base_points=64, heatmap_size=8, train=False)
-    assert ds.names == sorted(TRAIN) and ds.classes == [0, 1] and ds.labels == [0, 1]
+    assert ds.names == sorted(ntu.TRAIN) and ds.classes == [0, 1] and ds.labels == [0, 1]
     s = ds[1]
     assert s["rgb"].shape == (3, 4, 16, 16) and s["rgb"].dtype == torch.float32
     assert s["depth"].shape == (1, 4, 16, 16)
@@ -120,7 +46,7 @@ def test_shapes_and_labels(tree: Path) -> None:
     assert ds[0]["skeleton"][..., 1].abs().sum() == 0
     b = collate([ds[0], ds[1]])
     assert b["rgb"].shape == (2, 3, 4, 16, 16) and b["label"].tolist() == [0, 1]
-    assert b["name"] == sorted(TRAIN)
+    assert b["name"] == sorted(ntu.TRAIN)
 
 
 def test_modalities_are_aligned(tree: Path) -> None:
@@ -168,29 +94,29 @@ def test_test_mode_is_deterministic_train_mode_seeded(tree: Path) -> None:
     assert torch.equal(x["depth"], y["depth"]) and torch.equal(x["points"], y["points"])
 
 
-def test_missing_file_raises_or_is_skipped(tmp_path: Path) -> None:
-    for n in TRAIN:
-        write_sample(tmp_path, n)
-    write_meta(tmp_path)
-    gone = tmp_path / "nturgb+d_rgb" / f"{TRAIN[0]}_rgb.avi"
+def test_missing_file_raises_or_is_skipped(ntu: SimpleNamespace, tmp_path: Path) -> None:
+    for n in ntu.TRAIN:
+        ntu.write_sample(tmp_path, n)
+    ntu.write_meta(tmp_path)
+    gone = tmp_path / "nturgb+d_rgb" / f"{ntu.TRAIN[0]}_rgb.avi"
     gone.unlink()
     with pytest.raises(MissingModalityError, match=gone.name):
         NTUDataset(tmp_path, modalities=("rgb", "skeleton"), split="train")
     ds = NTUDataset(tmp_path, modalities=("rgb", "skeleton"), split="train", skip_bad=True)
-    assert ds.names == [TRAIN[1]]
-    assert len(ds.skipped) == 1 and ds.skipped[0][0] == TRAIN[0] and gone.name in ds.skipped[0][1]
+    assert ds.names == [ntu.TRAIN[1]]
+    assert len(ds.skipped) == 1 and ds.skipped[0][0] == ntu.TRAIN[0] and gone.name in ds.skipped[0][1]
     # a modality that does not need the missing file still has both samples
     assert len(NTUDataset(tmp_path, modalities=("depth",), split="train")) == 2
     # official missing-skeleton list
-    ds = NTUDataset(tmp_path, modalities=("skeleton",), split="train", missing_skeletons=[TRAIN[1]])
-    assert ds.names == [TRAIN[0]] and ds.skipped[0][0] == TRAIN[1]
+    ds = NTUDataset(tmp_path, modalities=("skeleton",), split="train", missing_skeletons=[ntu.TRAIN[1]])
+    assert ds.names == [ntu.TRAIN[0]] and ds.skipped[0][0] == ntu.TRAIN[1]
 
 
-def test_bad_file_names_the_file(tmp_path: Path) -> None:
-    for n in TRAIN:
-        write_sample(tmp_path, n)
-    write_meta(tmp_path)
-    bad = tmp_path / "nturgb+d_skeletons" / f"{TRAIN[0]}.skeleton"
+def test_bad_file_names_the_file(ntu: SimpleNamespace, tmp_path: Path) -> None:
+    for n in ntu.TRAIN:
+        ntu.write_sample(tmp_path, n)
+    ntu.write_meta(tmp_path)
+    bad = tmp_path / "nturgb+d_skeletons" / f"{ntu.TRAIN[0]}.skeleton"
     bad.write_bytes(b"10\r\n1\r\nnot a body line\r\n")
     ds = NTUDataset(tmp_path, modalities=("skeleton",), split="train")
     with pytest.raises(DataFormatError, match=bad.name):
@@ -198,17 +124,17 @@ def test_bad_file_names_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("crop,train", [("full", False), ("person", False), ("person", True)])
-def test_keypoints_follow_the_rgb_crop(tmp_path: Path, crop: str, train: bool) -> None:
+def test_keypoints_follow_the_rgb_crop(ntu: SimpleNamespace, tmp_path: Path, crop: str, train: bool) -> None:
     """A white block drawn at the head's colour coordinate must end up under keypoint 'nose'."""
     from mmfusion.data.formats.video import write_video
 
-    name = TRAIN[0]
-    write_sample(tmp_path, name)
-    write_meta(tmp_path)
-    rgb = np.zeros((T, *RGB_HW, 3), np.uint8)
-    for t in range(1, T):
-        u = 32 + 40 * body(t)[3, 0]
-        v = 18 - 10 * body(t)[3, 1]
+    name = ntu.TRAIN[0]
+    ntu.write_sample(tmp_path, name)
+    ntu.write_meta(tmp_path)
+    rgb = np.zeros((ntu.T, *ntu.RGB_HW, 3), np.uint8)
+    for t in range(1, ntu.T):
+        u = 32 + 40 * ntu.body(t)[3, 0]
+        v = 18 - 10 * ntu.body(t)[3, 1]
         rgb[t, int(round(v)) - 1:int(round(v)) + 2, int(round(u)) - 1:int(round(u)) + 2] = 255
     write_video(tmp_path / "nturgb+d_rgb" / f"{name}_rgb.avi", rgb)
     ds = NTUDataset(tmp_path, modalities=("rgb", "keypoints2d", "heatmap"), split="train", clip_len=4, image_size=32,

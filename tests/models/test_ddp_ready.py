@@ -14,7 +14,7 @@ import torch
 import mmfusion
 from mmfusion.registry import list_models
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from model_inputs import get_spec  # noqa: E402
 
 # the paper-size variants have the same structure as their tiny versions and cost seconds each

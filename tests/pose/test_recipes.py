@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 sys.path.insert(0, str(RECIPES))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import unipose_itop  # noqa: E402
 import unipose_synth  # noqa: E402
-from test_pose_data import write_itop_fixture  # noqa: E402
 
 import mmfusion  # noqa: E402
 from mmfusion.errors import ConfigError  # noqa: E402
@@ -53,7 +52,8 @@ def test_synth_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert res2["rows"][1]["mpjpe_mm"] == pytest.approx(res["rows"][1]["mpjpe_mm"], abs=1e-3)
 
 
-def test_itop_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_itop_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                           write_itop_fixture: Callable[..., None]) -> None:
     write_itop_fixture(tmp_path, "train", runs=((1, 4), (2, 3)))
     write_itop_fixture(tmp_path, "test", runs=((3, 4),))
     res = unipose_itop.main(["--data-root", str(tmp_path), "--smoke"])

@@ -4,6 +4,7 @@ the naive depth-lifting baseline."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,21 +19,14 @@ from mmfusion.pose.data import (
     SynthPoseConfig,
     depth_normals,
     lift_with_depth,
-    make_subject,
-    render_frames,
-    simulate_clip,
 )
 from mmfusion.pose.itop import (
     ITOP15,
-    ITOP_INTRINSICS,
-    ITOPLabels,
     itop_path,
     parse_itop_id,
     read_itop_depth,
     read_itop_labels,
     read_itop_point_cloud,
-    write_itop_labels,
-    write_itop_point_cloud,
 )
 from mmfusion.pose.panoptic import (
     PANOPTIC_TO_COCO17,
@@ -47,48 +41,10 @@ from mmfusion.pose.panoptic import (
     world_to_kinect_depth,
 )
 
-# COCO-17 joints feeding each ITOP-15 joint (head = ears, neck = shoulders, torso = shoulders+hips)
-_ITOP_FROM_COCO = [(3, 4), (5, 6), (6,), (5,), (8,), (7,), (10,), (9,), (5, 6, 11, 12), (12,), (11,), (14,), (13,),
-                   (16,), (15,)]
+Render = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 
-def _render(size: tuple[int, int], fx: float, frames: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic person rendered with a given focal length: depth (T, H, W) m, COCO joints (T, 17, 3)."""
-    hfov = float(np.degrees(2 * np.arctan(size[1] / 2 / fx)))
-    cfg = SynthPoseConfig(image_size=size, hfov_deg=hfov, frames=frames)
-    rng = np.random.default_rng(seed)
-    subj = make_subject(seed)
-    joints, body = simulate_clip(subj, "wave", frames, 10.0, rng)
-    depth, _ = render_frames(joints, body, subj, cfg, rng)
-    return depth, joints
-
-
-def write_itop_fixture(root: Path, split: str = "train", runs: tuple[tuple[int, int], ...] = ((1, 4), (2, 3))) -> None:
-    """ITOP-format labels + point cloud for ``runs`` of (person, frames)."""
-    ids, world, img, seg, clouds = [], [], [], [], []
-    fx, fy, cx, cy = ITOP_INTRINSICS
-    for person, n in runs:
-        depth, coco = _render((240, 320), fx, n, seed=person)
-        # the renderer's principal point is the image centre - 0.5; ITOP's is (160, 120): shift by resampling
-        for f in range(n):
-            ids.append(f"{person:02d}_{100 + f:05d}")
-            j = np.stack([coco[f, list(s)].mean(0) for s in _ITOP_FROM_COCO])
-            world.append(j)
-            vv, uu = np.mgrid[0:240, 0:320].astype(np.float64)
-            z = depth[f]
-            pts = np.stack([(uu - 159.5) * z / fx, -(vv - 119.5) * z / fy, z], -1)
-            clouds.append(pts.reshape(-1, 3))
-            seg.append(np.where(z > 0, 0, -1).astype(np.int8))
-            img.append(np.stack([159.5 + fx * j[:, 0] / j[:, 2], 119.5 - fy * j[:, 1] / j[:, 2]], -1))
-    n = len(ids)
-    labels = ITOPLabels(ids, np.ones(n, bool), np.ones((n, 15), bool), np.array(img, np.float32),
-                        np.array(world, np.float32), np.array(seg))
-    labels.is_valid[-1] = False  # one invalid frame: clips must skip it
-    write_itop_labels(itop_path(root, split, "labels"), labels)
-    write_itop_point_cloud(itop_path(root, split, "point_cloud"), ids, np.array(clouds, np.float32))
-
-
-def test_itop_roundtrip_and_errors(tmp_path: Path) -> None:
+def test_itop_roundtrip_and_errors(tmp_path: Path, write_itop_fixture: Callable[..., None]) -> None:
     write_itop_fixture(tmp_path, runs=((1, 3),))
     lab = read_itop_labels(itop_path(tmp_path, "train", "labels"))
     assert lab.ids == ["01_00100", "01_00101", "01_00102"] and parse_itop_id(lab.ids[1]) == (1, 101)
@@ -122,7 +78,7 @@ def test_itop_roundtrip_and_errors(tmp_path: Path) -> None:
         read_itop_depth(tmp_path / "short.h5")
 
 
-def test_itop_dataset_clips_points_and_truth(tmp_path: Path) -> None:
+def test_itop_dataset_clips_points_and_truth(tmp_path: Path, write_itop_fixture: Callable[..., None]) -> None:
     write_itop_fixture(tmp_path, runs=((1, 4), (2, 3)))
     ds = ITOPPoseDataset(tmp_path, "train", clip_len=2, num_points=128, kp_noise_px=0.0)
     # person 1: frames 0-3 -> 2 clips; person 2: 3 frames, the last invalid -> 1 clip
@@ -141,14 +97,14 @@ def test_itop_dataset_clips_points_and_truth(tmp_path: Path) -> None:
     assert ITOP15.num_joints == 15 and ITOP15.flip[2] == 3
 
 
-def _panoptic_fixture(root: Path, frames: int = 3) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def _panoptic_fixture(root: Path, render: Render, frames: int = 3) -> tuple[np.ndarray, tuple[float, ...]]:
     """A Kinoptic-style sequence whose world = the Kinect depth camera (identity extrinsics)."""
     seq = root / "171204_pose9"
     (seq / "hdPose3d_stage1_coco19").mkdir(parents=True)
     (seq / "kinect_shared_depth" / "KINECTNODE2").mkdir(parents=True)
     fx = 365.0
     intr = (fx, fx, 255.5, 211.5)
-    depth, coco = _render((424, 512), fx, frames)
+    depth, coco = render((424, 512), fx, frames)
     for f in range(frames):
         j19 = np.zeros((19, 4))
         j19[:, 3] = -1  # unmapped joints invalid
@@ -216,8 +172,8 @@ def test_panoptic_readers(tmp_path: Path) -> None:
         read_kinect_depth(dat, 0, size=(3, 5))
 
 
-def test_panoptic_dataset_end_to_end(tmp_path: Path) -> None:
-    coco, intr = _panoptic_fixture(tmp_path)
+def test_panoptic_dataset_end_to_end(tmp_path: Path, render_person: Render) -> None:
+    coco, intr = _panoptic_fixture(tmp_path, render_person)
     seq = tmp_path / "171204_pose9"
     sensors = read_kinect_calibration(seq / "kcalibration_171204_pose9.json")
     assert np.allclose(world_to_kinect_depth(np.array([100.0, -50.0, 300.0]), sensors[1]), [1.0, -0.5, 3.0])

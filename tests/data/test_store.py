@@ -5,26 +5,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from test_data_pipeline_dataset import ALL, NAMES, TRAIN, write_meta, write_sample
 
 from mmfusion.data.dataset import NTUDataset
 from mmfusion.data.store import PackedStore, check_counts, main, pack_ntu, split_counts
 from mmfusion.errors import ConfigError, MissingModalityError
 
 SIZE = 20
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ntu_raw")
-    for k, n in enumerate(NAMES):
-        write_sample(root, n, two_bodies=k == 1)
-    write_meta(root)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +27,8 @@ def store(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("train", [False, True])
-def test_store_equals_raw(tree: Path, store: Path, train: bool) -> None:
-    kw = dict(modalities=ALL, split="all", clip_len=6, image_size=16, num_points=24, heatmap_size=8, train=train)
+def test_store_equals_raw(ntu: SimpleNamespace, tree: Path, store: Path, train: bool) -> None:
+    kw = dict(modalities=ntu.ALL, split="all", clip_len=6, image_size=16, num_points=24, heatmap_size=8, train=train)
     raw = NTUDataset(tree, decode_size=SIZE, base_points=48, **kw)
     packed = NTUDataset(store=store, **kw)
     assert raw.names == packed.names and raw.labels == packed.labels and raw.classes == packed.classes
@@ -55,13 +46,13 @@ def test_store_equals_raw(tree: Path, store: Path, train: bool) -> None:
 
 
 @pytest.mark.parametrize("codec", ["png", "jpeg"])
-def test_compressed_frames(tree: Path, store: Path, tmp_path: Path, codec: str) -> None:
+def test_compressed_frames(ntu: SimpleNamespace, tree: Path, store: Path, tmp_path: Path, codec: str) -> None:
     out = pack_ntu(tree, tmp_path / codec, modalities=("depth", "rgb", "ir"), size=SIZE, frame_codec=codec,
                    progress=False)
     plain, comp = PackedStore(store), PackedStore(out)
     for key in ("depth", "rgb", "ir"):
-        a = plain.load_frames(NAMES[1], key, [5, 0, 5, 13])
-        b = comp.load_frames(NAMES[1], key, [5, 0, 5, 13])
+        a = plain.load_frames(ntu.NAMES[1], key, [5, 0, 5, 13])
+        b = comp.load_frames(ntu.NAMES[1], key, [5, 0, 5, 13])
         assert a.dtype == b.dtype and a.shape == b.shape
         if codec == "png" or key == "depth":
             np.testing.assert_array_equal(a, b)
@@ -73,24 +64,25 @@ def test_compressed_frames(tree: Path, store: Path, tmp_path: Path, codec: str) 
         assert all(torch.equal(x[k], y[k]) for k in ("rgb", "depth", "ir"))
 
 
-def test_store_index_and_memmap(store: Path) -> None:
+def test_store_index_and_memmap(ntu: SimpleNamespace, store: Path) -> None:
     st = PackedStore(store)
-    assert len(st) == len(NAMES) and sorted(st.names()) == sorted(NAMES)
-    e = st.entry(TRAIN[0])
+    assert len(st) == len(ntu.NAMES) and sorted(st.names()) == sorted(ntu.NAMES)
+    e = st.entry(ntu.TRAIN[0])
     assert e["label"] == 0 and e["num_frames"] == {"skeleton": 14, "depth": 14, "rgb": 14, "ir": 14}
     assert e["splits"]["xsub"] == "train" and e["splits"]["xview"] == "test"  # camera 1: xview test
-    view = st.array(TRAIN[0], "rgb")
+    view = st.array(ntu.TRAIN[0], "rgb")
     assert isinstance(view.base, np.memmap) and not view.flags.writeable
     assert view.shape == (14, SIZE, 36, 3)  # 64x36 frames, short side 36 -> 20
-    assert st.array(TRAIN[0], "depth").shape == (14, SIZE, 24) and st.array(TRAIN[0], "depth").dtype == np.uint16
-    assert st.array(TRAIN[0], "skeleton").shape == (2, 14, 25, 3)
-    frames = st.load_frames(TRAIN[0], "depth", [3, 3, 7])
+    depth = st.array(ntu.TRAIN[0], "depth")
+    assert depth.shape == (14, SIZE, 24) and depth.dtype == np.uint16
+    assert st.array(ntu.TRAIN[0], "skeleton").shape == (2, 14, 25, 3)
+    frames = st.load_frames(ntu.TRAIN[0], "depth", [3, 3, 7])
     assert frames.shape == (3, SIZE, 24) and frames[0].max() == 1300 and frames[2].max() == 1700
     # depth-only store view from skeleton-less dataset: points present, shards are small files
     assert all(f.stat().st_size < 1_000_000 for f in (store / "shards").iterdir())
 
 
-def test_resume_skips_complete_shards(tree: Path, tmp_path: Path) -> None:
+def test_resume_skips_complete_shards(ntu: SimpleNamespace, tree: Path, tmp_path: Path) -> None:
     out = tmp_path / "s"
     pack_ntu(tree, out, modalities=("skeleton", "depth"), size=SIZE, shard_size=2, progress=False)
     shard0 = out / "shards" / "00000.depth.bin"
@@ -101,7 +93,7 @@ def test_resume_skips_complete_shards(tree: Path, tmp_path: Path) -> None:
     pack_ntu(tree, out, modalities=("skeleton", "depth"), size=SIZE, shard_size=2, progress=False)
     assert shard0.stat().st_mtime_ns == before  # not rewritten
     assert (out / "shards" / "00001.depth.bin").is_file()
-    assert len(PackedStore(out)) == len(NAMES)
+    assert len(PackedStore(out)) == len(ntu.NAMES)
     assert not list((out / "shards").glob("*.tmp"))
     with pytest.raises(ConfigError, match="other settings"):
         pack_ntu(tree, out, modalities=("skeleton",), size=SIZE, shard_size=2, progress=False)
@@ -110,49 +102,50 @@ def test_resume_skips_complete_shards(tree: Path, tmp_path: Path) -> None:
     assert not (out / "shards" / "00000.depth.bin").exists()
 
 
-def test_bad_and_missing_files_are_recorded(tree: Path, tmp_path: Path) -> None:
+def test_bad_and_missing_files_are_recorded(ntu: SimpleNamespace, tree: Path, tmp_path: Path) -> None:
     import shutil
 
     raw = tmp_path / "raw"
     shutil.copytree(tree, raw)
-    (raw / "nturgb+d_skeletons" / f"{NAMES[0]}.skeleton").write_bytes(b"3\r\n1\r\ngarbage\r\n")
-    (raw / "nturgb+d_ir" / f"{NAMES[1]}_ir.avi").unlink()
+    (raw / "nturgb+d_skeletons" / f"{ntu.NAMES[0]}.skeleton").write_bytes(b"3\r\n1\r\ngarbage\r\n")
+    (raw / "nturgb+d_ir" / f"{ntu.NAMES[1]}_ir.avi").unlink()
     out = pack_ntu(raw, tmp_path / "st", modalities=("skeleton", "ir"), size=SIZE, progress=False)
     summary = json.loads((out / "skipped.json").read_text())
     missing = {(n, m): why for n, m, why in summary["missing_modalities"]}
-    assert "DataFormatError" in missing[(NAMES[0], "skeleton")] and NAMES[0] in missing[(NAMES[0], "skeleton")]
-    assert "does not exist" in missing[(NAMES[1], "ir")]
+    why = missing[(ntu.NAMES[0], "skeleton")]
+    assert "DataFormatError" in why and ntu.NAMES[0] in why
+    assert "does not exist" in missing[(ntu.NAMES[1], "ir")]
     with pytest.raises(MissingModalityError, match="DataFormatError"):
         NTUDataset(store=out, modalities=("skeleton",), split="all")
     ds = NTUDataset(store=out, modalities=("skeleton", "ir"), split="all", skip_bad=True)
-    assert sorted(ds.names) == sorted(NAMES[2:])
-    assert {n for n, _ in ds.skipped} == {NAMES[0], NAMES[1]}
+    assert sorted(ds.names) == sorted(ntu.NAMES[2:])
+    assert {n for n, _ in ds.skipped} == {ntu.NAMES[0], ntu.NAMES[1]}
     # a modality the store lacks
     with pytest.raises(MissingModalityError, match="not packed"):
         NTUDataset(store=out, modalities=("depth",), split="all")
 
 
-def test_cli(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli(ntu: SimpleNamespace, tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
     rc = main([str(tree), str(out), "--modalities", "skeleton", "depth", "--size", str(SIZE), "--check",
                "--no-progress"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert f"packed {len(NAMES)} of {len(NAMES)}" in text and "no reference counts" in text
+    assert f"packed {len(ntu.NAMES)} of {len(ntu.NAMES)}" in text and "no reference counts" in text
     ok, report = check_counts(PackedStore(out))
     assert ok and "xsub" in report
     assert main([str(tmp_path / "nope"), str(tmp_path / "o2"), "--no-progress"]) == 2
     assert os.path.isfile(out / "index.json")
 
 
-def test_synthetic_world_store_equals_raw(tmp_path: Path) -> None:
+def test_synthetic_world_store_equals_raw(ntu: SimpleNamespace, tmp_path: Path) -> None:
     from mmfusion.data.synthetic import SynthConfig, generate
 
     raw = generate(tmp_path / "synth", SynthConfig.tiny())
     meta = json.loads((raw / "mmfusion_synth.json").read_text())
     out = pack_ntu(raw, tmp_path / "st", modalities=("skeleton", "depth", "rgb", "ir", "points"), size=SIZE,
                    num_points=32, progress=False)
-    kw = dict(modalities=ALL, split="test", clip_len=4, image_size=16, num_points=16, heatmap_size=8, train=False,
+    kw = dict(modalities=ntu.ALL, split="test", clip_len=4, image_size=16, num_points=16, heatmap_size=8, train=False,
               crop="person")
     a_ds = NTUDataset(raw, decode_size=SIZE, base_points=32, **kw)
     b_ds = NTUDataset(store=out, **kw)
