@@ -35,9 +35,9 @@ Packing is resumable: samples are planned into fixed shards (sorted names, ``sha
 each); a shard's arrays go to temporary files renamed with ``os.replace`` when complete, then
 its JSON; re-running skips complete shards. A sample whose file is missing or broken is kept
 with that modality marked missing (reason recorded); a sample with no readable modality is
-skipped (recorded). :class:`PackedStore` exposes the same reading interface as the raw source
-of :class:`~mmfusion.data.dataset.NTUDataset`, so ``NTUDataset(store=...)`` returns the same
-tensors as ``NTUDataset(root, decode_size=size)``.
+skipped (recorded). :class:`PackedStore` is a :class:`~mmfusion.data.reader.SampleReader` like
+the raw tree's :class:`~mmfusion.data.reader.NTUTreeReader`, so ``NTUDataset.from_store(...)``
+returns the same tensors as ``NTUDataset.from_root(root, settings)`` with ``decode_size = size``.
 """
 
 from __future__ import annotations
@@ -55,8 +55,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataFormatError, MissingModalityError, MMFusionError
-from .dataset import BASE_POINTS, SOURCES, RawSource, SkeletonData, base_points, meta_sizes
-from .ntu import PROTOCOLS
+from .camera import CameraIntrinsics
+from .formats.depth import read_depth_folder
+from .formats.video import read_video
+from .modalities import KINDS
+from .ntu import PROTOCOLS, NTUSampleName, split_of
+from .reader import NTUTreeReader, SkeletonData, base_points, load_name_list, meta_intrinsics, meta_sizes
+from .settings import BASE_POINTS
+from .transforms import resize_short_side
 
 STORE_VERSION = 1
 PACKABLE = ("skeleton", "depth", "rgb", "ir", "points")
@@ -162,8 +168,6 @@ def decode_frame(data: bytes, dtype: np.dtype, path: Path | str) -> np.ndarray:
 
 def _splits(name: str) -> dict[str, str]:
     """Split membership of ``name`` under every protocol it belongs to."""
-    from .ntu import NTUSampleName, split_of
-
     parsed = NTUSampleName.parse(name)
     return {p: s for p in PROTOCOLS if (s := split_of(parsed, p)) is not None}
 
@@ -172,50 +176,45 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def pack_sample(src: RawSource, name: str, writer: _ShardWriter, settings: dict[str, Any],
+def pack_sample(src: NTUTreeReader, name: str, writer: _ShardWriter, settings: dict[str, Any],
                 listed_missing: set[str]) -> dict[str, Any] | None:
     """Decode one sample and append its arrays; returns its index entry (None: nothing readable)."""
-    from .formats.depth import read_depth_folder
-    from .formats.video import read_video
-    from .ntu import NTUSampleName
-    from .transforms import resize_short_side
-
     mods = settings["modalities"]
     size = settings["size"]
     entry: dict[str, Any] = {"name": name, "label": NTUSampleName.parse(name).action - 1, "num_frames": {},
                              "arrays": {}, "native": {}, "missing": {}, "splits": _splits(name)}
     staged: dict[str, np.ndarray] = {}
-    for source in [s for s in SOURCES if s in mods or (s == "depth" and "points" in mods)]:
-        if source == "skeleton" and name in listed_missing:
+    for kind in [s for s in KINDS if s in mods or (s == "depth" and "points" in mods)]:
+        if kind == "skeleton" and name in listed_missing:
             entry["missing"]["skeleton"] = "listed in the official missing-skeleton list"
             continue
-        why = src.missing(name, source)
+        why = src.missing(name, kind)
         if why is not None:
-            entry["missing"][source] = why
+            entry["missing"][kind] = why
             continue
         try:
-            if source == "skeleton":
+            if kind == "skeleton":
                 sk: SkeletonData = src.load_skeleton(name)
                 staged["skeleton"] = sk.joints.astype(settings["skeleton_dtype"])
                 staged["skeleton_color"] = sk.colors.astype(np.float32)
                 entry["num_frames"]["skeleton"] = int(sk.joints.shape[1])
                 continue
-            if source == "depth":
-                full = read_depth_folder(src.path(name, "depth"), expected_size=src._expected("depth"))
+            if kind == "depth":
+                full = read_depth_folder(src.path(name, "depth"), expected_size=src.expected_size("depth"))
                 if "depth" in mods:
                     staged["depth"] = resize_short_side(full, size, nearest=True)
                 if "points" in mods:
-                    pts = base_points(full, name, range(len(full)), src.intrinsics, settings["num_points"],
+                    pts = base_points(full, name, range(len(full)), src.intrinsics(name), settings["num_points"],
                                       settings["point_method"])
                     staged["points"] = pts.astype(settings["points_dtype"])
             else:
-                full = read_video(src.path(name, source), gray=source == "ir")
-                staged[source] = resize_short_side(full, size)
-            entry["native"][source] = [int(full.shape[1]), int(full.shape[2])]
-            entry["num_frames"][source] = int(full.shape[0])
+                full = read_video(src.path(name, kind), gray=kind == "ir")
+                staged[kind] = resize_short_side(full, size)
+            entry["native"][kind] = [int(full.shape[1]), int(full.shape[2])]
+            entry["num_frames"][kind] = int(full.shape[0])
         except (MMFusionError, OSError) as exc:
-            entry["missing"][source] = _why(exc)
-            for k in ("depth", "points") if source == "depth" else (source,):
+            entry["missing"][kind] = _why(exc)
+            for k in ("depth", "points") if kind == "depth" else (kind,):
                 staged.pop(k, None)
     if "points" in mods and "depth" in entry["missing"]:
         entry["missing"]["points"] = entry["missing"]["depth"]
@@ -235,7 +234,7 @@ def _pack_shard(raw_root: str, out: str, shard: int, names: Sequence[str], setti
                 listed_missing: Sequence[str]) -> int:
     """Pack one shard completely (worker entry point); returns the number of samples handled."""
     folder = Path(out) / "shards"
-    src = RawSource(raw_root, decode_size=settings["size"], max_bodies=settings["max_bodies"],
+    src = NTUTreeReader(raw_root, decode_size=settings["size"], max_bodies=settings["max_bodies"],
                     base_points=settings["num_points"], point_method=settings["point_method"])
     writer = _ShardWriter(folder, shard)
     listed = set(listed_missing)
@@ -257,10 +256,10 @@ def _pack_shard(raw_root: str, out: str, shard: int, names: Sequence[str], setti
     return len(names)
 
 
-def _entry_missing(src: RawSource, name: str, settings: dict[str, Any], listed: set[str]) -> dict[str, str]:
+def _entry_missing(src: NTUTreeReader, name: str, settings: dict[str, Any], listed: set[str]) -> dict[str, str]:
     """Reasons for a sample with nothing readable (re-derived cheaply for the summary)."""
     out = {}
-    for s in SOURCES:
+    for s in KINDS:
         if s in settings["modalities"] or (s == "depth" and "points" in settings["modalities"]):
             if s == "skeleton" and name in listed:
                 out[s] = "listed in the official missing-skeleton list"
@@ -301,8 +300,6 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     """
     from tqdm.auto import tqdm
 
-    from .dataset import _load_missing
-
     bad = [m for m in modalities if m not in PACKABLE]
     if bad or not modalities:
         raise ConfigError(f"cannot pack modalities {bad}; choose from {PACKABLE}")
@@ -311,7 +308,7 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     if skeleton_dtype not in ("float32", "float16") or points_dtype not in ("float32", "float16"):
         raise ConfigError("skeleton_dtype / points_dtype must be 'float32' or 'float16'")
     out = Path(out)
-    src = RawSource(raw_root, decode_size=size, max_bodies=max_bodies)
+    src = NTUTreeReader(raw_root, decode_size=size, max_bodies=max_bodies)
     plan = src.names()
     if names is not None:
         wanted = set(names)
@@ -332,7 +329,7 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     if not settings_path.is_file():
         _atomic_write_text(settings_path, json.dumps({"settings": settings, "raw_root": str(raw_root),
                                                       "names": plan}))
-    listed = sorted(_load_missing(missing_skeletons))
+    listed = sorted(load_name_list(missing_skeletons))
     shards = [(k, plan[i:i + shard_size]) for k, i in enumerate(range(0, len(plan), shard_size))]
     todo = [(k, ns) for k, ns in shards if not (out / "shards" / f"{k:05d}.json").is_file()]
     done = len(plan) - sum(len(ns) for _, ns in todo)
@@ -394,7 +391,7 @@ def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, A
 
 
 class PackedStore:
-    """Random access to a packed store (memory-mapped; the same interface as the raw source).
+    """Random access to a packed store (memory-mapped; a :class:`~mmfusion.data.reader.SampleReader`).
 
     Args:
         path: store folder (with ``index.json``).
@@ -443,15 +440,15 @@ class PackedStore:
                                                 f"{': ' + self.skipped[name] if name in self.skipped else ''}"
                                        ) from None
 
-    def missing(self, name: str, source: str) -> str | None:
-        """Why ``source`` is unavailable for ``name`` (not packed / missing / broken), or None."""
+    def missing(self, name: str, kind: str) -> str | None:
+        """Why ``kind`` is unavailable for ``name`` (not packed / missing / broken), or None."""
         if name in self.skipped:
             return f"skipped when packing: {self.skipped[name]}"
         e = self.entry(name)
-        if source in e["missing"]:
-            return e["missing"][source]
-        if source not in e["arrays"]:
-            return f"{source} was not packed into {self.path} (modalities: {self.settings['modalities']})"
+        if kind in e["missing"]:
+            return e["missing"][kind]
+        if kind not in e["arrays"]:
+            return f"{kind} was not packed into {self.path} (modalities: {self.settings['modalities']})"
         return None
 
     def array(self, name: str, key: str) -> np.ndarray:
@@ -477,20 +474,20 @@ class PackedStore:
             self._maps.move_to_end(fname)
         return mm
 
-    def num_frames(self, name: str, source: str) -> int:
+    def num_frames(self, name: str, kind: str) -> int:
         e = self.entry(name)
-        if source not in e["num_frames"]:
-            raise MissingModalityError(source, f"{name}: {self.missing(name, source)}")
-        return int(e["num_frames"][source])
+        if kind not in e["num_frames"]:
+            raise MissingModalityError(kind, f"{name}: {self.missing(name, kind)}")
+        return int(e["num_frames"][kind])
 
     def load_skeleton(self, name: str) -> SkeletonData:
         return SkeletonData(np.asarray(self.array(name, "skeleton"), dtype=np.float32),
                             np.asarray(self.array(name, "skeleton_color"), dtype=np.float32))
 
-    def load_frames(self, name: str, source: str, indices: Sequence[int] | None = None) -> np.ndarray:
-        spec = self.entry(name)["arrays"].get(source)
+    def load_frames(self, name: str, kind: str, indices: Sequence[int] | None = None) -> np.ndarray:
+        spec = self.entry(name)["arrays"].get(kind)
         if spec is None or "codec" not in spec:
-            arr = self.array(name, source)
+            arr = self.array(name, kind)
             return np.array(arr if indices is None else arr[np.asarray(indices, dtype=np.int64)])
         # compressed frames: decode only the requested ones (each once)
         mm = self._map(spec["file"])
@@ -498,7 +495,7 @@ class PackedStore:
         table = np.ndarray((t + 1,), dtype="<i8", buffer=mm, offset=spec["table"])
         idx = np.arange(t) if indices is None else np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= t):
-            raise DataFormatError(self.path, f"{name}/{source}: frame index out of range (T = {t})")
+            raise DataFormatError(self.path, f"{name}/{kind}: frame index out of range (T = {t})")
         out = np.empty((len(idx), *spec["shape"][1:]), dtype=np.dtype(spec["dtype"]))
         done: dict[int, int] = {}
         for k, i in enumerate(idx.tolist()):
@@ -516,11 +513,15 @@ class PackedStore:
                                                  "repack with --modalities ... points")
         return np.asarray(self.array(name, "points")[np.asarray(indices, dtype=np.int64)], dtype=np.float32)
 
-    def native_size(self, name: str, source: str) -> tuple[int, int]:
-        nat = self.entries.get(name, {}).get("native", {}).get(source)
+    def native_size(self, name: str, kind: str) -> tuple[int, int]:
+        nat = self.entries.get(name, {}).get("native", {}).get(kind)
         if "sizes" in self.meta or nat is None:
-            return self.sizes[source]
+            return self.sizes[kind]
         return int(nat[0]), int(nat[1])
+
+    def intrinsics(self, name: str) -> CameraIntrinsics:
+        """Depth intrinsics of the packed world (synthetic meta), else Kinect v2's."""
+        return meta_intrinsics(self.meta)
 
     def label(self, name: str) -> int:
         return int(self.entry(name)["label"])
@@ -610,7 +611,7 @@ def run(args: argparse.Namespace) -> int:
     """Pack (or resume), print the summary, optionally check split counts; 0 on success."""
     names = None
     if args.limit:
-        names = RawSource(args.raw_root).names()[: args.limit]
+        names = NTUTreeReader(args.raw_root).names()[: args.limit]
     out = pack_ntu(args.raw_root, args.out, modalities=args.modalities, size=args.size or None,
                    skeleton_dtype=args.skeleton_dtype, max_bodies=args.max_bodies, num_points=args.num_points,
                    points_dtype=args.points_dtype, point_method=args.point_method, shard_size=args.shard_size,

@@ -6,6 +6,7 @@ skeleton height), so the tests can check that all modalities return the same fra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +16,8 @@ import pytest
 import torch
 
 from mmfusion.data.dataset import NTUDataset, collate
-from mmfusion.errors import DataFormatError, MissingModalityError
+from mmfusion.data.settings import ClipSettings
+from mmfusion.errors import ConfigError, DataFormatError, MissingModalityError
 
 
 def frame_of_depth(depth: torch.Tensor) -> np.ndarray:
@@ -156,12 +158,19 @@ def test_keypoints_follow_the_rgb_crop(ntu: SimpleNamespace, tmp_path: Path, cro
 
 
 def test_settings_rebuild_the_same_inputs(tree: Path) -> None:
-    """settings() is JSON-ready and, fed back to NTUDataset, prepares the very same test inputs."""
+    """settings is a frozen ClipSettings, JSON-ready through to_dict / from_dict, and, fed back to
+    NTUDataset, prepares the very same test inputs."""
     ds = NTUDataset(tree, modalities=("depth", "skeleton"), split="test", clip_len={"depth": 4, "skeleton": 6},
                     image_size=24, heatmap_size=20, depth_max=5.0, verbose=False)
-    s = json.loads(json.dumps(ds.settings()))
-    assert s["clip_len"] == {"depth": 4, "skeleton": 6} and s["image_size"] == 24 and s["depth_max"] == 5.0
-    again = NTUDataset(tree, split="test", verbose=False, **s)
+    d = json.loads(json.dumps(ds.settings.to_dict()))
+    assert d["clip_len"] == {"depth": 4, "skeleton": 6} and d["image_size"] == 24 and d["depth_max"] == 5.0
+    s = ClipSettings.from_dict(d)
+    assert s == ds.settings and dataclasses.asdict(s) == dataclasses.asdict(ds.settings)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.image_size = 8  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="bogus"):
+        ClipSettings.from_dict({**d, "bogus": 1})
+    again = NTUDataset.from_root(tree, s, split="test", verbose=False)
     a, b = ds[0], again[0]
     for key in ("depth", "skeleton"):
         assert torch.equal(a[key], b[key])
