@@ -134,7 +134,8 @@ class ClipSettings:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ClipSettings:
-        """Settings from :meth:`to_dict` output (or any subset of it: missing keys take the defaults).
+        """Settings from :meth:`to_dict` output (or any subset of it: missing keys take the defaults;
+        without ``modalities``, a ``clip_len`` mapping names them).
 
         Raises:
             ConfigError: an unknown key (names it) or an invalid value.
@@ -144,4 +145,6 @@ class ClipSettings:
         if bad:
             raise ConfigError(f"unknown clip settings {bad}; known: {sorted(known)}")
         kw = {k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v for k, v in values.items()}
+        if "modalities" not in kw and isinstance(kw.get("clip_len"), Mapping):
+            kw["modalities"] = tuple(m for m in MODALITIES if m in kw["clip_len"])  # the modalities it has lengths for
         return cls(**kw)

@@ -15,6 +15,7 @@ import mmfusion
 from mmfusion.data.dataset import NTUDataset
 from mmfusion.data.formats.video import write_video
 from mmfusion.data.layouts import COCO17
+from mmfusion.data.settings import ClipSettings
 from mmfusion.data.synthetic import SynthConfig, generate, noisy_keypoints2d, render_sample
 from mmfusion.engine.checkpoint import save_weights, write_model_config
 from mmfusion.errors import CheckpointError, DataFormatError, MissingModalityError
@@ -140,9 +141,9 @@ def test_naive_lifting_against_hidden_truth(world: Path, ckpts: dict[str, Path])
 def test_unmirrored_capture_is_shown_as_ntu(world: Path, ckpts: dict[str, Path], tmp_path: Path) -> None:
     """A camera that does not mirror (RealSense, webcams) sees the mirror image of the synthetic world's
     Kinect view; the pipeline mirrors it back, so the model gets the same inputs."""
+    from mmfusion.data.camera import CameraIntrinsics
     from mmfusion.data.formats.depth import read_depth_folder, write_depth_png
     from mmfusion.data.formats.video import read_video
-    from mmfusion.data.pointcloud import CameraIntrinsics
     from mmfusion.pipelines import RGBDCalibration
 
     s = render_sample(NAME, CFG)
@@ -280,13 +281,19 @@ def test_real_ntu_frames(real_samples: Path, ckpts: dict[str, Path], tmp_path: P
 
 
 def test_data_settings_resolution() -> None:
-    """Explicit options > the data set's stored settings > the recipe's options > NTUDataset defaults."""
+    """Explicit options > the data set's stored settings > the recipe's options > ClipSettings defaults."""
     from mmfusion.pipelines.rgb_action import _data_settings
 
     recipe = {"clip_len": 4, "pose_clip_len": 12, "image_size": 32, "heatmap_size": None, "lr": 0.1}
     s = _data_settings(PipelineConfig(), {}, recipe)
-    assert s["clip_len"]["rgb"] == 4 and s["clip_len"]["heatmap"] == s["clip_len"]["skeleton"] == 12
-    assert s["image_size"] == 32 and s["heatmap_size"] == 56 and s["num_points"] == 512  # None: the default
+    assert s.clip_len["rgb"] == 4 and s.clip_len["heatmap"] == s.clip_len["skeleton"] == 12
+    assert s.image_size == 32 and s.heatmap_size == 56 and s.num_points == 512  # None: the default
     s = _data_settings(PipelineConfig(image_size=64), {"dataset": {"heatmap_size": 8, "clip_len": {"rgb": 2}}},
                        recipe)
-    assert s["image_size"] == 64 and s["heatmap_size"] == 8 and s["clip_len"] == {"rgb": 2}
+    assert s.image_size == 64 and s.heatmap_size == 8 and s.clip_len == {"rgb": 2}
+    # a full stored entry (what the engine writes: the data set's ClipSettings) comes back as is
+    stored = ClipSettings(modalities=("rgb", "skeleton"), clip_len={"rgb": 4, "skeleton": 12}, image_size=40,
+                          crop="person", decode_size=64)
+    s = _data_settings(PipelineConfig(), {"dataset": json.loads(json.dumps(stored.to_dict()))}, recipe,
+                       modalities=("rgb", "skeleton"))
+    assert s == stored
