@@ -185,3 +185,44 @@ def test_test_mode_points_cover_the_body(tree: Path) -> None:
     assert torch.equal(a, few[0]["points"])  # deterministic
     span = lambda x: (x[..., 1].amax(dim=1) - x[..., 1].amin(dim=1)).mean()  # noqa: E731 (vertical extent)
     assert span(a) > 0.5 * span(b)
+
+
+def test_samples_follow_the_modality_table(ntu: SimpleNamespace, tree: Path) -> None:
+    """Every emitted key is in the table, with its channel count on the layout's C axis and its dtype."""
+    from mmfusion.data.modalities import MODALITIES, kinds_for
+
+    ds = NTUDataset(tree, modalities=ntu.ALL, split="train", clip_len=4, image_size=16, num_points=32,
+                    base_points=64, heatmap_size=8, train=False)
+    s = ds[0]
+    for key in ntu.ALL:
+        m = MODALITIES[key]
+        axes = m.axes
+        assert s[key].ndim == len(axes) and s[key].shape[axes.index("C")] == m.channels, key
+        assert s[key].shape[axes.index("T")] == 4 and str(s[key].dtype) == f"torch.{m.dtype}", key
+    assert kinds_for(("points", "heatmap")) == ["skeleton", "depth"]
+    assert kinds_for(("rgb",), person_crop=True) == ["skeleton", "rgb"]
+    with pytest.raises(ConfigError, match="unknown modality"):
+        kinds_for(("thermal",))
+
+
+def test_readers_share_one_protocol_and_one_sample_function(ntu: SimpleNamespace, tree: Path,
+                                                             tmp_path: Path) -> None:
+    """The raw tree and the store are SampleReaders; make_sample on either gives the data set's item."""
+    from mmfusion.data.reader import NTUTreeReader, SampleReader
+    from mmfusion.data.sample import make_sample
+    from mmfusion.data.store import PackedStore, pack_ntu
+
+    settings = ClipSettings(modalities=("depth", "points", "skeleton"), clip_len=4, image_size=16, num_points=16,
+                            base_points=32, decode_size=20)
+    raw = NTUTreeReader(tree, decode_size=20, base_points=32)
+    store = PackedStore(pack_ntu(tree, tmp_path / "st", modalities=("skeleton", "depth", "points"), size=20,
+                                 num_points=32, progress=False))
+    assert isinstance(raw, SampleReader) and isinstance(store, SampleReader)
+    ds = NTUDataset.from_store(store, settings, split="test")
+    assert ds.settings == settings  # the store's size and points match the requested ones
+    item = ds[1]
+    for reader in (raw, store):
+        s = make_sample(reader, ds.names[1], settings, np.random.default_rng([0, 1]), train=False)
+        assert all(torch.equal(s[k], item[k]) for k in ("depth", "points", "skeleton", "frame_index"))
+    with pytest.raises(ConfigError, match="unknown options"):
+        NTUDataset(tree, split="test", clip_length=4)

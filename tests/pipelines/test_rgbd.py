@@ -223,10 +223,22 @@ def test_cli_predict(world: Path, ckpts: dict[str, Path], tmp_path: Path, capsys
     rgb, depth = _paths(world)
     out_json, out_png = tmp_path / "o" / "pred.json", tmp_path / "o" / "pred.png"
     rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"]),
-               "--detector", "skeleton", "--topk", "1", "--json", str(out_json), "--render", str(out_png)])
+               "--detector", "skeleton", "--topk", "1", "--json", str(out_json), "--render", str(out_png),
+               "--save-clouds", str(tmp_path / "clouds")])
     assert rc == 0
     text = capsys.readouterr().out
     assert "mmixer_tiny (rgb, depth)" in text and "1. " in text and "%" in text
+    assert "wrote 8 PLY files (4 frames" in text
+    import open3d as o3d
+
+    for f in (1, 4, 7, 10):                                   # the sampled video frames
+        cloud = o3d.io.read_point_cloud(str(tmp_path / "clouds" / f"frame_{f:05d}_cloud.ply"))
+        bones = o3d.io.read_line_set(str(tmp_path / "clouds" / f"frame_{f:05d}_skeleton.ply"))
+        pts, joints = np.asarray(cloud.points), np.asarray(bones.points)
+        assert len(pts) > 100 and cloud.has_colors() and len(joints) == 17 and len(bones.lines) == len(COCO17.bones)
+        # the lifted skeleton stands inside its own cloud (same camera frame; naive joints sit on the surface)
+        lo, hi = pts.min(0) - 0.1, pts.max(0) + 0.1
+        assert ((joints > lo) & (joints < hi)).all()
     d = json.loads(out_json.read_text())
     assert len(d["topk"]) == 1 and d["topk"][0]["code"] in ("A010", "A034")
     assert d["model"]["inputs"] == {"rgb": [1, 3, 4, 32, 32], "depth": [1, 1, 4, 32, 32]}
@@ -297,3 +309,22 @@ def test_data_settings_resolution() -> None:
     s = _data_settings(PipelineConfig(), {"dataset": json.loads(json.dumps(stored.to_dict()))}, recipe,
                        modalities=("rgb", "skeleton"))
     assert s == stored
+
+
+def test_stored_clip_settings_drive_the_inputs(world: Path, ckpts: dict[str, Path], tmp_path: Path) -> None:
+    """A run folder whose config.json holds the data set's ClipSettings (what the engine writes) gets its
+    inputs prepared with exactly those settings: equal to NTUDataset.from_root with them."""
+    settings = ClipSettings(modalities=("rgb", "depth"), clip_len={"rgb": 6, "depth": 3}, image_size=24, crop="full",
+                            depth_max=5.0)
+    run = tmp_path / "run"
+    save_weights(mmfusion.create_model(*MODELS["rgbd"][:1], **MODELS["rgbd"][1]), run / "model.safetensors")
+    write_model_config(run, "mmixer_tiny", MODELS["rgbd"][1], classes=[9, 33], modalities=("rgb", "depth"),
+                       extra={"dataset": settings})
+    assert json.loads((run / "config.json").read_text())["dataset"]["clip_len"] == {"rgb": 6, "depth": 3}
+    pipe = RGBDActionPipeline(run, detector="skeleton")
+    assert pipe.settings == settings
+    batch = pipe.inputs(pipe.capture(*_paths(world)))
+    item = NTUDataset.from_root(world, settings, split="all", names=[NAME], verbose=False)[0]
+    for m in ("rgb", "depth"):
+        assert torch.equal(batch[m][0], item[m]), m
+    assert batch["rgb"].shape == (1, 3, 6, 24, 24) and batch["depth"].shape == (1, 1, 3, 24, 24)
