@@ -123,21 +123,28 @@ def _float_np(x: Any) -> np.ndarray:
     return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
 
 
-def project(xyz: ArrayT, intr: Any) -> ArrayT:
+def project(xyz: ArrayT, intr: Any, min_depth: float | None = None) -> ArrayT:
     """Camera points (..., 3) -> pixels (..., 2) ``(u, v)``.
 
     ``intr``: anything :meth:`CameraIntrinsics.from_any` reads; for tensors also a (..., 4) tensor
-    broadcasting against ``xyz[..., 0]``. Points with ``|Z| < 1e-9`` are projected as if at Z = 1e-9
-    (callers mask absent joints themselves).
+    broadcasting against ``xyz[..., 0]`` (per-sample intrinsics: (N, 1, 4) for points (N, J, 3)).
+    Z: with ``min_depth`` every Z is clamped to at least it (UniPose's decoding, 1e-6); without,
+    only ``|Z| < 1e-9`` is replaced by 1e-9 (callers mask absent joints themselves).
     """
     if isinstance(xyz, Tensor):
         k = intrinsics_tensor(intr, xyz)
         z = xyz[..., 2]
-        z = torch.where(z.abs() < Z_EPS, torch.full_like(z, Z_EPS), z)
+        if min_depth is not None:
+            z = z.clamp_min(min_depth)
+        else:
+            z = torch.where(z.abs() < Z_EPS, torch.full_like(z, Z_EPS), z)
         return torch.stack([k[..., 2] + k[..., 0] * xyz[..., 0] / z, k[..., 3] - k[..., 1] * xyz[..., 1] / z], -1)
     c = CameraIntrinsics.from_any(intr)
     p = _float_np(xyz)
-    z = np.where(np.abs(p[..., 2]) < Z_EPS, Z_EPS, p[..., 2]).astype(p.dtype, copy=False)
+    if min_depth is not None:
+        z = np.maximum(p[..., 2], min_depth).astype(p.dtype, copy=False)
+    else:
+        z = np.where(np.abs(p[..., 2]) < Z_EPS, Z_EPS, p[..., 2]).astype(p.dtype, copy=False)
     return np.stack([c.cx + c.fx * p[..., 0] / z, c.cy - c.fy * p[..., 1] / z], axis=-1)
 
 

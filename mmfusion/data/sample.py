@@ -135,8 +135,7 @@ def _person_regions(reader: SampleReader, name: str, skel: SkeletonData, padding
     xyz = skel.joints[present]
     if len(xyz):
         # joints behind / on the camera plane would project to infinity; 1 mm keeps the box finite
-        xyz = np.concatenate([xyz[:, :2], np.maximum(xyz[:, 2:], 1e-3)], axis=1)
-        uv = project(xyz, reader.intrinsics(name))
+        uv = project(xyz, reader.intrinsics(name), min_depth=1e-3)
         out["depth"] = out["ir"] = person_region(uv, reader.native_size(name, "depth"), padding)
     return out
 

@@ -46,6 +46,11 @@ def test_convention_and_roundtrip_numpy() -> None:
     back = backproject(project(xyz, INTR), xyz[:, 2], INTR)
     np.testing.assert_allclose(back, xyz, atol=1e-12)
     assert project(xyz.astype(np.float32), INTR).dtype == np.float32
+    # min_depth clamps Z (points behind the camera stay finite and on the right side)
+    behind = project(np.array([0.5, 0.0, -1.0]), INTR, min_depth=0.5)
+    assert behind[0] == pytest.approx(31.5 + 100 * 1.0)
+    t = project(torch.tensor([[0.5, 0.0, -1.0]]), INTR, min_depth=0.5)
+    assert t[0, 0].item() == pytest.approx(behind[0])
 
 
 def test_torch_keeps_dtype_device_and_gradients() -> None:
