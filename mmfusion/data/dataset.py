@@ -40,6 +40,7 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, MissingModalityError
 from .ntu import PROTOCOLS, NTUSampleName, split_of
+from .packed import PackedStore
 from .reader import (  # noqa: F401  (NTU_NATIVE_SIZES, meta_sizes, read_synth_meta: older import path)
     NTU_NATIVE_SIZES,
     NTUTreeReader,
@@ -50,7 +51,6 @@ from .reader import (  # noqa: F401  (NTU_NATIVE_SIZES, meta_sizes, read_synth_m
 )
 from .sample import make_sample, sample_kinds
 from .settings import BASE_POINTS, ClipSettings
-from .store import PackedStore
 
 __all__ = ["NTUDataset", "collate", "BASE_POINTS"]
 

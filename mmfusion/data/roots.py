@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .store import PackedStore, pack_ntu
+from .packed import PackedStore
+from .store import pack_ntu
 from .synthetic import META_FILE, SynthConfig, generate, is_complete
 
 __all__ = ["resolve_data_root", "synthetic_world"]
