@@ -17,8 +17,9 @@ own preprocessing, and returns the top-k actions::
 
 Command line: ``mmfusion predict --rgb V --depth D --checkpoint C`` (:mod:`.cli`); details in
 docs/pipeline.md. Modules: :mod:`.rgb_action` (pipeline), :mod:`.capture` (inputs, cameras,
-in-memory :class:`~.capture.CaptureReader`), :mod:`.detectors`, :mod:`.lifting`, :mod:`.render`,
-:mod:`.export` (per-frame PLY clouds and skeletons, ``mmfusion predict --save-clouds DIR``).
+in-memory :class:`~.capture.CaptureReader`), :mod:`.results` (Capture, Prediction),
+:mod:`.detectors`, :mod:`.lifting`, :mod:`.render`, :mod:`.export` (per-frame PLY clouds and
+skeletons, ``mmfusion predict --save-clouds DIR``).
 """
 
 from .capture import CaptureReader, DepthClip, RGBDCalibration, open_depth
@@ -35,7 +36,8 @@ from .detectors import (
 from .export import save_clouds
 from .lifting import coco17_to_ntu25, lift_persons, person_masks
 from .render import render_prediction, render_skeleton
-from .rgb_action import ActionScore, Capture, PipelineConfig, Prediction, RGBDActionPipeline, load_action_model
+from .results import ActionScore, Capture, Prediction
+from .rgb_action import PipelineConfig, RGBDActionPipeline, load_action_model
 
 __all__ = [
     "ActionScore", "Capture", "CaptureReader", "DETECTORS", "DepthClip", "Detections", "GivenKeypoints",
