@@ -63,7 +63,7 @@ class NTUDataset(Dataset):
     """Aligned multimodal clips of NTU RGB+D (see the module docstring).
 
     Build it with :meth:`from_root`, :meth:`from_store` or :meth:`from_reader`; the constructor
-    takes the source and every :class:`~mmfusion.data.settings.ClipSettings` field as keywords.
+    takes the data (``root`` or ``store``) and every :class:`~mmfusion.data.settings.ClipSettings` field as keywords.
 
     Args:
         root: raw NTU tree (may be None when ``store`` is given).
@@ -74,7 +74,7 @@ class NTUDataset(Dataset):
         train: random clips/crops/flips (default: ``split == "train"``).
         skip_bad: leave out samples with missing files (recorded in ``skipped``) instead of raising.
         classes: 0-based action IDs in class order (default: synthetic meta, else every
-            action present in the source, sorted).
+            action present in the reader, sorted).
         missing_skeletons: official list of samples with missing skeletons (a path or names);
             excluded (and recorded) when a skeleton-based modality is requested.
         names: restrict to these sample names.

@@ -1,6 +1,6 @@
 """Where a recipe's data lives: a raw NTU tree, a packed store, or the synthetic world.
 
-Every recipe takes ``--data-root``. :func:`resolve_data_root` turns it into the source
+Every recipe takes ``--data-root``. :func:`resolve_data_root` turns it into the data
 keywords of :class:`~mmfusion.data.dataset.NTUDataset` (``root=`` and/or ``store=``):
 
 * a folder with ``index.json`` is a packed store (``data_tools/prepare_ntu.py``);
@@ -39,7 +39,7 @@ def synthetic_world(cache_dir: str | os.PathLike[str], cfg: SynthConfig | None =
                     kinds: tuple[str, ...] = ("skeleton", "depth", "rgb", "ir"),
                     pack: bool = True) -> dict[str, Any]:
     """Generate (once) and pack (once) the synthetic world with at least ``kinds`` packed (store
-    modalities: file kinds and "points"); returns NTUDataset source keywords."""
+    modalities: file kinds and "points"); returns NTUDataset's root / store keywords."""
     cfg = cfg or SynthConfig()
     cache = Path(cache_dir)
     raw = cache / "synth_ntu"
@@ -71,7 +71,7 @@ def synthetic_world(cache_dir: str | os.PathLike[str], cfg: SynthConfig | None =
 def resolve_data_root(data_root: str | os.PathLike[str] | None, cache_dir: str | os.PathLike[str] = ".cache/mmfusion",
                       kinds: tuple[str, ...] = ("skeleton", "depth", "rgb", "ir"),
                       synth: SynthConfig | None = None) -> dict[str, Any]:
-    """NTUDataset source keywords (``root`` and/or ``store``) for ``--data-root`` (see the module
+    """NTUDataset's data keywords (``root`` and/or ``store``) for ``--data-root`` (see the module
     docstring); ``kinds``: what the synthetic world's store must hold."""
     if data_root is None:
         return synthetic_world(cache_dir, synth, kinds)
