@@ -328,3 +328,23 @@ def test_stored_clip_settings_drive_the_inputs(world: Path, ckpts: dict[str, Pat
     for m in ("rgb", "depth"):
         assert torch.equal(batch[m][0], item[m]), m
     assert batch["rgb"].shape == (1, 3, 6, 24, 24) and batch["depth"].shape == (1, 1, 3, 24, 24)
+
+
+def test_engine_run_folder_carries_the_clip_settings(world: Path, tmp_path: Path) -> None:
+    """Trained through the engine, the run folder's config.json holds the data set's ClipSettings and
+    the pipeline prepares its inputs with exactly them (no train_config.json fallback involved)."""
+    from mmfusion.engine import TrainConfig, train
+
+    settings = ClipSettings(modalities=("skeleton",), clip_len=5, crop="full", max_bodies=2)
+    ds = NTUDataset.from_root(world, settings, split="all", train=False, verbose=False)
+    cfg = TrainConfig(epochs=1, batch_size=2, lr=0.01, cpu=True, output_dir=str(tmp_path / "run"), log_every=1,
+                      keep_last=0)
+    result = train(cfg, "stgcn_tiny", ds, ds, model_kwargs={"num_classes": ds.num_classes}, modalities=("skeleton",))
+    run = result.model_config.parent
+    (run / "train_config.json").unlink(missing_ok=True)
+    card = json.loads(result.model_config.read_text())
+    assert ClipSettings.from_dict(card["dataset"]) == settings
+    pipe = RGBDActionPipeline(run, detector="skeleton")
+    assert pipe.settings == settings
+    pred = pipe.predict(*_paths(world))
+    assert pred.inputs == {"skeleton": (1, 3, 5, 25, 2)}
