@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..distributed import process_state
 from ..errors import ConfigError
 from .packed import PackedStore
 from .store import pack_ntu
@@ -29,9 +30,6 @@ __all__ = ["resolve_data_root", "synthetic_world"]
 
 
 def _main_process_first() -> Any:
-    # in-function: mmfusion.distributed imports accelerate (heavy), needed only for the synthetic world
-    from ..distributed import process_state
-
     return process_state().main_process_first()
 
 
