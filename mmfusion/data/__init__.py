@@ -11,13 +11,20 @@ Nothing is imported here (import the module you need); the main API:
 * :mod:`.preprocess` -- CTR-GCN / PYSKL skeleton preprocessing (denoising, centring, crop-resize,
   bone/motion streams); :mod:`.sampling` -- frame indices shared by all modalities;
   :mod:`.transforms` -- clip crops/resizes/flips and tensor conversion.
-* :mod:`.pointcloud` -- depth (H, W) -> points (N, 3) with ``CameraIntrinsics``, fixed-size
-  sampling (random / FPS); :mod:`.heatmaps` -- keypoints (M, T, V, 2) -> heatmaps (V, T, h, w).
-* :mod:`.dataset` -- ``NTUDataset``: aligned multimodal samples (``"rgb"`` (3, T, H, W),
-  ``"depth"``/``"ir"`` (1, T, H, W), ``"points"`` (T, P, 3), ``"skeleton"`` (3, T, V, M),
-  ``"heatmap"``, ``"keypoints2d"``, ``"label"``) from a raw tree or a packed store, and ``collate``.
-* :mod:`.store` -- ``pack_ntu`` / ``PackedStore``: a raw tree packed once into memory-mapped shards.
-* :mod:`.sources` -- where a recipe's data comes from (raw tree, store or synthetic world).
+* :mod:`.camera` -- ``CameraIntrinsics`` (one type; ``from_any``, ``scaled``, ``mirrored``),
+  ``project`` / ``backproject`` / ``depth_to_points`` for numpy and torch, ``KINECT_V2_DEPTH``.
+* :mod:`.modalities` -- the table of batch keys (channels, layout, file kind, dtype).
+* :mod:`.pointcloud` -- fixed-size point sampling per frame (random / FPS); :mod:`.cloud_ops` --
+  open3d cleaning (outliers, floor plane, voxels) and PLY export; :mod:`.heatmaps` -- keypoints
+  (M, T, V, 2) -> heatmaps (V, T, h, w).
+* The data path: :mod:`.reader` (``SampleReader`` protocol, ``NTUTreeReader`` for a raw tree),
+  :mod:`.store` (``pack_ntu`` / ``PackedStore``, a reader over memory-mapped shards),
+  :mod:`.settings` (frozen ``ClipSettings``), :mod:`.sample` (``make_sample(reader, name,
+  settings, rng, train)`` -> ``"rgb"`` (3, T, H, W), ``"depth"``/``"ir"`` (1, T, H, W),
+  ``"points"`` (T, P, 3), ``"skeleton"`` (3, T, V, M), ``"heatmap"``, ``"keypoints2d"``),
+  :mod:`.dataset` (``NTUDataset``: the protocol index + ``make_sample``; ``collate``).
+* :mod:`.roots` -- ``resolve_data_root``: where a recipe's data lives (raw tree, store or
+  synthetic world).
 * :mod:`.synthetic` -- the synthetic NTU-format world (``generate(out_dir, SynthConfig)``).
 
 See docs/data.md and docs/data_formats.md.

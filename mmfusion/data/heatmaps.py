@@ -23,13 +23,14 @@ the colour-image joint coordinates stored in NTU skeleton files (``colorX``/``co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ..errors import DataFormatError
+from .camera import CameraIntrinsics, project
 from .layouts import NTU25, NTU25_TO_COCO17
 
 __all__ = [
@@ -43,13 +44,6 @@ ArrayT = TypeVar("ArrayT", np.ndarray, Tensor)
 NTU_COLOR_SIZE: tuple[int, int] = (1080, 1920)
 #: keypoints whose confidence is below this are skipped (PoseC3D's eps)
 SCORE_EPS = 1e-4
-
-
-class Intrinsics(Protocol):
-    fx: float
-    fy: float
-    cx: float
-    cy: float
 
 
 def _as_tensor(x: Any, name: str) -> Tensor:
@@ -188,26 +182,17 @@ def ntu_to_coco17(joints: ArrayT, joint_axis: int = -2) -> ArrayT:
     return np.take(joints, list(NTU25_TO_COCO17), axis=joint_axis)
 
 
-def _intrinsics(intr: Intrinsics | Sequence[float]) -> tuple[float, float, float, float]:
-    if all(hasattr(intr, a) for a in ("fx", "fy", "cx", "cy")):
-        return float(intr.fx), float(intr.fy), float(intr.cx), float(intr.cy)  # type: ignore[union-attr]
-    vals = tuple(float(x) for x in intr)  # type: ignore[union-attr]
-    if len(vals) != 4:
-        raise DataFormatError(None, f"intrinsics must be (fx, fy, cx, cy), got {vals}")
-    return vals  # type: ignore[return-value]
-
-
-def project_ntu_to_coco2d(xyz: ArrayT, intrinsics: Intrinsics | Sequence[float]) -> ArrayT:
+def project_ntu_to_coco2d(xyz: ArrayT, intrinsics: Any) -> ArrayT:
     """Pinhole-project NTU camera-space joints to COCO-17 pixel keypoints.
 
-    Kinect camera space has X right, Y up, Z forward (metres), so
-    ``u = fx X / Z + cx`` and ``v = cy - fy Y / Z`` (the inverse of
-    ``mmfusion.data.pointcloud.depth_to_points``). With the depth intrinsics
+    :func:`mmfusion.data.camera.project` (Kinect camera space: X right, Y up, Z forward, metres;
+    ``u = cx + fx X / Z``, ``v = cy - fy Y / Z``). With the depth intrinsics
     (``KINECT_V2_DEPTH``) the result is in the 512x424 depth image.
 
     Args:
         xyz: (M, T, 25, 3) metres; absent bodies are zero-filled in NTU arrays.
-        intrinsics: an object with ``fx, fy, cx, cy`` (e.g. ``CameraIntrinsics``) or a 4-tuple.
+        intrinsics: anything :meth:`~mmfusion.data.camera.CameraIntrinsics.from_any` reads
+            (a CameraIntrinsics, an object or dict with ``fx, fy, cx, cy``, a 4-tuple).
 
     Returns:
         (M, T, 17, 2) float32 pixels (u, v); joints with Z <= 0 or non-finite input are NaN,
@@ -216,12 +201,11 @@ def project_ntu_to_coco2d(xyz: ArrayT, intrinsics: Intrinsics | Sequence[float])
     x = _as_tensor(xyz, "xyz")
     if x.ndim != 4 or x.shape[-2:] != (NTU25.num_joints, 3):
         raise DataFormatError(None, f"xyz must be (M, T, 25, 3), got shape {tuple(x.shape)}")
-    fx, fy, cx, cy = _intrinsics(intrinsics)
+    intr = CameraIntrinsics.from_any(intrinsics)
     x = ntu_to_coco17(x)
-    z = x[..., 2]
-    valid = torch.isfinite(x).all(-1) & (z > 0)
-    z = torch.where(valid, z, torch.ones_like(z))
-    uv = torch.stack((fx * x[..., 0] / z + cx, cy - fy * x[..., 1] / z), dim=-1)
+    valid = torch.isfinite(x).all(-1) & (x[..., 2] > 0)
+    x = torch.where(valid[..., None], x, torch.tensor([0.0, 0.0, 1.0]))
+    uv = project(x, intr)
     uv = torch.where(valid[..., None], uv, torch.full_like(uv, float("nan")))
     return _like(uv, xyz)
 

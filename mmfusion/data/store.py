@@ -1,5 +1,8 @@
 """Packed NTU store: one pass over a raw tree into memory-mappable shards, O(1) random access.
 
+This module writes stores (:func:`pack_ntu`) and holds the ``prepare`` command line; reading
+is :class:`~mmfusion.data.packed.PackedStore` (re-exported here).
+
 Training from the raw tree parses a text skeleton, lists a depth folder and decodes videos
 for every clip; the packed store does all of that once (``data_tools/prepare_ntu.py`` or
 ``mmfusion prepare``) and afterwards reads only the frames a clip needs, through ``np.memmap``
@@ -35,30 +38,40 @@ Packing is resumable: samples are planned into fixed shards (sorted names, ``sha
 each); a shard's arrays go to temporary files renamed with ``os.replace`` when complete, then
 its JSON; re-running skips complete shards. A sample whose file is missing or broken is kept
 with that modality marked missing (reason recorded); a sample with no readable modality is
-skipped (recorded). :class:`PackedStore` exposes the same reading interface as the raw source
-of :class:`~mmfusion.data.dataset.NTUDataset`, so ``NTUDataset(store=...)`` returns the same
-tensors as ``NTUDataset(root, decode_size=size)``.
+skipped (recorded). :class:`PackedStore` is a :class:`~mmfusion.data.reader.SampleReader` like
+the raw tree's :class:`~mmfusion.data.reader.NTUTreeReader`, so ``NTUDataset.from_store(...)``
+returns the same tensors as ``NTUDataset.from_root(root, settings)`` with ``decode_size = size``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from ..errors import ConfigError, DataFormatError, MissingModalityError, MMFusionError
-from .dataset import BASE_POINTS, SOURCES, RawSource, SkeletonData, base_points, meta_sizes
-from .ntu import PROTOCOLS
+from ..errors import ConfigError, MMFusionError
+from .formats.depth import read_depth_folder
+from .formats.video import read_video
+from .modalities import KINDS
+from .ntu import PROTOCOLS, NTUSampleName, split_of
+from .packed import STORE_VERSION, PackedStore, decode_frame
+from .reader import NTUTreeReader, SkeletonData, base_points, load_name_list
+from .settings import BASE_POINTS
+from .transforms import resize_short_side
 
-STORE_VERSION = 1
+__all__ = ["pack_ntu", "finalize", "PackedStore", "STORE_VERSION", "PACKABLE", "encode_frame", "decode_frame",
+           "split_counts", "check_counts", "add_arguments", "run", "main"]
+
 PACKABLE = ("skeleton", "depth", "rgb", "ir", "points")
 ALIGN = 64
 
@@ -131,10 +144,6 @@ class _ShardWriter:
 
 def encode_frame(frame: np.ndarray, codec: str) -> bytes:
     """One frame to PNG (lossless; uint8 grey/RGB or uint16 depth) or JPEG (uint8, quality 90) bytes."""
-    import io
-
-    from PIL import Image
-
     buf = io.BytesIO()
     img = Image.fromarray(np.ascontiguousarray(frame))
     if codec == "png":
@@ -146,24 +155,8 @@ def encode_frame(frame: np.ndarray, codec: str) -> bytes:
     return buf.getvalue()
 
 
-def decode_frame(data: bytes, dtype: np.dtype, path: Path | str) -> np.ndarray:
-    """Inverse of :func:`encode_frame`."""
-    import io
-
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            arr = np.array(im)
-    except (OSError, ValueError) as exc:
-        raise DataFormatError(path, f"corrupt frame in store ({exc})") from exc
-    return arr.astype(dtype, copy=False)
-
-
 def _splits(name: str) -> dict[str, str]:
     """Split membership of ``name`` under every protocol it belongs to."""
-    from .ntu import NTUSampleName, split_of
-
     parsed = NTUSampleName.parse(name)
     return {p: s for p in PROTOCOLS if (s := split_of(parsed, p)) is not None}
 
@@ -172,50 +165,45 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def pack_sample(src: RawSource, name: str, writer: _ShardWriter, settings: dict[str, Any],
+def pack_sample(src: NTUTreeReader, name: str, writer: _ShardWriter, settings: dict[str, Any],
                 listed_missing: set[str]) -> dict[str, Any] | None:
     """Decode one sample and append its arrays; returns its index entry (None: nothing readable)."""
-    from .formats.depth import read_depth_folder
-    from .formats.video import read_video
-    from .ntu import NTUSampleName
-    from .transforms import resize_short_side
-
     mods = settings["modalities"]
     size = settings["size"]
     entry: dict[str, Any] = {"name": name, "label": NTUSampleName.parse(name).action - 1, "num_frames": {},
                              "arrays": {}, "native": {}, "missing": {}, "splits": _splits(name)}
     staged: dict[str, np.ndarray] = {}
-    for source in [s for s in SOURCES if s in mods or (s == "depth" and "points" in mods)]:
-        if source == "skeleton" and name in listed_missing:
+    for kind in [s for s in KINDS if s in mods or (s == "depth" and "points" in mods)]:
+        if kind == "skeleton" and name in listed_missing:
             entry["missing"]["skeleton"] = "listed in the official missing-skeleton list"
             continue
-        why = src.missing(name, source)
+        why = src.missing(name, kind)
         if why is not None:
-            entry["missing"][source] = why
+            entry["missing"][kind] = why
             continue
         try:
-            if source == "skeleton":
+            if kind == "skeleton":
                 sk: SkeletonData = src.load_skeleton(name)
                 staged["skeleton"] = sk.joints.astype(settings["skeleton_dtype"])
                 staged["skeleton_color"] = sk.colors.astype(np.float32)
                 entry["num_frames"]["skeleton"] = int(sk.joints.shape[1])
                 continue
-            if source == "depth":
-                full = read_depth_folder(src.path(name, "depth"), expected_size=src._expected("depth"))
+            if kind == "depth":
+                full = read_depth_folder(src.path(name, "depth"), expected_size=src.expected_size("depth"))
                 if "depth" in mods:
                     staged["depth"] = resize_short_side(full, size, nearest=True)
                 if "points" in mods:
-                    pts = base_points(full, name, range(len(full)), src.intrinsics, settings["num_points"],
+                    pts = base_points(full, name, range(len(full)), src.intrinsics(name), settings["num_points"],
                                       settings["point_method"])
                     staged["points"] = pts.astype(settings["points_dtype"])
             else:
-                full = read_video(src.path(name, source), gray=source == "ir")
-                staged[source] = resize_short_side(full, size)
-            entry["native"][source] = [int(full.shape[1]), int(full.shape[2])]
-            entry["num_frames"][source] = int(full.shape[0])
+                full = read_video(src.path(name, kind), gray=kind == "ir")
+                staged[kind] = resize_short_side(full, size)
+            entry["native"][kind] = [int(full.shape[1]), int(full.shape[2])]
+            entry["num_frames"][kind] = int(full.shape[0])
         except (MMFusionError, OSError) as exc:
-            entry["missing"][source] = _why(exc)
-            for k in ("depth", "points") if source == "depth" else (source,):
+            entry["missing"][kind] = _why(exc)
+            for k in ("depth", "points") if kind == "depth" else (kind,):
                 staged.pop(k, None)
     if "points" in mods and "depth" in entry["missing"]:
         entry["missing"]["points"] = entry["missing"]["depth"]
@@ -235,7 +223,7 @@ def _pack_shard(raw_root: str, out: str, shard: int, names: Sequence[str], setti
                 listed_missing: Sequence[str]) -> int:
     """Pack one shard completely (worker entry point); returns the number of samples handled."""
     folder = Path(out) / "shards"
-    src = RawSource(raw_root, decode_size=settings["size"], max_bodies=settings["max_bodies"],
+    src = NTUTreeReader(raw_root, decode_size=settings["size"], max_bodies=settings["max_bodies"],
                     base_points=settings["num_points"], point_method=settings["point_method"])
     writer = _ShardWriter(folder, shard)
     listed = set(listed_missing)
@@ -257,10 +245,10 @@ def _pack_shard(raw_root: str, out: str, shard: int, names: Sequence[str], setti
     return len(names)
 
 
-def _entry_missing(src: RawSource, name: str, settings: dict[str, Any], listed: set[str]) -> dict[str, str]:
+def _entry_missing(src: NTUTreeReader, name: str, settings: dict[str, Any], listed: set[str]) -> dict[str, str]:
     """Reasons for a sample with nothing readable (re-derived cheaply for the summary)."""
     out = {}
-    for s in SOURCES:
+    for s in KINDS:
         if s in settings["modalities"] or (s == "depth" and "points" in settings["modalities"]):
             if s == "skeleton" and name in listed:
                 out[s] = "listed in the official missing-skeleton list"
@@ -301,8 +289,6 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     """
     from tqdm.auto import tqdm
 
-    from .dataset import _load_missing
-
     bad = [m for m in modalities if m not in PACKABLE]
     if bad or not modalities:
         raise ConfigError(f"cannot pack modalities {bad}; choose from {PACKABLE}")
@@ -311,7 +297,7 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     if skeleton_dtype not in ("float32", "float16") or points_dtype not in ("float32", "float16"):
         raise ConfigError("skeleton_dtype / points_dtype must be 'float32' or 'float16'")
     out = Path(out)
-    src = RawSource(raw_root, decode_size=size, max_bodies=max_bodies)
+    src = NTUTreeReader(raw_root, decode_size=size, max_bodies=max_bodies)
     plan = src.names()
     if names is not None:
         wanted = set(names)
@@ -332,7 +318,7 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     if not settings_path.is_file():
         _atomic_write_text(settings_path, json.dumps({"settings": settings, "raw_root": str(raw_root),
                                                       "names": plan}))
-    listed = sorted(_load_missing(missing_skeletons))
+    listed = sorted(load_name_list(missing_skeletons))
     shards = [(k, plan[i:i + shard_size]) for k, i in enumerate(range(0, len(plan), shard_size))]
     todo = [(k, ns) for k, ns in shards if not (out / "shards" / f"{k:05d}.json").is_file()]
     done = len(plan) - sum(len(ns) for _, ns in todo)
@@ -387,149 +373,6 @@ def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, A
                "missing_counts": dict(Counter(m for _, m, _ in missing))}
     _atomic_write_text(out / "skipped.json", json.dumps(summary, indent=1))
     return summary
-
-
-# ---------------------------------------------------------------------------------------------
-# reading
-
-
-class PackedStore:
-    """Random access to a packed store (memory-mapped; the same interface as the raw source).
-
-    Args:
-        path: store folder (with ``index.json``).
-        max_open: shard files kept mapped at once (least recently used are closed).
-
-    Reading methods return copies of just the requested frames:
-    ``load_frames(name, "rgb", idx)`` -> uint8 (T, h, w, 3); ``"depth"`` -> uint16 (T, h, w);
-    ``"ir"`` -> uint8 (T, h, w); ``load_skeleton(name)`` -> joints (M, T, V, 3) + colors;
-    ``load_points(name, idx)`` -> float32 (T, N, 3).
-    """
-
-    def __init__(self, path: str | Path, max_open: int = 64) -> None:
-        self.path = Path(path)
-        index_path = self.path / "index.json"
-        if not index_path.is_file():
-            raise MissingModalityError("store", f"{index_path} not found; run data_tools/prepare_ntu.py "
-                                                f"(to completion) to build the store")
-        index = json.loads(index_path.read_text())
-        if index.get("version") != STORE_VERSION:
-            raise ConfigError(f"{index_path}: store version {index.get('version')} != {STORE_VERSION}; repack")
-        self.settings: dict[str, Any] = index["settings"]
-        self.meta: dict[str, Any] = index.get("meta", {})
-        self.sizes = meta_sizes(self.meta)
-        self.entries: dict[str, dict[str, Any]] = {e["name"]: e for e in index["samples"]}
-        self.skipped: dict[str, str] = {n: why for n, why in index.get("skipped", [])}
-        self.decode_size: int | None = self.settings["size"]
-        self.base_points: int = self.settings["num_points"] if "points" in self.settings["modalities"] else 0
-        self.max_open = max_open
-        self._maps: OrderedDict[str, np.memmap] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.entries
-
-    def names(self) -> list[str]:
-        """Every sample planned at packing time (skipped ones too: :meth:`missing` says why)."""
-        return sorted([*self.entries, *self.skipped])
-
-    def entry(self, name: str) -> dict[str, Any]:
-        try:
-            return self.entries[name]
-        except KeyError:
-            raise MissingModalityError("store", f"sample {name} is not in {self.path}"
-                                                f"{': ' + self.skipped[name] if name in self.skipped else ''}"
-                                       ) from None
-
-    def missing(self, name: str, source: str) -> str | None:
-        """Why ``source`` is unavailable for ``name`` (not packed / missing / broken), or None."""
-        if name in self.skipped:
-            return f"skipped when packing: {self.skipped[name]}"
-        e = self.entry(name)
-        if source in e["missing"]:
-            return e["missing"][source]
-        if source not in e["arrays"]:
-            return f"{source} was not packed into {self.path} (modalities: {self.settings['modalities']})"
-        return None
-
-    def array(self, name: str, key: str) -> np.ndarray:
-        """Read-only memory-mapped view of one stored array (no copy); compressed frames are decoded."""
-        e = self.entry(name)
-        try:
-            spec = e["arrays"][key]
-        except KeyError:
-            raise MissingModalityError(key, f"{name} has no {key!r} array in {self.path}") from None
-        if "codec" in spec:
-            return self.load_frames(name, key)
-        mm = self._map(spec["file"])
-        return np.ndarray(tuple(spec["shape"]), dtype=np.dtype(spec["dtype"]), buffer=mm, offset=spec["offset"])
-
-    def _map(self, fname: str) -> np.memmap:
-        mm = self._maps.get(fname)
-        if mm is None:
-            mm = np.memmap(self.path / "shards" / fname, dtype=np.uint8, mode="r")
-            self._maps[fname] = mm
-            if len(self._maps) > self.max_open:
-                self._maps.popitem(last=False)
-        else:
-            self._maps.move_to_end(fname)
-        return mm
-
-    def num_frames(self, name: str, source: str) -> int:
-        e = self.entry(name)
-        if source not in e["num_frames"]:
-            raise MissingModalityError(source, f"{name}: {self.missing(name, source)}")
-        return int(e["num_frames"][source])
-
-    def load_skeleton(self, name: str) -> SkeletonData:
-        return SkeletonData(np.asarray(self.array(name, "skeleton"), dtype=np.float32),
-                            np.asarray(self.array(name, "skeleton_color"), dtype=np.float32))
-
-    def load_frames(self, name: str, source: str, indices: Sequence[int] | None = None) -> np.ndarray:
-        spec = self.entry(name)["arrays"].get(source)
-        if spec is None or "codec" not in spec:
-            arr = self.array(name, source)
-            return np.array(arr if indices is None else arr[np.asarray(indices, dtype=np.int64)])
-        # compressed frames: decode only the requested ones (each once)
-        mm = self._map(spec["file"])
-        t = spec["shape"][0]
-        table = np.ndarray((t + 1,), dtype="<i8", buffer=mm, offset=spec["table"])
-        idx = np.arange(t) if indices is None else np.asarray(indices, dtype=np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= t):
-            raise DataFormatError(self.path, f"{name}/{source}: frame index out of range (T = {t})")
-        out = np.empty((len(idx), *spec["shape"][1:]), dtype=np.dtype(spec["dtype"]))
-        done: dict[int, int] = {}
-        for k, i in enumerate(idx.tolist()):
-            if i in done:
-                out[k] = out[done[i]]
-                continue
-            a, b = spec["data"] + int(table[i]), spec["data"] + int(table[i + 1])
-            out[k] = decode_frame(mm[a:b].tobytes(), out.dtype, self.path / "shards" / spec["file"])
-            done[i] = k
-        return out
-
-    def load_points(self, name: str, indices: Sequence[int]) -> np.ndarray:
-        if "points" not in self.entry(name)["arrays"]:
-            raise MissingModalityError("points", f"{self.path} was packed without points; "
-                                                 "repack with --modalities ... points")
-        return np.asarray(self.array(name, "points")[np.asarray(indices, dtype=np.int64)], dtype=np.float32)
-
-    def native_size(self, name: str, source: str) -> tuple[int, int]:
-        nat = self.entries.get(name, {}).get("native", {}).get(source)
-        if "sizes" in self.meta or nat is None:
-            return self.sizes[source]
-        return int(nat[0]), int(nat[1])
-
-    def label(self, name: str) -> int:
-        return int(self.entry(name)["label"])
-
-    def __getstate__(self) -> dict[str, Any]:
-        # memmaps are re-opened lazily in DataLoader workers
-        state = self.__dict__.copy()
-        state["_maps"] = OrderedDict()
-        return state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -610,7 +453,7 @@ def run(args: argparse.Namespace) -> int:
     """Pack (or resume), print the summary, optionally check split counts; 0 on success."""
     names = None
     if args.limit:
-        names = RawSource(args.raw_root).names()[: args.limit]
+        names = NTUTreeReader(args.raw_root).names()[: args.limit]
     out = pack_ntu(args.raw_root, args.out, modalities=args.modalities, size=args.size or None,
                    skeleton_dtype=args.skeleton_dtype, max_bodies=args.max_bodies, num_points=args.num_points,
                    points_dtype=args.points_dtype, point_method=args.point_method, shard_size=args.shard_size,

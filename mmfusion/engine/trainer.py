@@ -531,8 +531,8 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
         extra: dict[str, Any] = {"num_classes": (model_kwargs or {}).get("num_classes",
                                                                         len(class_names) if class_names else None)}
         data_settings = getattr(train_set, "settings", None)
-        if callable(data_settings):  # e.g. NTUDataset: how inputs were prepared, for inference
-            extra["dataset"] = data_settings()
+        if data_settings is not None:  # e.g. NTUDataset's ClipSettings: how inputs were prepared, for inference
+            extra["dataset"] = data_settings() if callable(data_settings) else data_settings
         write_model_config(run_dir, model_name, model_kwargs, classes, class_names, modalities, extra=extra)
     accelerator.print(f"mmfusion training run {run_dir}  ({accelerator.num_processes} process(es), "
                       f"{accelerator.device}, mixed_precision={accelerator.mixed_precision})")

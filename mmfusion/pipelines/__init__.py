@@ -17,10 +17,12 @@ own preprocessing, and returns the top-k actions::
 
 Command line: ``mmfusion predict --rgb V --depth D --checkpoint C`` (:mod:`.cli`); details in
 docs/pipeline.md. Modules: :mod:`.rgb_action` (pipeline), :mod:`.capture` (inputs, cameras,
-in-memory data source), :mod:`.detectors`, :mod:`.lifting`, :mod:`.render`.
+in-memory :class:`~.capture.CaptureReader`), :mod:`.results` (Capture, Prediction),
+:mod:`.detectors`, :mod:`.lifting`, :mod:`.render`, :mod:`.export` (per-frame PLY clouds and
+skeletons, ``mmfusion predict --save-clouds DIR``).
 """
 
-from .capture import CaptureSource, DepthClip, RGBDCalibration, open_depth
+from .capture import CaptureReader, DepthClip, RGBDCalibration, open_depth
 from .detectors import (
     DETECTORS,
     Detections,
@@ -31,13 +33,16 @@ from .detectors import (
     SyntheticDetector,
     make_detector,
 )
+from .export import save_clouds
 from .lifting import coco17_to_ntu25, lift_persons, person_masks
 from .render import render_prediction, render_skeleton
-from .rgb_action import ActionScore, Capture, PipelineConfig, Prediction, RGBDActionPipeline, load_action_model
+from .results import ActionScore, Capture, Prediction
+from .rgb_action import PipelineConfig, RGBDActionPipeline, load_action_model
 
 __all__ = [
-    "ActionScore", "Capture", "CaptureSource", "DETECTORS", "DepthClip", "Detections", "GivenKeypoints",
+    "ActionScore", "Capture", "CaptureReader", "DETECTORS", "DepthClip", "Detections", "GivenKeypoints",
     "KeypointDetector", "KeypointRCNNDetector", "PipelineConfig", "Prediction", "RGBDActionPipeline",
     "RGBDCalibration", "SkeletonFileDetector", "SyntheticDetector", "coco17_to_ntu25", "lift_persons",
     "load_action_model", "make_detector", "open_depth", "person_masks", "render_prediction", "render_skeleton",
+    "save_clouds",
 ]

@@ -10,8 +10,9 @@ depth clip in one of three forms, all **millimetres, 0 = no reading**:
 
 Other units: ``unit_mm`` (millimetres per stored unit, e.g. 0.1 for a 100 um sensor).
 
-Geometry (:class:`RGBDCalibration`): two pinhole cameras in NTU's convention (X right, Y up,
-Z forward; ``u = cx + fx X / Z``, ``v = cy - fy Y / Z``), the colour camera ``baseline``
+Geometry (:class:`RGBDCalibration`): two pinhole cameras in NTU's convention
+(:mod:`mmfusion.data.camera`: X right, Y up, Z forward; ``u = cx + fx X / Z``,
+``v = cy - fy Y / Z``), the colour camera ``baseline``
 metres along +X of the depth camera (Kinect v2: 5.2 cm). A colour pixel maps to the depth
 image through the depth Z of the point it sees::
 
@@ -27,9 +28,10 @@ pixels) for some setups, the per-file fit by < 0.5 px (see docs/pipeline.md). A 
 another sensor passes its own intrinsics, or ``registered`` when the RGB frames are already
 aligned to the depth frames.
 
-:class:`CaptureSource` holds the sampled frames and the estimated skeleton of one capture and
-answers the reading interface of :class:`~mmfusion.data.dataset.NTUDataset`'s sources, so the
-action model's inputs go through exactly the data set's preprocessing.
+:class:`CaptureReader` holds the sampled frames and the estimated skeleton of one capture as a
+:class:`~mmfusion.data.reader.SampleReader`, so the action model's inputs go through exactly the
+data set's sample function (:func:`~mmfusion.data.sample.make_sample`). Camera maths:
+:mod:`mmfusion.data.camera`.
 """
 
 from __future__ import annotations
@@ -43,15 +45,18 @@ from typing import Any
 
 import numpy as np
 
-from ..data.dataset import BASE_POINTS, SkeletonData, base_points
-from ..data.pointcloud import CameraIntrinsics
-from ..data.store import PackedStore
+from ..data.camera import CameraIntrinsics, backproject, project
+from ..data.formats.depth import depth_frame_paths, read_depth_folder
+from ..data.formats.skeleton import read_skeleton
+from ..data.ntu import NTUSampleName
+from ..data.reader import NTU_NATIVE_SIZES, SkeletonData, base_points
+from ..data.settings import BASE_POINTS
 from ..data.transforms import resize_short_side
 from ..errors import ConfigError, DataFormatError, MissingModalityError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DepthClip", "open_depth", "RGBDCalibration", "find_ntu_tree", "CaptureSource", "DEPTH_VIDEO_FORMATS"]
+__all__ = ["DepthClip", "open_depth", "RGBDCalibration", "find_ntu_tree", "CaptureReader", "DEPTH_VIDEO_FORMATS"]
 
 #: pixel formats accepted for depth videos (16-bit greyscale)
 DEPTH_VIDEO_FORMATS: tuple[str, ...] = ("gray16le", "gray16be")
@@ -84,8 +89,6 @@ class DepthClip:
 
     def num_frames(self) -> int:
         if self.kind == "folder":
-            from ..data.formats.depth import depth_frame_paths
-
             return len(depth_frame_paths(self.path))
         if self.kind == "npy":
             return int(self._npy().shape[0])
@@ -101,8 +104,6 @@ class DepthClip:
         """Frames at 0-based ``indices`` (repeats allowed) as ``uint16 (T, H, W)`` millimetres."""
         idx = [int(i) for i in indices]
         if self.kind == "folder":
-            from ..data.formats.depth import read_depth_folder
-
             frames = read_depth_folder(self.path, indices=idx)
             return self._scaled(frames)
         if self.kind == "npy":
@@ -169,8 +170,6 @@ def open_depth(path: str | os.PathLike[str], unit_mm: float = 1.0) -> DepthClip:
     if not unit_mm > 0:
         raise ConfigError(f"depth unit must be > 0 mm, got {unit_mm}")
     if p.is_dir():
-        from ..data.formats.depth import depth_frame_paths
-
         depth_frame_paths(p)  # fails early, naming the folder, when it holds no frames
         return DepthClip(p, "folder", unit_mm)
     suffix = p.suffix.lower()
@@ -200,19 +199,6 @@ def open_depth(path: str | os.PathLike[str], unit_mm: float = 1.0) -> DepthClip:
 # camera geometry
 
 
-def _as_intrinsics(x: Any) -> CameraIntrinsics:
-    if isinstance(x, CameraIntrinsics):
-        return x
-    if all(hasattr(x, k) for k in ("fx", "fy", "cx", "cy")):
-        return CameraIntrinsics(float(x.fx), float(x.fy), float(x.cx), float(x.cy))
-    if isinstance(x, dict) and all(k in x for k in ("fx", "fy", "cx", "cy")):
-        return CameraIntrinsics(float(x["fx"]), float(x["fy"]), float(x["cx"]), float(x["cy"]))
-    vals = [float(v) for v in x]
-    if len(vals) != 4:
-        raise ConfigError(f"intrinsics need 4 values fx, fy, cx, cy, got {vals}")
-    return CameraIntrinsics(*vals)
-
-
 @dataclass(frozen=True)
 class RGBDCalibration:
     """Depth and colour pinhole cameras of a capture (pixels of the frames as stored).
@@ -233,15 +219,17 @@ class RGBDCalibration:
     @classmethod
     def kinect_v2(cls, depth_size: tuple[int, int], rgb_size: tuple[int, int]) -> RGBDCalibration:
         """Kinect v2 (NTU RGB+D) cameras scaled to the stored ``(H, W)`` frame sizes."""
+        # in-function: importing the synthetic package loads its renderer and generator
         from ..data.synthetic.config import color_camera, depth_camera
 
         col = color_camera(rgb_size)
-        return cls(_as_intrinsics(depth_camera(depth_size)), _as_intrinsics(col), float(col.baseline), "kinect_v2")
+        return cls(CameraIntrinsics.from_any(depth_camera(depth_size)), CameraIntrinsics.from_any(col),
+                   float(col.baseline), "kinect_v2")
 
     @classmethod
     def registered(cls, depth: Any, depth_size: tuple[int, int], rgb_size: tuple[int, int]) -> RGBDCalibration:
         """RGB frames pixel-aligned to the depth frames (same view, possibly another resolution)."""
-        d = _as_intrinsics(depth)
+        d = CameraIntrinsics.from_any(depth)
         return cls(d, d.scaled(rgb_size[1] / depth_size[1], rgb_size[0] / depth_size[0]), 0.0, "registered")
 
     @classmethod
@@ -254,7 +242,7 @@ class RGBDCalibration:
             return None
 
         def cam(d: dict[str, Any], size: tuple[int, int]) -> CameraIntrinsics:
-            c = _as_intrinsics(d)
+            c = CameraIntrinsics.from_any(d)
             if "height" in d and "width" in d:
                 c = c.scaled(size[1] / float(d["width"]), size[0] / float(d["height"]))
             return c
@@ -304,9 +292,6 @@ class RGBDCalibration:
         """Fit (:meth:`fit`) on an NTU ``.skeleton`` file's joints (xyz, depthX/Y, colorX/Y) and
         rescale to the stored frame sizes. ``coord_sizes`` ({"depth": (H, W), "rgb": (H, W)}): the
         images the file's pixels refer to (default NTU's 424 x 512 and 1080 x 1920)."""
-        from ..data.dataset import NTU_NATIVE_SIZES
-        from ..data.formats.skeleton import read_skeleton
-
         seq = read_skeleton(path)
         arrays = [seq.to_array(4, f) for f in ("xyz", "depth", "color")]
         xyz, dxy, cxy = (a.reshape(-1, a.shape[-1]) for a in arrays)
@@ -321,19 +306,18 @@ class RGBDCalibration:
         """Colour pixels (..., 2) -> depth pixels (..., 2), given the depth Z (metres, broadcasting
         against (...)) of the seen points; ``None`` ignores the baseline parallax (Z = infinity)."""
         uv = np.asarray(uv, dtype=np.float64)
-        c, d = self.color, self.depth
-        xn = (uv[..., 0] - c.cx) / c.fx
+        ray = backproject(uv, np.ones(uv.shape[:-1]), self.color)   # the seen point at Z = 1, colour camera
         if z is not None and self.baseline:
             zz = np.asarray(z, dtype=np.float64)
-            xn = xn - self.baseline / np.where(np.isfinite(zz) & (zz > 0), zz, np.inf)
-        yn = (uv[..., 1] - c.cy) / c.fy
-        return np.stack([d.cx + d.fx * xn, d.cy + d.fy * yn], axis=-1).astype(np.float32)
+            x = ray[..., 0] - self.baseline / np.where(np.isfinite(zz) & (zz > 0), zz, np.inf)
+            ray = np.stack(np.broadcast_arrays(x, ray[..., 1], ray[..., 2]), axis=-1)
+        return project(ray, self.depth).astype(np.float32)
 
     def project_color(self, xyz: np.ndarray) -> np.ndarray:
         """Depth-camera points (..., 3) -> colour pixels (..., 2)."""
         xyz = np.asarray(xyz, dtype=np.float64)
         shifted = xyz + np.array([self.baseline, 0.0, 0.0])
-        return self.color.project(shifted).astype(np.float32)
+        return project(shifted, self.color).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         def d(c: CameraIntrinsics) -> dict[str, float]:
@@ -345,8 +329,6 @@ class RGBDCalibration:
 def find_ntu_tree(*paths: str | os.PathLike[str] | None) -> tuple[Path, str] | None:
     """(tree root, sample name) when one of ``paths`` lies in an NTU-style tree
     (``<root>/nturgb+d_rgb/<name>_rgb.avi`` or ``<root>/<depth folder>/<name>``), else None."""
-    from ..data.ntu import NTUSampleName
-
     for p in paths:
         if p is None:
             continue
@@ -361,21 +343,20 @@ def find_ntu_tree(*paths: str | os.PathLike[str] | None) -> tuple[Path, str] | N
 
 
 # ---------------------------------------------------------------------------------------------
-# the in-memory source NTUDataset reads from
+# the in-memory reader the sample function reads from
 
 
-class CaptureSource(PackedStore):
-    """One capture's sampled frames + estimated skeletons behind the NTUDataset source interface.
+class CaptureReader:
+    """One capture's sampled frames + estimated skeletons as a :class:`~mmfusion.data.reader.SampleReader`.
 
-    NTUDataset accepts ``store=`` objects that are :class:`~mmfusion.data.store.PackedStore`
-    instances; this class answers the same reading methods from memory (it shares no state
-    with a real store and reads nothing from disk), so ``NTUDataset(store=CaptureSource(...))``
-    builds every modality with the data set's own preprocessing. Its frame axis is the video's:
-    the data set draws the same test-time indices the pipeline sampled (the sampling is
-    deterministic), and only those frames are held.
+    :func:`~mmfusion.data.sample.make_sample` reads it like a raw tree or a packed store, so the
+    action model's inputs go through exactly the data set's preprocessing. It holds one sample
+    (``name``) and only the frames the pipeline sampled; its frame axis is the video's, and the
+    sample function draws the same test-time indices the pipeline sampled (test-time sampling is
+    deterministic).
 
     Args:
-        name: the sample name the data set sees (an NTU-style name, it only has to parse).
+        name: the sample's name (seeds the per-frame point sampling, as in the data set).
         num_frames: N, frames of the capture.
         frame_index: (T,) video frames held for rgb / depth.
         rgb: uint8 (T, H, W, 3) or None.
@@ -385,15 +366,14 @@ class CaptureSource(PackedStore):
         colors: (M, W, 25, 2) float32 RGB pixels of the joints.
         intrinsics: depth intrinsics (back-projection of the points, person crops).
         decode_size: short side frames are resized to when read (as a raw tree's ``decode_size``).
-        num_points: points kept per frame before the data set's subset (its ``base_points``).
+        base_points: points kept per frame before the sample's subset.
         point_method: "random" or "fps".
     """
 
     def __init__(self, name: str, num_frames: int, frame_index: np.ndarray, rgb: np.ndarray | None,
                  depth: np.ndarray | None, skeleton_index: np.ndarray, joints: np.ndarray, colors: np.ndarray,
-                 intrinsics: CameraIntrinsics, decode_size: int | None = None, num_points: int = BASE_POINTS,
+                 intrinsics: CameraIntrinsics, decode_size: int | None = None, base_points: int = BASE_POINTS,
                  point_method: str = "random") -> None:
-        # no PackedStore.__init__: there is no store folder behind this source
         self.name, self.length = name, int(num_frames)
         held, first = np.unique(np.asarray(frame_index, dtype=np.int64), return_index=True)
         self.held = held
@@ -403,34 +383,25 @@ class CaptureSource(PackedStore):
         dense_c = np.zeros((m, self.length, v, 2), np.float32)
         dense_j[:, skeleton_index], dense_c[:, skeleton_index] = joints, colors
         self.skeleton = SkeletonData(dense_j, dense_c)
-        self.intrinsics = intrinsics
+        self._intrinsics = CameraIntrinsics.from_any(intrinsics)
         self.decode_size = decode_size
-        self.base_points = num_points
+        self.base_points = base_points
         self.point_method = point_method
+        self.meta: dict[str, Any] = {}
         self.path = Path(f"<capture {name}>")
-        i = intrinsics
-        self.meta: dict[str, Any] = {"intrinsics": {"depth": {"fx": i.fx, "fy": i.fy, "cx": i.cx, "cy": i.cy}}}
-        self.settings: dict[str, Any] = {"size": decode_size, "modalities": [k for k, x in self.frames.items()
-                                                                               if x is not None]}
-
-    def __len__(self) -> int:
-        return 1
-
-    def __contains__(self, name: object) -> bool:
-        return name == self.name
 
     def names(self) -> list[str]:
         return [self.name]
 
-    def missing(self, name: str, source: str) -> str | None:
-        if source == "ir":
+    def missing(self, name: str, kind: str) -> str | None:
+        if kind == "ir":
             return "an RGB-D capture has no infrared stream"
-        if source == "skeleton":
+        if kind == "skeleton":
             return None
-        key = "depth" if source == "points" else source
+        key = "depth" if kind == "points" else kind
         return None if self.frames.get(key) is not None else f"the capture has no {key} frames"
 
-    def num_frames(self, name: str, source: str) -> int:
+    def num_frames(self, name: str, kind: str) -> int:
         return self.length
 
     def load_skeleton(self, name: str) -> SkeletonData:
@@ -446,29 +417,26 @@ class CaptureSource(PackedStore):
                               f"not sampled (sampled: {self.held.tolist()})")
         return pos
 
-    def load_frames(self, name: str, source: str, indices: Sequence[int] | None = None) -> np.ndarray:
-        frames = self.frames.get(source)
+    def load_frames(self, name: str, kind: str, indices: Sequence[int] | None = None) -> np.ndarray:
+        frames = self.frames.get(kind)
         if frames is None:
-            raise MissingModalityError(source, self.missing(name, source) or "")
-        return resize_short_side(frames[self._positions(indices)], self.decode_size, nearest=source == "depth")
+            raise MissingModalityError(kind, self.missing(name, kind) or "")
+        return resize_short_side(frames[self._positions(indices)], self.decode_size, nearest=kind == "depth")
 
     def load_points(self, name: str, indices: Sequence[int]) -> np.ndarray:
         depth = self.frames["depth"]
         if depth is None:
             raise MissingModalityError("points", "the capture has no depth frames")
         uniq, inv = np.unique(np.asarray(indices, dtype=np.int64), return_inverse=True)
-        pts = base_points(depth[self._positions(uniq)], name, uniq.tolist(), self.intrinsics, self.base_points,
+        pts = base_points(depth[self._positions(uniq)], name, uniq.tolist(), self._intrinsics, self.base_points,
                           self.point_method)
         return pts[inv]
 
-    def native_size(self, name: str, source: str) -> tuple[int, int]:
-        frames = self.frames.get(source)
+    def native_size(self, name: str, kind: str) -> tuple[int, int]:
+        frames = self.frames.get(kind)
         if frames is None:
-            raise MissingModalityError(source, self.missing(name, source) or "")
+            raise MissingModalityError(kind, self.missing(name, kind) or "")
         return int(frames.shape[1]), int(frames.shape[2])
 
-    def label(self, name: str) -> int:
-        return 0
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+    def intrinsics(self, name: str) -> CameraIntrinsics:
+        return self._intrinsics

@@ -2,7 +2,7 @@
 
     mmfusion predict --rgb S001C001P001R001A010_rgb.avi --depth nturgb+d_depth_masked/S001C001P001R001A010 \\
         --checkpoint runs/mmixer_ntu/fusion_rgbd [--pose-checkpoint runs/unipose] [--topk 5] \\
-        [--json out.json] [--render out.png] [--detector keypointrcnn|skeleton|synthetic|keypoints]
+        [--json out.json] [--render out.png] [--save-clouds DIR] [--detector keypointrcnn|skeleton|synthetic|keypoints]
 
 See :mod:`mmfusion.pipelines.rgb_action` for the stages and docs/pipeline.md for a walk-through.
 """
@@ -12,13 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..data.camera import CameraIntrinsics
+from ..data.formats.video import read_video
 from ..errors import ConfigError
-
-if TYPE_CHECKING:
-    from .capture import RGBDCalibration
-    from .detectors import KeypointDetector
+from .capture import RGBDCalibration, open_depth
+from .detectors import KeypointDetector, KeypointRCNNDetector, SkeletonFileDetector, SyntheticDetector, make_detector
+from .export import save_clouds
+from .render import render_prediction
+from .rgb_action import PipelineConfig, RGBDActionPipeline
 
 DETECTOR_CHOICES = ("keypointrcnn", "skeleton", "synthetic", "keypoints")
 
@@ -42,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topk", type=int, default=5, help="classes to report (default 5)")
     parser.add_argument("--json", dest="json_out", help="write the result as JSON here")
     parser.add_argument("--render", help="write a PNG of the lifted skeleton over a depth frame here")
+    parser.add_argument("--save-clouds", metavar="DIR",
+                        help="write each sampled frame's point cloud (coloured, outliers removed) and lifted "
+                             "skeleton as PLY files into DIR (open3d)")
     g = parser.add_argument_group("2-D keypoints")
     g.add_argument("--detector", default="keypointrcnn", choices=DETECTOR_CHOICES,
                    help="keypointrcnn: torchvision Keypoint R-CNN (weights must be in the torch hub cache); "
@@ -79,31 +84,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _calibration(args: argparse.Namespace, rgb: Path, depth: Path) -> RGBDCalibration | None:
     """An explicit RGBDCalibration from the options, or None (pipeline defaults)."""
-    from ..data.pointcloud import CameraIntrinsics
-
     if args.intrinsics is None:
         if args.registered or args.color_intrinsics is not None:
             raise ConfigError("--registered / --color-intrinsics need --intrinsics (the depth camera)")
         return None
     depth_intr = CameraIntrinsics(*args.intrinsics)
-    from .capture import RGBDCalibration
-
     if args.color_intrinsics is not None:
         return RGBDCalibration(depth_intr, CameraIntrinsics(*args.color_intrinsics), args.baseline, "given")
     if not args.registered:
         raise ConfigError("with --intrinsics, give the colour camera too (--color-intrinsics [--baseline]) or "
                           "--registered when the RGB frames are aligned to the depth frames")
-    from ..data.formats.video import read_video
-    from .capture import open_depth
-
     h_rgb, w_rgb = read_video(rgb, [0]).shape[1:3]
     d0 = open_depth(depth, args.depth_unit).read([0])
     return RGBDCalibration.registered(depth_intr, tuple(d0.shape[1:3]), (h_rgb, w_rgb))
 
 
 def _detector(args: argparse.Namespace, max_persons: int = 2) -> KeypointDetector:
-    from .detectors import KeypointRCNNDetector, SkeletonFileDetector, SyntheticDetector, make_detector
-
     if args.detector == "keypointrcnn":
         return KeypointRCNNDetector(args.detector_weights, score_threshold=args.score_threshold,
                                     max_persons=max_persons, device=args.device, min_size=args.detector_size,
@@ -117,9 +113,6 @@ def _detector(args: argparse.Namespace, max_persons: int = 2) -> KeypointDetecto
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline once; prints the top-k, writes --json / --render. Returns 0."""
-    from .render import render_prediction
-    from .rgb_action import PipelineConfig, RGBDActionPipeline
-
     if args.topk < 1:
         raise ConfigError(f"--topk must be >= 1, got {args.topk}")
     rgb, depth = Path(args.rgb), Path(args.depth)
@@ -138,4 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out}")
     if args.render:
         print(f"wrote {render_prediction(pred, args.render)}")
+    if args.save_clouds:
+        files = save_clouds(pred, args.save_clouds)
+        print(f"wrote {len(files)} PLY files ({len(files) // 2} frames: cloud + skeleton) into {args.save_clouds}")
     return 0

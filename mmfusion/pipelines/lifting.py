@@ -20,7 +20,7 @@ Steps (M persons, T frames, depth frames (H, W), J = 17 COCO joints):
    1.27 and Foot at 1.08 along forearm and shank).
 
 All coordinates are the depth camera's (X right, Y up, Z forward, metres), the frame of NTU
-skeletons and of :func:`mmfusion.data.pointcloud.depth_to_points`.
+skeletons and of :func:`mmfusion.data.camera.depth_to_points` (:mod:`mmfusion.data.camera`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.camera import CameraIntrinsics
 from ..data.layouts import COCO17, NTU25
-from ..data.pointcloud import CameraIntrinsics
 from ..errors import ConfigError
+from ..pose.data import lift_with_depth
+from ..pose.lift import lift_rgbd
 
 __all__ = ["COCO17_TO_NTU25", "coco17_to_ntu25_matrix", "coco17_to_ntu25", "PersonMasks", "reference_depth",
            "person_boxes", "person_masks", "lift_persons"]
@@ -78,10 +80,6 @@ def coco17_to_ntu25(x: np.ndarray) -> np.ndarray:
     return np.einsum("vj,...jc->...vc", coco17_to_ntu25_matrix(), x).astype(np.float32)
 
 
-def _intr4(intr: CameraIntrinsics) -> tuple[float, float, float, float]:
-    return float(intr.fx), float(intr.fy), float(intr.cx), float(intr.cy)
-
-
 @dataclass
 class PersonMasks:
     """Each person's pixels in the depth frames.
@@ -110,11 +108,11 @@ def reference_depth(depth_m: np.ndarray, kps_depth: np.ndarray, scores: np.ndarr
     Args:
         depth_m: (T, H, W) metres, 0 = no reading. kps_depth: (M, T, 17, 2) depth pixels.
     """
-    from ..pose.data import lift_with_depth
 
     m = kps_depth.shape[0]
     d = torch.from_numpy(np.ascontiguousarray(depth_m, dtype=np.float32)).unsqueeze(0).expand(m, -1, -1, -1)
-    z = lift_with_depth(torch.from_numpy(kps_depth), d.contiguous(), _intr4(intr))[..., 2].numpy()  # (M, T, J)
+    k = CameraIntrinsics.from_any(intr).as_tuple()
+    z = lift_with_depth(torch.from_numpy(kps_depth), d.contiguous(), k)[..., 2].numpy()  # (M, T, J)
     keep = scores >= min_score
     keep = np.where(keep.sum(-1, keepdims=True) >= 2, keep, True)
     z = np.where(keep & (z > 0) & np.isfinite(z), z, np.nan)
@@ -191,12 +189,11 @@ def lift_persons(depth_mm: np.ndarray, kps_depth: np.ndarray, scores: np.ndarray
     Returns:
         (M, T, J, 3) float32 camera metres.
     """
-    from ..pose.lift import lift_rgbd
 
     present = persons.present
     flip = mirrored and model is not None
     w = depth_mm.shape[-1]
-    k = _intr4(intr)
+    k = CameraIntrinsics.from_any(intr).as_tuple()
     if flip:
         depth_mm = depth_mm[..., ::-1]
         kps_depth = np.stack([w - 1 - kps_depth[..., 0], kps_depth[..., 1]], -1)

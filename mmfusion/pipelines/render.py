@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..data.camera import CameraIntrinsics, project
 from ..data.layouts import SkeletonLayout, get_layout
-from ..data.pointcloud import CameraIntrinsics
 from ..errors import ConfigError
 
 __all__ = ["render_skeleton", "render_prediction"]
@@ -69,7 +69,7 @@ def render_skeleton(out: str | os.PathLike[str], depth: np.ndarray, joints: np.n
         present = np.abs(person).sum(-1) > 0
         if not present.any():
             continue
-        uv = intrinsics.project(np.where(present[:, None], person, [0.0, 0.0, 1.0]))
+        uv = project(np.where(present[:, None], person, [0.0, 0.0, 1.0]), intrinsics)
         color = _COLORS[m % len(_COLORS)]
         for c, p in lay.bones:
             if present[c] and present[p]:

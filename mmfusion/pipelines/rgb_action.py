@@ -11,7 +11,8 @@ Stages (T = the model's densest clip length, M = person slots, K = classes)::
                       to the persons (NTU's depth is masked, so the models were trained on that)
       5. lifting      UniPose stage A (with --pose-checkpoint) or naive keypoint + depth
                       -> joints (M, T, 17, 3) camera metres -> NTU-25 skeleton (M, T, 25, 3)
-      6. inputs       NTUDataset's own preprocessing over the capture (CaptureSource): exactly
+      6. inputs       the data set's sample function over the capture (make_sample on a
+                      CaptureReader, with the run's ClipSettings): exactly
                       the modalities the model consumes ("rgb" (3, T, S, S), "depth" (1, T, S, S),
                       "points" (T, P, 3), "skeleton" (3, T, 25, M), "heatmap" (17, T, h, w),
                       "keypoints2d" (M, T, 17, 2)), with a leading batch axis N = 1
@@ -20,22 +21,23 @@ Stages (T = the model's densest clip length, M = person slots, K = classes)::
 Left / right: the models learnt NTU's mirrored Kinect v2 view with anatomical joint labels; see
 :class:`PipelineConfig` ``mirrored`` for how other captures and image detectors are brought to it.
 
-Data settings (clip length, image size, points, crop, ...) come from the run folder's
-``config.json`` ``"dataset"`` entry when the trainer stored the data set's settings there, else
-``train_config.json`` (the recipe's saved options), else NTUDataset's defaults;
+Data settings (:class:`~mmfusion.data.settings.ClipSettings`: clip length, image size, points,
+crop, ...) come from the run folder's ``config.json`` ``"dataset"`` entry (the training data set's
+settings, loaded with ``ClipSettings.from_dict``), else ``train_config.json`` (the recipe's saved
+options, for run folders older than that entry) over the ClipSettings defaults;
 :class:`PipelineConfig` overrides them. "ir" cannot come from an RGB-D capture: a
 model that consumes it is refused with a :class:`~mmfusion.errors.MissingModalityError`.
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import json
 import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,36 +45,40 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.dataset import MODALITY_SOURCE, NTUDataset, collate, read_synth_meta
+from ..data.dataset import collate
+from ..data.formats.video import read_video, video_num_frames
 from ..data.layouts import COCO17
-from ..data.ntu import NTU_ACTIONS, NTUSampleName
-from ..data.pointcloud import CameraIntrinsics
+from ..data.modalities import MODALITIES, POSE_MODALITIES, modality
+from ..data.ntu import NTU_ACTIONS
+from ..data.reader import read_synth_meta
+from ..data.sample import make_sample
 from ..data.sampling import aligned_indices
+from ..data.settings import ClipSettings
 from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError
-from .capture import CaptureSource, RGBDCalibration, _require, find_ntu_tree, open_depth
+from ..pose.lift import load_lifter
+from .capture import CaptureReader, RGBDCalibration, _require, find_ntu_tree, open_depth
 from .detectors import Detections, KeypointDetector, find_skeleton_file, make_detector
 from .lifting import PersonMasks, coco17_to_ntu25, lift_persons, person_masks, reference_depth
+from .results import ActionScore, Capture, Prediction
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PipelineConfig", "Capture", "ActionScore", "Prediction", "RGBDActionPipeline", "load_action_model"]
 
-#: NTUDataset options the pipeline takes from the training run (or overrides)
+#: PipelineConfig fields that override the run's ClipSettings
 DATA_SETTINGS: tuple[str, ...] = ("clip_len", "image_size", "num_points", "max_bodies", "crop", "crop_padding",
                                   "skeleton_norm", "heatmap_size", "heatmap_sigma", "depth_max", "depth_scale",
                                   "decode_size", "point_method", "base_points")
-#: the name the data set sees for a capture outside an NTU tree (it must parse as an NTU name; the label is unused)
-CAPTURE_NAME = "S001C001P001R001A001"
 
 
 @dataclass
 class PipelineConfig:
-    """Options of :class:`RGBDActionPipeline`; ``None`` = the training run's value, else NTUDataset's default.
+    """Options of :class:`RGBDActionPipeline`; ``None`` = the training run's value.
 
     Attributes:
         clip_len, image_size, num_points, max_bodies, crop, crop_padding, skeleton_norm,
         heatmap_size, heatmap_sigma, depth_max, depth_scale, decode_size, point_method,
-        base_points: NTUDataset options (see :class:`~mmfusion.data.dataset.NTUDataset`).
+        base_points: override the run's :class:`~mmfusion.data.settings.ClipSettings` fields.
         depth_unit_mm: millimetres per stored depth unit (1 for NTU / Kinect / RealSense default).
         mask_depth: "auto" (mask to the persons when more than ``unmasked_fraction`` of the
             pixels have depth, i.e. the room is visible), "on" or "off".
@@ -124,29 +130,35 @@ class PipelineConfig:
             raise ConfigError("depth_band and person_margin must be > 0")
 
 
-def _dataset_defaults() -> dict[str, Any]:
-    sig = inspect.signature(NTUDataset.__init__)
-    return {k: sig.parameters[k].default for k in DATA_SETTINGS}
-
-
-#: modalities a recipe's ``pose_clip_len`` applies to (EPAM-Net / Deform3D recipes)
-POSE_MODALITIES: tuple[str, ...] = ("skeleton", "heatmap", "keypoints2d")
-
-
-def _data_settings(config: PipelineConfig, card: Mapping[str, Any], train_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """NTUDataset options, first found: ``config``; the run's ``config.json`` ``"dataset"`` (the data
-    set's own settings, when the trainer stored them); ``train_config.json`` (the recipe's options:
-    ``clip_len``, ``pose_clip_len`` for the pose modalities, ``image_size`` ...); NTUDataset's defaults."""
-    out = _dataset_defaults()
-    recipe = {k: v for k, v in train_cfg.items() if k in DATA_SETTINGS and v is not None}
-    pose_len = train_cfg.get("pose_clip_len")
-    if pose_len and not isinstance(recipe.get("clip_len", out["clip_len"]), Mapping):
-        base = int(recipe.get("clip_len", out["clip_len"]))
-        recipe["clip_len"] = {m: int(pose_len) if m in POSE_MODALITIES else base for m in MODALITY_SOURCE}
-    out.update(recipe)
-    out.update({k: v for k, v in (card.get("dataset") or {}).items() if k in DATA_SETTINGS and v is not None})
-    out.update({k: getattr(config, k) for k in DATA_SETTINGS if getattr(config, k) is not None})
-    return out
+def _data_settings(config: PipelineConfig, card: Mapping[str, Any], train_cfg: Mapping[str, Any],
+                   modalities: tuple[str, ...] | None = None) -> ClipSettings:
+    """The run's clip settings: the ``config.json`` ``"dataset"`` entry (``ClipSettings.from_dict``),
+    else the recipe's ``train_config.json`` options (``clip_len``, ``pose_clip_len`` for the pose
+    modalities, ``image_size`` ...) over the defaults; then ``config``'s explicit values; then
+    ``modalities`` (the model's) with their clip lengths."""
+    stored = card.get("dataset")
+    if stored:
+        base = ClipSettings.from_dict(stored)
+    else:
+        fields = {f.name for f in dataclasses.fields(ClipSettings)}
+        recipe = {k: v for k, v in train_cfg.items() if k in fields and v is not None}
+        pose_len = train_cfg.get("pose_clip_len")
+        clip = recipe.get("clip_len", ClipSettings.clip_len)
+        if pose_len and not isinstance(clip, Mapping):
+            recipe["clip_len"] = {m: int(pose_len) if m in POSE_MODALITIES else int(clip) for m in MODALITIES}
+        base = ClipSettings.from_dict(recipe)
+    lens = base.clip_lens
+    # a uniform clip length applies to any modality (the model may consume one the data set did not emit)
+    clip_len = config.clip_len if config.clip_len is not None else (
+        next(iter(lens.values())) if len(set(lens.values())) == 1 else lens)
+    changes = {k: getattr(config, k) for k in DATA_SETTINGS if k != "clip_len" and getattr(config, k) is not None}
+    mods = tuple(modalities) if modalities is not None else base.modalities
+    if isinstance(clip_len, Mapping):
+        missing = [m for m in mods if m not in clip_len]
+        if missing:
+            raise ConfigError(f"clip_len {dict(clip_len)} has no length for {missing}")
+        clip_len = {m: int(clip_len[m]) for m in mods}
+    return base.replace(modalities=mods, clip_len=clip_len, **changes)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -164,6 +176,7 @@ def load_action_model(checkpoint: str | os.PathLike[str], model_name: str | None
     Returns:
         (model in eval mode, model card = config.json content, training options = train_config.json or {}).
     """
+    # in-function: the registry imports every model module (heavy); a pipeline needs it only here
     from ..registry import create_model
 
     path = Path(checkpoint)
@@ -183,142 +196,25 @@ def load_action_model(checkpoint: str | os.PathLike[str], model_name: str | None
     return model.eval(), card, train_cfg
 
 
-def _model_modalities(model: nn.Module, card: Mapping[str, Any]) -> tuple[str, ...]:
+def _model_modalities(card: Mapping[str, Any]) -> tuple[str, ...]:
+    """The batch keys the model consumes: ``config.json`` ``"modalities"`` (written by the engine),
+    else the registered model's input config where the registry has one."""
     mods = card.get("modalities")
     if not mods:
-        mods = getattr(model, "modalities", None) or getattr(model, "modality", None) or getattr(model, "key", None)
+        # in-function: the registry imports the model modules (heavy); only for run folders without modalities
+        from .. import registry
+
+        cfg = getattr(registry, "get_model_cfg", None)
+        inputs = getattr(cfg(card["model_name"]), "inputs", None) if cfg is not None else None
+        mods = tuple(inputs or ())
     if isinstance(mods, str):
         mods = (mods,)
     if not mods:
         raise ConfigError(f"cannot tell which modalities {card.get('model_name')} consumes: its config.json lists "
                           f"none; pass modalities=...")
-    unknown = [m for m in mods if m not in MODALITY_SOURCE]
-    if unknown:
-        raise ConfigError(f"model consumes unknown modalities {unknown}")
+    for m in mods:
+        modality(m)  # ConfigError naming an unknown key
     return tuple(mods)
-
-
-@dataclass
-class Capture:
-    """What the pipeline made of one RGB-D capture, before the action model.
-
-    Attributes:
-        rgb_path, depth_path: the inputs.
-        num_frames: frames used (min of the two streams' counts); rgb_frames, depth_frames: each count.
-        frame_index: (T,) sampled video frame indices.
-        rgb: uint8 (T, H, W, 3); depth: uint16 (T, h, w) mm as read; model_depth: the depth the
-            model sees (masked to the persons when masking applied).
-        detections: 2-D COCO-17 keypoints (M, T, 17, 2) in RGB pixels + scores (M, T, 17).
-        keypoints_depth: (M, T, 17, 2) the keypoints in depth pixels.
-        persons: each person's depth pixels (:class:`~mmfusion.pipelines.lifting.PersonMasks`).
-        joints3d: (M, T, 17, 3) lifted COCO-17 joints, camera metres (zeros where absent).
-        skeleton: (M, T, 25, 3) NTU-25 joints fed to the data set; colors: (M, T, 25, 2) RGB pixels.
-        lifting: "unipose" or "naive".
-        masked: whether the depth was masked to the persons.
-        mirrored: whether the frames are mirrored like Kinect v2's (see :class:`PipelineConfig`).
-        calibration: the camera geometry used.
-        crop_index: (W,) every video frame with a skeleton: the sampled frames plus those that shape
-            the person crop (``PipelineConfig.crop_frames``); crop_skeleton (M, W, 25, 3) and
-            crop_colors (M, W, 25, 2) hold their NTU-25 joints and RGB pixels.
-        timings: seconds per stage.
-    """
-
-    rgb_path: Path
-    depth_path: Path
-    num_frames: int
-    rgb_frames: int
-    depth_frames: int
-    frame_index: np.ndarray
-    rgb: np.ndarray
-    depth: np.ndarray
-    model_depth: np.ndarray
-    detections: Detections
-    keypoints_depth: np.ndarray
-    persons: PersonMasks
-    joints3d: np.ndarray
-    skeleton: np.ndarray
-    colors: np.ndarray
-    lifting: str
-    masked: bool
-    mirrored: bool
-    calibration: RGBDCalibration
-    crop_index: np.ndarray
-    crop_skeleton: np.ndarray
-    crop_colors: np.ndarray
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def present(self) -> np.ndarray:
-        """(M, T) bool: person m has a lifted skeleton in frame t."""
-        return self.persons.present
-
-
-@dataclass
-class ActionScore:
-    """One of the top-k classes."""
-
-    rank: int
-    index: int
-    action: int | None
-    code: str
-    name: str
-    probability: float
-
-
-@dataclass
-class Prediction:
-    """Result of :meth:`RGBDActionPipeline.predict`.
-
-    Attributes:
-        probabilities: (K,) float32 softmax over the model's classes.
-        topk: the k most probable classes, best first.
-        capture: the intermediate results.
-        inputs: shape of every model input (with the batch axis).
-        model_name, modalities, checkpoint: the action model.
-    """
-
-    probabilities: np.ndarray
-    topk: list[ActionScore]
-    capture: Capture
-    inputs: dict[str, tuple[int, ...]]
-    model_name: str
-    modalities: tuple[str, ...]
-    checkpoint: str
-    detector: str
-    pose: Mapping[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary (see docs/pipeline.md for an example)."""
-        c = self.capture
-        return {
-            "rgb": str(c.rgb_path), "depth": str(c.depth_path),
-            "frames": {"rgb": c.rgb_frames, "depth": c.depth_frames, "used": c.num_frames,
-                       "sampled": [int(i) for i in c.frame_index]},
-            "model": {"name": self.model_name, "checkpoint": self.checkpoint, "modalities": list(self.modalities),
-                      "inputs": {k: list(v) for k, v in self.inputs.items()}},
-            "detector": {"name": self.detector, "source": c.detections.source},
-            "persons": [{"slot": m, "frames_detected": int(c.detections.present[m].sum()),
-                         "frames_lifted": int(c.present[m].sum())} for m in range(c.present.shape[0])],
-            "lifting": {"method": c.lifting, "layout": "coco17", **({"pose_model": dict(self.pose)} if self.pose
-                                                                     else {})},
-            "depth_masked_to_persons": c.masked,
-            "mirrored": c.mirrored,
-            "person_crop_frames": len(c.crop_index),
-            "calibration": c.calibration.to_dict(),
-            "topk": [vars(s) for s in self.topk],
-            "timings_s": {k: round(v, 3) for k, v in c.timings.items()},
-        }
-
-    def text(self) -> str:
-        """Human-readable summary."""
-        c = self.capture
-        lines = [f"{c.rgb_path.name} + {c.depth_path.name}: {len(c.frame_index)} of {c.num_frames} frames, "
-                 f"{int(c.present.any(axis=1).sum())} person(s), keypoints {self.detector}, 3-D {c.lifting}",
-                 f"model {self.model_name} ({', '.join(self.modalities)})"]
-        width = max((len(s.name) for s in self.topk), default=0)
-        for s in self.topk:
-            lines.append(f"  {s.rank}. {s.code:>5} {s.name:<{width}}  {100 * s.probability:5.1f} %")
-        return "\n".join(lines)
 
 
 class RGBDActionPipeline:
@@ -352,21 +248,17 @@ class RGBDActionPipeline:
         self.model, self.card, train_cfg = load_action_model(checkpoint, model_name)
         self.model.to(self.device)
         self.model_name: str = self.card["model_name"]
-        self.modalities = _model_modalities(self.model, self.card)
+        self.modalities = _model_modalities(self.card)
         if "ir" in self.modalities:
             raise MissingModalityError("ir", f"model {self.model_name} ({checkpoint}) consumes infrared "
                                              f"({', '.join(self.modalities)}), which an RGB-D capture does not have; "
                                              f"use a model trained without 'ir'")
-        self.settings = _data_settings(self.config, self.card, train_cfg)
-        cl = self.settings.pop("clip_len")
-        if isinstance(cl, Mapping):
-            missing = [m for m in self.modalities if m not in cl]
-            if missing:
-                raise ConfigError(f"clip_len {dict(cl)} has no length for {missing}")
-        self.clip_lens = {m: int(cl[m] if isinstance(cl, Mapping) else cl) for m in self.modalities}
+        self.settings = _data_settings(self.config, self.card, train_cfg, self.modalities)
+        #: model modality -> T (tests and callers may change it before :meth:`capture`)
+        self.clip_lens = self.settings.clip_lens
         self.calibration = calibration
         if isinstance(detector, str):
-            opts: dict[str, Any] = {"max_persons": int(self.settings["max_bodies"])}
+            opts: dict[str, Any] = {"max_persons": int(self.settings.max_bodies)}
             if detector == "keypointrcnn":
                 opts["device"] = str(self.device)
             detector = make_detector(detector, **opts)
@@ -378,8 +270,6 @@ class RGBDActionPipeline:
     def _pose_model(self, checkpoint: str | os.PathLike[str] | None) -> nn.Module | None:
         if checkpoint is None:
             return None
-        from ..pose.lift import load_lifter
-
         net = load_lifter(checkpoint, self.device)
         if getattr(net, "layout", COCO17.name) != COCO17.name or getattr(net, "num_joints", 17) != COCO17.num_joints:
             raise CheckpointError(f"{checkpoint}: the pose network predicts {net.num_joints} joints in layout "
@@ -439,7 +329,7 @@ class RGBDActionPipeline:
     def crop_frames(self, num_frames: int) -> np.ndarray:
         """Extra video frames whose skeletons shape the person crop (the data set uses every frame)."""
         k = self.config.crop_frames
-        if self.settings["crop"] != "person":
+        if self.settings.crop != "person":
             return np.zeros(0, np.int64)
         if k is None:
             k = 0 if self.detector.reads_pixels else 32
@@ -449,8 +339,6 @@ class RGBDActionPipeline:
 
     def capture(self, rgb: str | os.PathLike[str], depth: str | os.PathLike[str]) -> Capture:
         """Stages 1-5: read, detect, register, select persons, lift (see the module docstring)."""
-        from ..data.formats.video import read_video, video_num_frames
-
         cfg = self.config
         times: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -481,7 +369,7 @@ class RGBDActionPipeline:
 
         t0 = time.perf_counter()
         paths = {"rgb": rgb_path, "depth": depth_path}
-        det_w = self.detector.detect(det_frames, work, paths).select(int(self.settings["max_bodies"]))
+        det_w = self.detector.detect(det_frames, work, paths).select(int(self.settings.max_bodies))
         mirrored = self.calibration is None if cfg.mirrored is None else bool(cfg.mirrored)
         if mirrored and self.detector.labels == "appearance":
             flip = list(COCO17.flip)
@@ -518,11 +406,11 @@ class RGBDActionPipeline:
                        mirrored, cal, work, skeleton_w, colors_w, times)
 
     def inputs(self, capture: Capture) -> dict[str, Any]:
-        """Stage 6: the model's batch (N = 1), built by NTUDataset from the capture."""
-        s = self.settings
+        """Stage 6: the model's batch (N = 1): :func:`~mmfusion.data.sample.make_sample` over the capture."""
+        s = self.settings.replace(modalities=tuple(self.modalities), clip_len=dict(self.clip_lens))
         # a capture inside an NTU tree keeps its name, which seeds the point sampling as in the data set
         found = find_ntu_tree(capture.depth_path, capture.rgb_path)
-        name = found[1] if found is not None else CAPTURE_NAME
+        name = found[1] if found is not None else capture.rgb_path.stem
         rgb, depth, skel, colors, intr = (capture.rgb, capture.model_depth, capture.crop_skeleton, capture.crop_colors,
                                           capture.calibration.depth)
         if not capture.mirrored:
@@ -532,18 +420,17 @@ class RGBDActionPipeline:
             skel = (skel * np.array([-1.0, 1.0, 1.0], np.float32)).astype(np.float32)
             colors = np.where(present, np.stack([rgb.shape[2] - 1 - colors[..., 0], colors[..., 1]], -1),
                               0.0).astype(np.float32)
-            intr = CameraIntrinsics(intr.fx, intr.fy, depth.shape[2] - 1 - intr.cx, intr.cy)
-        source = CaptureSource(name, capture.num_frames, capture.frame_index, rgb, depth, capture.crop_index, skel,
-                               colors, intr, decode_size=s["decode_size"], num_points=int(s["base_points"]),
-                               point_method=s["point_method"])
-        ds = NTUDataset(store=source, modalities=self.modalities, split="all", protocol="xsub",
-                        clip_len=self.clip_lens, image_size=s["image_size"], num_points=s["num_points"],
-                        max_bodies=s["max_bodies"], train=False, classes=[NTUSampleName.parse(name).action - 1],
-                        seed=self.config.seed,
-                        skeleton_norm=s["skeleton_norm"], crop=s["crop"], crop_padding=s["crop_padding"],
-                        heatmap_size=s["heatmap_size"], heatmap_sigma=s["heatmap_sigma"], depth_max=s["depth_max"],
-                        depth_scale=s["depth_scale"], verbose=False)
-        batch = collate([ds[0]])
+            intr = intr.mirrored(depth.shape[2])
+        reader = CaptureReader(name, capture.num_frames, capture.frame_index, rgb, depth, capture.crop_index, skel,
+                               colors, intr, decode_size=s.decode_size, base_points=s.base_points,
+                               point_method=s.point_method)
+        for m in self.modalities:
+            why = reader.missing(name, modality(m).kind if m != "points" else "points")
+            if why is not None:
+                raise MissingModalityError(m, why)
+        # the data set's test-time generator of its first sample (NTUDataset.rng with index 0)
+        sample = make_sample(reader, name, s, np.random.default_rng([self.config.seed, 0]), train=False)
+        batch = collate([sample])
         for m in self.modalities:
             if not torch.isfinite(batch[m]).all():
                 raise ConfigError(f"input {m!r} holds NaN / inf after preprocessing ({capture.rgb_path})")

@@ -6,6 +6,7 @@ skeleton height), so the tests can check that all modalities return the same fra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +16,8 @@ import pytest
 import torch
 
 from mmfusion.data.dataset import NTUDataset, collate
-from mmfusion.errors import DataFormatError, MissingModalityError
+from mmfusion.data.settings import ClipSettings
+from mmfusion.errors import ConfigError, DataFormatError, MissingModalityError
 
 
 def frame_of_depth(depth: torch.Tensor) -> np.ndarray:
@@ -156,12 +158,19 @@ def test_keypoints_follow_the_rgb_crop(ntu: SimpleNamespace, tmp_path: Path, cro
 
 
 def test_settings_rebuild_the_same_inputs(tree: Path) -> None:
-    """settings() is JSON-ready and, fed back to NTUDataset, prepares the very same test inputs."""
+    """settings is a frozen ClipSettings, JSON-ready through to_dict / from_dict, and, fed back to
+    NTUDataset, prepares the very same test inputs."""
     ds = NTUDataset(tree, modalities=("depth", "skeleton"), split="test", clip_len={"depth": 4, "skeleton": 6},
                     image_size=24, heatmap_size=20, depth_max=5.0, verbose=False)
-    s = json.loads(json.dumps(ds.settings()))
-    assert s["clip_len"] == {"depth": 4, "skeleton": 6} and s["image_size"] == 24 and s["depth_max"] == 5.0
-    again = NTUDataset(tree, split="test", verbose=False, **s)
+    d = json.loads(json.dumps(ds.settings.to_dict()))
+    assert d["clip_len"] == {"depth": 4, "skeleton": 6} and d["image_size"] == 24 and d["depth_max"] == 5.0
+    s = ClipSettings.from_dict(d)
+    assert s == ds.settings and dataclasses.asdict(s) == dataclasses.asdict(ds.settings)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.image_size = 8  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="bogus"):
+        ClipSettings.from_dict({**d, "bogus": 1})
+    again = NTUDataset.from_root(tree, s, split="test", verbose=False)
     a, b = ds[0], again[0]
     for key in ("depth", "skeleton"):
         assert torch.equal(a[key], b[key])
@@ -176,3 +185,44 @@ def test_test_mode_points_cover_the_body(tree: Path) -> None:
     assert torch.equal(a, few[0]["points"])  # deterministic
     span = lambda x: (x[..., 1].amax(dim=1) - x[..., 1].amin(dim=1)).mean()  # noqa: E731 (vertical extent)
     assert span(a) > 0.5 * span(b)
+
+
+def test_samples_follow_the_modality_table(ntu: SimpleNamespace, tree: Path) -> None:
+    """Every emitted key is in the table, with its channel count on the layout's C axis and its dtype."""
+    from mmfusion.data.modalities import MODALITIES, kinds_for
+
+    ds = NTUDataset(tree, modalities=ntu.ALL, split="train", clip_len=4, image_size=16, num_points=32,
+                    base_points=64, heatmap_size=8, train=False)
+    s = ds[0]
+    for key in ntu.ALL:
+        m = MODALITIES[key]
+        axes = m.axes
+        assert s[key].ndim == len(axes) and s[key].shape[axes.index("C")] == m.channels, key
+        assert s[key].shape[axes.index("T")] == 4 and str(s[key].dtype) == f"torch.{m.dtype}", key
+    assert kinds_for(("points", "heatmap")) == ["skeleton", "depth"]
+    assert kinds_for(("rgb",), person_crop=True) == ["skeleton", "rgb"]
+    with pytest.raises(ConfigError, match="unknown modality"):
+        kinds_for(("thermal",))
+
+
+def test_readers_share_one_protocol_and_one_sample_function(ntu: SimpleNamespace, tree: Path,
+                                                             tmp_path: Path) -> None:
+    """The raw tree and the store are SampleReaders; make_sample on either gives the data set's item."""
+    from mmfusion.data.reader import NTUTreeReader, SampleReader
+    from mmfusion.data.sample import make_sample
+    from mmfusion.data.store import PackedStore, pack_ntu
+
+    settings = ClipSettings(modalities=("depth", "points", "skeleton"), clip_len=4, image_size=16, num_points=16,
+                            base_points=32, decode_size=20)
+    raw = NTUTreeReader(tree, decode_size=20, base_points=32)
+    store = PackedStore(pack_ntu(tree, tmp_path / "st", modalities=("skeleton", "depth", "points"), size=20,
+                                 num_points=32, progress=False))
+    assert isinstance(raw, SampleReader) and isinstance(store, SampleReader)
+    ds = NTUDataset.from_store(store, settings, split="test")
+    assert ds.settings == settings  # the store's size and points match the requested ones
+    item = ds[1]
+    for reader in (raw, store):
+        s = make_sample(reader, ds.names[1], settings, np.random.default_rng([0, 1]), train=False)
+        assert all(torch.equal(s[k], item[k]) for k in ("depth", "points", "skeleton", "frame_index"))
+    with pytest.raises(ConfigError, match="unknown options"):
+        NTUDataset(tree, split="test", clip_length=4)

@@ -15,6 +15,7 @@ import mmfusion
 from mmfusion.data.dataset import NTUDataset
 from mmfusion.data.formats.video import write_video
 from mmfusion.data.layouts import COCO17
+from mmfusion.data.settings import ClipSettings
 from mmfusion.data.synthetic import SynthConfig, generate, noisy_keypoints2d, render_sample
 from mmfusion.engine.checkpoint import save_weights, write_model_config
 from mmfusion.errors import CheckpointError, DataFormatError, MissingModalityError
@@ -140,9 +141,9 @@ def test_naive_lifting_against_hidden_truth(world: Path, ckpts: dict[str, Path])
 def test_unmirrored_capture_is_shown_as_ntu(world: Path, ckpts: dict[str, Path], tmp_path: Path) -> None:
     """A camera that does not mirror (RealSense, webcams) sees the mirror image of the synthetic world's
     Kinect view; the pipeline mirrors it back, so the model gets the same inputs."""
+    from mmfusion.data.camera import CameraIntrinsics
     from mmfusion.data.formats.depth import read_depth_folder, write_depth_png
     from mmfusion.data.formats.video import read_video
-    from mmfusion.data.pointcloud import CameraIntrinsics
     from mmfusion.pipelines import RGBDCalibration
 
     s = render_sample(NAME, CFG)
@@ -222,10 +223,22 @@ def test_cli_predict(world: Path, ckpts: dict[str, Path], tmp_path: Path, capsys
     rgb, depth = _paths(world)
     out_json, out_png = tmp_path / "o" / "pred.json", tmp_path / "o" / "pred.png"
     rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"]),
-               "--detector", "skeleton", "--topk", "1", "--json", str(out_json), "--render", str(out_png)])
+               "--detector", "skeleton", "--topk", "1", "--json", str(out_json), "--render", str(out_png),
+               "--save-clouds", str(tmp_path / "clouds")])
     assert rc == 0
     text = capsys.readouterr().out
     assert "mmixer_tiny (rgb, depth)" in text and "1. " in text and "%" in text
+    assert "wrote 8 PLY files (4 frames" in text
+    import open3d as o3d
+
+    for f in (1, 4, 7, 10):                                   # the sampled video frames
+        cloud = o3d.io.read_point_cloud(str(tmp_path / "clouds" / f"frame_{f:05d}_cloud.ply"))
+        bones = o3d.io.read_line_set(str(tmp_path / "clouds" / f"frame_{f:05d}_skeleton.ply"))
+        pts, joints = np.asarray(cloud.points), np.asarray(bones.points)
+        assert len(pts) > 100 and cloud.has_colors() and len(joints) == 17 and len(bones.lines) == len(COCO17.bones)
+        # the lifted skeleton stands inside its own cloud (same camera frame; naive joints sit on the surface)
+        lo, hi = pts.min(0) - 0.1, pts.max(0) + 0.1
+        assert ((joints > lo) & (joints < hi)).all()
     d = json.loads(out_json.read_text())
     assert len(d["topk"]) == 1 and d["topk"][0]["code"] in ("A010", "A034")
     assert d["model"]["inputs"] == {"rgb": [1, 3, 4, 32, 32], "depth": [1, 1, 4, 32, 32]}
@@ -280,13 +293,58 @@ def test_real_ntu_frames(real_samples: Path, ckpts: dict[str, Path], tmp_path: P
 
 
 def test_data_settings_resolution() -> None:
-    """Explicit options > the data set's stored settings > the recipe's options > NTUDataset defaults."""
+    """Explicit options > the data set's stored settings > the recipe's options > ClipSettings defaults."""
     from mmfusion.pipelines.rgb_action import _data_settings
 
     recipe = {"clip_len": 4, "pose_clip_len": 12, "image_size": 32, "heatmap_size": None, "lr": 0.1}
     s = _data_settings(PipelineConfig(), {}, recipe)
-    assert s["clip_len"]["rgb"] == 4 and s["clip_len"]["heatmap"] == s["clip_len"]["skeleton"] == 12
-    assert s["image_size"] == 32 and s["heatmap_size"] == 56 and s["num_points"] == 512  # None: the default
+    assert s.clip_len["rgb"] == 4 and s.clip_len["heatmap"] == s.clip_len["skeleton"] == 12
+    assert s.image_size == 32 and s.heatmap_size == 56 and s.num_points == 512  # None: the default
     s = _data_settings(PipelineConfig(image_size=64), {"dataset": {"heatmap_size": 8, "clip_len": {"rgb": 2}}},
                        recipe)
-    assert s["image_size"] == 64 and s["heatmap_size"] == 8 and s["clip_len"] == {"rgb": 2}
+    assert s.image_size == 64 and s.heatmap_size == 8 and s.clip_len == {"rgb": 2}
+    # a full stored entry (what the engine writes: the data set's ClipSettings) comes back as is
+    stored = ClipSettings(modalities=("rgb", "skeleton"), clip_len={"rgb": 4, "skeleton": 12}, image_size=40,
+                          crop="person", decode_size=64)
+    s = _data_settings(PipelineConfig(), {"dataset": json.loads(json.dumps(stored.to_dict()))}, recipe,
+                       modalities=("rgb", "skeleton"))
+    assert s == stored
+
+
+def test_stored_clip_settings_drive_the_inputs(world: Path, ckpts: dict[str, Path], tmp_path: Path) -> None:
+    """A run folder whose config.json holds the data set's ClipSettings (what the engine writes) gets its
+    inputs prepared with exactly those settings: equal to NTUDataset.from_root with them."""
+    settings = ClipSettings(modalities=("rgb", "depth"), clip_len={"rgb": 6, "depth": 3}, image_size=24, crop="full",
+                            depth_max=5.0)
+    run = tmp_path / "run"
+    save_weights(mmfusion.create_model(*MODELS["rgbd"][:1], **MODELS["rgbd"][1]), run / "model.safetensors")
+    write_model_config(run, "mmixer_tiny", MODELS["rgbd"][1], classes=[9, 33], modalities=("rgb", "depth"),
+                       extra={"dataset": settings})
+    assert json.loads((run / "config.json").read_text())["dataset"]["clip_len"] == {"rgb": 6, "depth": 3}
+    pipe = RGBDActionPipeline(run, detector="skeleton")
+    assert pipe.settings == settings
+    batch = pipe.inputs(pipe.capture(*_paths(world)))
+    item = NTUDataset.from_root(world, settings, split="all", names=[NAME], verbose=False)[0]
+    for m in ("rgb", "depth"):
+        assert torch.equal(batch[m][0], item[m]), m
+    assert batch["rgb"].shape == (1, 3, 6, 24, 24) and batch["depth"].shape == (1, 1, 3, 24, 24)
+
+
+def test_engine_run_folder_carries_the_clip_settings(world: Path, tmp_path: Path) -> None:
+    """Trained through the engine, the run folder's config.json holds the data set's ClipSettings and
+    the pipeline prepares its inputs with exactly them (no train_config.json fallback involved)."""
+    from mmfusion.engine import TrainConfig, train
+
+    settings = ClipSettings(modalities=("skeleton",), clip_len=5, crop="full", max_bodies=2)
+    ds = NTUDataset.from_root(world, settings, split="all", train=False, verbose=False)
+    cfg = TrainConfig(epochs=1, batch_size=2, lr=0.01, cpu=True, output_dir=str(tmp_path / "run"), log_every=1,
+                      keep_last=0)
+    result = train(cfg, "stgcn_tiny", ds, ds, model_kwargs={"num_classes": ds.num_classes}, modalities=("skeleton",))
+    run = result.model_config.parent
+    (run / "train_config.json").unlink(missing_ok=True)
+    card = json.loads(result.model_config.read_text())
+    assert ClipSettings.from_dict(card["dataset"]) == settings
+    pipe = RGBDActionPipeline(run, detector="skeleton")
+    assert pipe.settings == settings
+    pred = pipe.predict(*_paths(world))
+    assert pred.inputs == {"skeleton": (1, 3, 5, 25, 2)}
