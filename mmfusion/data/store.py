@@ -57,6 +57,7 @@ import numpy as np
 from ..errors import ConfigError, DataFormatError, MissingModalityError, MMFusionError
 from .dataset import BASE_POINTS, SOURCES, RawSource, SkeletonData, base_points, meta_sizes
 from .ntu import PROTOCOLS
+from .store_index import load_index, shard_checksums, validate_index, verify_store  # [hardening] issue 12
 
 STORE_VERSION = 1
 PACKABLE = ("skeleton", "depth", "rgb", "ir", "points")
@@ -316,6 +317,9 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     if names is not None:
         wanted = set(names)
         plan = [n for n in plan if n in wanted]
+    if not plan:  # [hardening] issue 12: an empty store is a mistake (wrong folder), not a success
+        raise ConfigError(f"{raw_root}: no NTU samples found to pack (expected nturgb+d_skeletons/, "
+                          f"nturgb+d_depth_masked/, nturgb+d_rgb/ or nturgb+d_ir/ folders)")
     settings = {"version": STORE_VERSION, "modalities": sorted(set(modalities), key=PACKABLE.index),
                 "size": size, "skeleton_dtype": skeleton_dtype, "max_bodies": max_bodies,
                 "num_points": num_points, "points_dtype": points_dtype, "point_method": point_method,
@@ -380,7 +384,8 @@ def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, A
         skipped.extend(shard["skipped"])
     missing = [[e["name"], m, why] for e in samples for m, why in e["missing"].items()]
     meta = dict(meta or {})
-    index = {"version": STORE_VERSION, "settings": settings, "meta": meta, "samples": samples, "skipped": skipped}
+    index = {"version": STORE_VERSION, "settings": settings, "meta": meta, "samples": samples, "skipped": skipped,
+             "checksums": shard_checksums(out)}  # [hardening] issue 12: verified by verify_store / sizes on open
     _atomic_write_text(out / "index.json", json.dumps(index))
     summary = {"samples": len(plan), "packed": len(samples), "skipped_samples": skipped,
                "missing_modalities": missing,
@@ -412,9 +417,10 @@ class PackedStore:
         if not index_path.is_file():
             raise MissingModalityError("store", f"{index_path} not found; run data_tools/prepare_ntu.py "
                                                 f"(to completion) to build the store")
-        index = json.loads(index_path.read_text())
+        index = load_index(self.path)  # [hardening] issue 12: malformed JSON -> DataFormatError naming the line
         if index.get("version") != STORE_VERSION:
             raise ConfigError(f"{index_path}: store version {index.get('version')} != {STORE_VERSION}; repack")
+        validate_index(index, self.path)  # [hardening] issue 12: dtypes, paths, offsets, shard sizes
         self.settings: dict[str, Any] = index["settings"]
         self.meta: dict[str, Any] = index.get("meta", {})
         self.sizes = meta_sizes(self.meta)
@@ -628,7 +634,12 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         ok, report = check_counts(PackedStore(out))
         print(report)
-        return 0 if ok else 1
+        problems = verify_store(out)  # [hardening] issue 12: checksums + frame tables
+        for p in problems:
+            print(f"integrity: {p}")
+        print("integrity: all shard checksums and frame tables verified" if not problems else
+              f"integrity: {len(problems)} problem(s)")
+        return 0 if ok and not problems else 1
     return 0
 
 
