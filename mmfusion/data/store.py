@@ -254,7 +254,8 @@ def _pack_shard(raw_root: str, out: str, shard: int, names: Sequence[str], setti
         writer.abort()
         raise
     _atomic_write_text(folder / f"{shard:05d}.json",
-                       json.dumps({"shard": shard, "samples": samples, "skipped": skipped}))
+                       json.dumps({"shard": shard, "samples": samples, "skipped": skipped,
+                                   "checksums": shard_checksums(out, shard)}))  # [hardening] issue 12
     return len(names)
 
 
@@ -373,6 +374,7 @@ def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, A
     n_shards = (len(plan) + settings["shard_size"] - 1) // settings["shard_size"]
     samples: list[dict[str, Any]] = []
     skipped: list[list[str]] = []
+    checksums: dict[str, Any] = {}  # [hardening] issue 12: recorded when each shard completed
     for k in range(n_shards):
         p = out / "shards" / f"{k:05d}.json"
         if not p.is_file():
@@ -382,10 +384,11 @@ def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, A
             e["shard"] = k
         samples.extend(shard["samples"])
         skipped.extend(shard["skipped"])
+        checksums.update(shard.get("checksums") or shard_checksums(out, k))  # [hardening] older shards: hash now
     missing = [[e["name"], m, why] for e in samples for m, why in e["missing"].items()]
     meta = dict(meta or {})
     index = {"version": STORE_VERSION, "settings": settings, "meta": meta, "samples": samples, "skipped": skipped,
-             "checksums": shard_checksums(out)}  # [hardening] issue 12: verified by verify_store / sizes on open
+             "checksums": checksums}  # [hardening] issue 12: verified by verify_store / sizes on open
     _atomic_write_text(out / "index.json", json.dumps(index))
     summary = {"samples": len(plan), "packed": len(samples), "skipped_samples": skipped,
                "missing_modalities": missing,

@@ -252,10 +252,12 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def shard_checksums(folder: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """``{file: {"size": bytes, "sha256": hex}}`` of every ``<folder>/shards/*.bin`` (record at packing)."""
+def shard_checksums(folder: str | os.PathLike[str], shard: int | None = None) -> dict[str, dict[str, Any]]:
+    """``{file: {"size": bytes, "sha256": hex}}`` of the ``<folder>/shards/*.bin`` files (of one ``shard``
+    when given). Record them when a shard is complete: hashes taken later would bless later damage."""
     root = Path(folder) / SHARDS
-    return {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(root.glob("*.bin"))}
+    pattern = "*.bin" if shard is None else f"{shard:05d}.*.bin"
+    return {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(root.glob(pattern))}
 
 
 def verify_store(folder: str | os.PathLike[str]) -> list[str]:
