@@ -52,6 +52,8 @@ def describe_os_error(exc: OSError) -> str:
     paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
     if paths:
         return f"{' -> '.join(paths)}: {what}"
+    if exc.errno in _OS_WORDS or exc.strerror:
+        return what
     return f"{what} ({exc})" if str(exc) and str(exc) != what else what
 
 
