@@ -12,6 +12,8 @@ a folder is needed, no permission) -- instead of a traceback or a half-written o
     with cli_errors("prepare_ntu"):
         return run(args)
 
+    return run_command(lambda: run(args), "mmfusion")   # returns 2 instead of raising SystemExit
+
 Programming errors (anything else) still raise with their traceback. Ctrl-C exits 130 with one line.
 """
 
@@ -77,6 +79,16 @@ def cli_errors(prog: str = "mmfusion", stream: TextIO | None = None) -> Iterator
     except (MMFusionError, OSError) as exc:
         print(f"{prog}: error: {error_message(exc)}", file=stream or sys.stderr)
         raise SystemExit(USER_ERROR) from None
+
+
+def run_command(func: Callable[[], int | None], prog: str = "mmfusion", stream: TextIO | None = None) -> int:
+    """``func()`` as an exit code: its own (0 for None), or 2 after one ``prog: error: ...`` line for a
+    user error (130 for Ctrl-C). For ``main`` functions that return their code instead of exiting."""
+    try:
+        with cli_errors(prog, stream):
+            return int(func() or 0)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else USER_ERROR
 
 
 def cli_main(prog: str = "mmfusion") -> Callable[[Callable[_P, int]], Callable[_P, int]]:

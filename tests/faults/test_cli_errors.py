@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mmfusion.cli_errors import cli_errors, cli_main, describe_os_error
+from mmfusion.cli_errors import cli_errors, cli_main, describe_os_error, run_command
 from mmfusion.errors import CheckpointError, DataFormatError, LockError
 
 
@@ -65,6 +65,15 @@ def test_programming_errors_keep_their_traceback() -> None:
 
 def test_success_returns_the_code() -> None:
     assert cli_main()(lambda: 0)() == 0
+
+
+def test_run_command_returns_instead_of_exiting(capsys: pytest.CaptureFixture) -> None:
+    def fail() -> int:
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", "/data/store")
+
+    assert run_command(fail, "prepare") == 2
+    assert capsys.readouterr().err == "prepare: error: /data/store: is a folder, not a file\n"
+    assert run_command(lambda: None) == 0 and run_command(lambda: 3) == 3
 
 
 def test_describe_os_error_without_path() -> None:
