@@ -196,6 +196,10 @@ def verify_checkpoint(path: str | Path, process_index: int = 0) -> dict[str, Any
         raise CheckpointError(f"{marker}: unreadable checkpoint marker ({exc})") from exc
     for rel, rec in files.items():
         f = path / rel
+        # the marker is input too: only plain files inside the folder are read (never ../ or /dev/zero)
+        if not isinstance(rec, dict) or Path(rel).is_absolute() or ".." in Path(rel).parts \
+                or f.resolve().parent != path.resolve() / Path(rel).parent:
+            raise CheckpointError(f"{marker}: invalid entry {rel!r:.80} (files inside the checkpoint only)")
         if not f.is_file():
             raise CheckpointError(f"{f}: missing from checkpoint {path} (listed in {MARKER})")
         if f.stat().st_size != rec.get("size") or _sha256(f) != rec.get("sha256"):

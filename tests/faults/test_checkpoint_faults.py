@@ -178,3 +178,14 @@ def test_nan_final_weights_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="bias"):
         save_weights(model, good)
     assert good.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+@pytest.mark.parametrize("entry", ["../../../etc/passwd", "/dev/zero", "x/../../y"])
+def test_crafted_marker_reads_nothing_outside(run_dir: tuple[Path, Callable], entry: str) -> None:
+    run, setup = run_dir
+    ckpt = _latest(run)
+    info = json.loads((ckpt / MARKER).read_text())
+    info["files"][entry] = {"size": 0, "sha256": ""}
+    (ckpt / MARKER).write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="invalid entry"):
+        load_checkpoint(setup()[0], ckpt)
