@@ -52,3 +52,11 @@ class ConfigError(MMFusionError, ValueError):
 
 class CheckpointError(MMFusionError, RuntimeError):
     """A checkpoint cannot be read or does not fit the model."""
+
+
+class LockError(MMFusionError, RuntimeError):
+    """Another live process holds the single-writer lock of a folder (run folder, store being packed)."""
+
+
+class NonFiniteError(MMFusionError, FloatingPointError):
+    """Training produced a NaN or infinite loss, gradient or weight (and the policy is to stop)."""

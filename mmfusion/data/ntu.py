@@ -158,9 +158,18 @@ def load_missing_skeletons(path: str | os.PathLike[str]) -> set[str]:
     """Names in an official ``NTU_RGBD*_samples_with_missing_skeletons.txt`` (header lines skipped)."""
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        data = path.read_bytes()
     except OSError as exc:
         raise DataFormatError(path, f"cannot read missing-skeleton list ({exc.strerror or exc})") from exc
+    # a binary file (a .skeleton.gz or an archive passed by mistake) would otherwise fail deep in decoding
+    if b"\0" in data:
+        raise DataFormatError(path, "binary file, expected a text list of NTU sample names",
+                              line=data.count(b"\n", 0, data.index(b"\0")) + 1)
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, f"not a UTF-8 text file (byte {exc.start})",
+                              line=data.count(b"\n", 0, exc.start) + 1) from None
     names = {ln.strip() for ln in lines if _NAME_RE.match(ln.strip())}
     if not names:
         raise DataFormatError(path, "no NTU sample names found in missing-skeleton list")

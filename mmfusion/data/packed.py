@@ -22,6 +22,7 @@ from PIL import Image
 from ..errors import ConfigError, DataFormatError, MissingModalityError
 from .camera import CameraIntrinsics
 from .reader import SkeletonData, meta_intrinsics, meta_sizes
+from .store_index import load_index, validate_index
 
 __all__ = ["STORE_VERSION", "PackedStore", "decode_frame"]
 
@@ -58,9 +59,10 @@ class PackedStore:
         if not index_path.is_file():
             raise MissingModalityError("store", f"{index_path} not found; run data_tools/prepare_ntu.py "
                                                 f"(to completion) to build the store")
-        index = json.loads(index_path.read_text())
+        index = load_index(self.path)  # malformed JSON -> DataFormatError naming the line
         if index.get("version") != STORE_VERSION:
             raise ConfigError(f"{index_path}: store version {index.get('version')} != {STORE_VERSION}; repack")
+        validate_index(index, self.path)  # an index is untrusted: dtypes, paths, offsets, shard sizes
         self.settings: dict[str, Any] = index["settings"]
         self.meta: dict[str, Any] = index.get("meta", {})
         self.sizes = meta_sizes(self.meta)

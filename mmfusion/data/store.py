@@ -67,6 +67,7 @@ from .ntu import PROTOCOLS, NTUSampleName, split_of
 from .packed import STORE_VERSION, PackedStore, decode_frame
 from .reader import NTUTreeReader, SkeletonData, base_points, load_name_list
 from .settings import BASE_POINTS
+from .store_index import shard_checksums, verify_store
 from .transforms import resize_short_side
 
 __all__ = ["pack_ntu", "finalize", "PackedStore", "STORE_VERSION", "PACKABLE", "encode_frame", "decode_frame",
@@ -241,7 +242,8 @@ def _pack_shard(raw_root: str, out: str, shard: int, names: Sequence[str], setti
         writer.abort()
         raise
     _atomic_write_text(folder / f"{shard:05d}.json",
-                       json.dumps({"shard": shard, "samples": samples, "skipped": skipped}))
+                       json.dumps({"shard": shard, "samples": samples, "skipped": skipped,
+                                   "checksums": shard_checksums(out, shard)}))
     return len(names)
 
 
@@ -302,6 +304,9 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
     if names is not None:
         wanted = set(names)
         plan = [n for n in plan if n in wanted]
+    if not plan:  # an empty store is a mistake (wrong folder), not a success
+        raise ConfigError(f"{raw_root}: no NTU samples found to pack (expected nturgb+d_skeletons/, "
+                          f"nturgb+d_depth_masked/, nturgb+d_rgb/ or nturgb+d_ir/ folders)")
     settings = {"version": STORE_VERSION, "modalities": sorted(set(modalities), key=PACKABLE.index),
                 "size": size, "skeleton_dtype": skeleton_dtype, "max_bodies": max_bodies,
                 "num_points": num_points, "points_dtype": points_dtype, "point_method": point_method,
@@ -355,6 +360,7 @@ def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, A
     n_shards = (len(plan) + settings["shard_size"] - 1) // settings["shard_size"]
     samples: list[dict[str, Any]] = []
     skipped: list[list[str]] = []
+    checksums: dict[str, Any] = {}  # recorded when each shard completed
     for k in range(n_shards):
         p = out / "shards" / f"{k:05d}.json"
         if not p.is_file():
@@ -364,9 +370,11 @@ def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, A
             e["shard"] = k
         samples.extend(shard["samples"])
         skipped.extend(shard["skipped"])
+        checksums.update(shard.get("checksums") or shard_checksums(out, k))  # older shards: hash now
     missing = [[e["name"], m, why] for e in samples for m, why in e["missing"].items()]
     meta = dict(meta or {})
-    index = {"version": STORE_VERSION, "settings": settings, "meta": meta, "samples": samples, "skipped": skipped}
+    index = {"version": STORE_VERSION, "settings": settings, "meta": meta, "samples": samples, "skipped": skipped,
+             "checksums": checksums}  # verified by verify_store / sizes on open
     _atomic_write_text(out / "index.json", json.dumps(index))
     summary = {"samples": len(plan), "packed": len(samples), "skipped_samples": skipped,
                "missing_modalities": missing,
@@ -471,7 +479,12 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         ok, report = check_counts(PackedStore(out))
         print(report)
-        return 0 if ok else 1
+        problems = verify_store(out)  # checksums + frame tables
+        for p in problems:
+            print(f"integrity: {p}")
+        print("integrity: all shard checksums and frame tables verified" if not problems else
+              f"integrity: {len(problems)} problem(s)")
+        return 0 if ok and not problems else 1
     return 0
 
 

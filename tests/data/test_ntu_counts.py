@@ -21,8 +21,12 @@ def test_check_counts_on_the_full_ntu120_list(real_samples: Path, tmp_path: Path
     with gzip.open(real_samples / "ntu" / "ntu120_samples_and_frames.txt.gz", "rt") as f:
         names = [ln.split()[0] for ln in f if ln.strip()]
     missing = load_missing_skeletons(real_samples / "ntu" / "NTU_RGBD120_samples_with_missing_skeletons.txt")
+    # an empty skeleton array in a real (empty) shard file: the index is validated when the store opens
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "00000.skeleton.bin").write_bytes(b"")
+    empty = {"file": "00000.skeleton.bin", "offset": 0, "shape": [2, 0, 25, 3], "dtype": "<f4"}
     samples = [{"name": n, "label": 0, "num_frames": {}, "native": {}, "splits": _splits(n),
-                "arrays": {} if n in missing else {"skeleton": {}},
+                "arrays": {} if n in missing else {"skeleton": empty},
                 "missing": {"skeleton": "listed"} if n in missing else {}} for n in names]
     index = {"version": STORE_VERSION, "settings": {"modalities": ["skeleton"], "size": None, "num_points": 0},
              "meta": {}, "samples": samples, "skipped": []}

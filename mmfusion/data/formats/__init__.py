@@ -8,9 +8,13 @@ depth          NTU masked depth, 16-bit PNG folders (mm)          ``uint16 (T, H
 video          RGB / IR AVI (decord, PyAV fallback; ffv1 writer)  ``uint8 (T, H, W[, 3])``
 ucla           NW-UCLA ``all_sqe`` JSON                           ``(T, 20, 3)``
 pku            PKU-MMD skeleton rows and label files              ``(2, T, 25, 3)``
+synth_meta     synthetic world ``mmfusion_synth.json`` (checks)   dict
 =============  =================================================  ==========================
 
-Every reader raises :class:`mmfusion.errors.DataFormatError` naming the file (and line).
+Every reader raises :class:`mmfusion.errors.DataFormatError` naming the file (and line), also
+for values a float32 model input cannot hold (1e39 is finite in float64, inf in float32), for
+counts larger than the file can hold (checked before allocating) and for videos that decode
+fewer frames than their container declares.
 """
 
 from .depth import depth_frame_name, depth_frame_paths, read_depth_folder, read_depth_png, write_depth_png

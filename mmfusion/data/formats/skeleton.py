@@ -49,6 +49,8 @@ BODY_INT_FIELDS: tuple[str, ...] = ("clipedEdges", "handLeftConfidence", "handLe
 _FIELD_SLICES: dict[str, slice] = {"xyz": slice(0, 3), "depth": slice(3, 5), "color": slice(5, 7),
                                    "orientation": slice(7, 11), "tracking": slice(11, 12), "all": slice(0, 12)}
 NUM_JOINTS = 25
+#: largest magnitude a value may have: every reader's output goes to float32 models
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -548,13 +550,22 @@ def _parse_bytes_numpy(data: bytes, path: str | os.PathLike[str] | None, nj: int
         if nb < 0:
             walk_error = bad_count(i, f"the body count of frame {f + 1}")
             break
+        claimed = None
+        if nb * stride > nlines - i - 1:
+            # more bodies than lines left: keep only those that start inside the file, so a header
+            # claiming 999999999999 bodies is an error, not a MemoryError in the arrays below
+            claimed, nb = nb, -(-(nlines - i - 1) // stride)
         if nb:
             frames.append(f)
             first_line.append(i + 1)
             nbodies.append(nb)
         i += 1 + nb * stride
+        if claimed is not None:
+            i = nlines + 1
+            break
     if walk_error is None and i > nlines:
-        walk_error = DataFormatError(path, f"unexpected end of file in the last bodies of frame {frames[-1] + 1}",
+        walk_error = DataFormatError(path, f"unexpected end of file in the last bodies of frame {f + 1}"
+                                           + (f" (it claims {claimed} bodies)" if claimed is not None else ""),
                                      line=nlines + 1)
     if walk_error is None and i < nlines and tk.line_ntok[i:].any():
         walk_error = DataFormatError(path, f"{nlines - i} unexpected line(s) after the last frame", line=i + 1)
@@ -623,6 +634,9 @@ def _parse_bytes_numpy(data: bytes, path: str | os.PathLike[str] | None, nj: int
             break
         if not np.isfinite(v):
             errors.append((tk.line_of(t), f"NaN or infinite value {s!r}"))
+            break
+        if abs(v) > _F32_MAX:  # finite in float64 but inf once the joints become float32
+            errors.append((tk.line_of(t), f"value {s!r} is beyond the float32 range"))
             break
         is_int[t] = s.lstrip("+-").isdigit()
     int_tok = np.concatenate([body_tok[:, [1, 2, 3, 4, 5, 6, 9]].reshape(-1), joint_tok[..., 11].reshape(-1)])

@@ -49,6 +49,7 @@ _P10 = np.array([float(10**k) for k in range(23)], dtype=np.float64)
 #: 10**k as integers, k = 0..8
 _I10 = np.array([10**k for k in range(9)], dtype=np.int64)
 _TWO53 = 1 << 53
+_F32_MAX = float(np.finfo(np.float32).max)   # values beyond it become inf in float32: give up (numpy reports)
 
 # uint64 constants: numba types a uint64 mixed with a plain int as float64, so every operand is uint64
 _U = np.uint64
@@ -259,6 +260,8 @@ def _scalar_float(buf: np.ndarray, s: int, e: int, p10: np.ndarray) -> tuple[flo
         v = mant * p10[e10]
     else:
         return 0.0, 0
+    if v > _F32_MAX:                  # cannot happen today (< 2**53 * 1e22 ~ 9e37); kept so a wider
+        return 0.0, 0                 # exponent range never lets a float32 inf through
     return (-v if neg else v), kind
 
 
@@ -347,9 +350,11 @@ def _kernel(buf: np.ndarray, words: np.ndarray, aligned: np.ndarray, n: int, sta
     if nt == 0 or not _lines_ok(starts, nt, newlines, nn, 0, 0, 1, 1):
         return fail
     num_frames = _count_at(words, starts[0], ends[0])
-    if num_frames < 0:
+    # every frame takes at least one line: a larger count is a malformed header, left to the numpy
+    # parser for its error, and must not size the arrays below (99999999 frames = 240 GB)
+    if num_frames < 0 or num_frames > nn + 1:
         return fail
-    cap = max(num_frames, 1)
+    cap = max(min(num_frames, (nn + 1) // (2 + nj)), 1)   # bodies the file's lines can hold, at most
     frame_index = np.empty(cap, np.int64)
     body_id = np.empty(cap, np.uint64)
     body_int = np.empty((cap, 7), np.int64)
@@ -365,7 +370,7 @@ def _kernel(buf: np.ndarray, words: np.ndarray, aligned: np.ndarray, n: int, sta
         if not _lines_ok(starts, nt, newlines, nn, line, t, 1, 1):
             return fail
         nb = _count_at(words, starts[t], ends[t])
-        if nb < 0:
+        if nb < 0 or nb * (2 + nj) > nn + 1 - line:   # more bodies than lines left: no allocation
             return fail
         t += 1
         line += 1

@@ -72,7 +72,13 @@ def read_ucla(path: str | os.PathLike[str]) -> UCLASample:
         raise DataFormatError(path, f"skeletons must be (T, 20, 3) with T >= 1, got {sk.shape}")
     if not np.isfinite(sk).all():
         raise DataFormatError(path, "NaN or infinite joint coordinate")
-    return UCLASample(str(obj["file_name"]), sk.astype(np.float32), int(obj["label"]))
+    if (np.abs(sk) > np.finfo(np.float32).max).any():  # finite in float64, inf in the float32 result
+        raise DataFormatError(path, "joint coordinate beyond the float32 range")
+    label = obj["label"]
+    # bool is an int subclass and 3.5 / "3" are not labels; the range is 1..10 (see ucla_label)
+    if isinstance(label, bool) or not isinstance(label, int) or not 1 <= label <= len(UCLA_ACTIONS):
+        raise DataFormatError(path, f"label must be an integer in 1..{len(UCLA_ACTIONS)}, got {label!r}")
+    return UCLASample(str(obj["file_name"]), sk.astype(np.float32), label)
 
 
 def format_ucla(file_name: str, skeletons: list | np.ndarray, label: int) -> str:

@@ -88,6 +88,53 @@ def test_bad_videos(tmp_path: Path) -> None:
         read_video(tmp_path / "nope.avi")
 
 
+def _cut(path: Path, fraction: float, out: Path) -> Path:
+    data = path.read_bytes()
+    out.write_bytes(data[: int(len(data) * fraction)])
+    return out
+
+
+@pytest.mark.parametrize("codec", ["h264", "mpeg4"])
+def test_truncated_video_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str) -> None:
+    """A cut h264/mpeg4 AVI decodes its first frames without any decoder error: the count is checked."""
+    from mmfusion.data.formats import video
+
+    # noise: the frame data, not the AVI header, makes up the file, so a cut lands inside the frames
+    frames = np.random.default_rng(0).integers(0, 256, (103, 72, 128, 3), dtype=np.uint8)
+    full = write_video(tmp_path / "full_rgb.avi", frames, codec=codec)
+    assert video.container_frame_count(full) == 103 and video_num_frames(full) == 103
+    cut = _cut(full, 0.3, tmp_path / "cut_rgb.avi")
+    assert video.container_frame_count(cut) == 103        # the header still declares every frame
+    for read in (video_num_frames, read_video, lambda p: read_video(p, [0])):
+        with pytest.raises(DataFormatError, match="of the 103 frames the container declares") as info:
+            read(cut)
+        assert info.value.path == str(cut)
+    monkeypatch.setattr(video, "_decord", None)             # the PyAV fallback (may also hit the cut packet)
+    with pytest.raises(DataFormatError, match="of the 103 frames|cannot decode"):
+        read_video(cut)
+    assert read_video(cut, [0, 3]).shape == (2, 72, 128, 3)  # frames before the cut, decoded lazily
+    with pytest.raises(DataFormatError, match="of the 103 frames|cannot decode"):
+        read_video(cut, [90])
+    assert len(read_video(full)) == 103
+
+
+def test_frame_count_tolerance(tmp_path: Path) -> None:
+    from mmfusion.data.formats.video import FRAME_COUNT_TOLERANCE, check_frame_count
+
+    check_frame_count("v.avi", 101, 103)                   # an encoder dropping a trailing frame or two
+    check_frame_count("v.avi", 15, None)                   # no declared count: nothing to compare
+    with pytest.raises(DataFormatError, match="only 100 of the 103"):
+        check_frame_count("v.avi", 103 - FRAME_COUNT_TOLERANCE - 1, 103)
+
+
+@pytest.mark.real
+def test_real_truncated_rgb_clip(real_samples: Path, tmp_path: Path) -> None:
+    p = real_samples / "ntu" / "nturgb+d_rgb" / "S001C001P001R001A001_rgb.avi"
+    cut = _cut(p, 0.3, tmp_path / "S001C001P001R001A001_rgb.avi")
+    with pytest.raises(DataFormatError, match="of the 103 frames"):
+        video_num_frames(cut)
+
+
 @pytest.mark.real
 def test_real_rgb_clip(real_samples: Path) -> None:
     p = real_samples / "ntu" / "nturgb+d_rgb" / "S001C001P001R001A001_rgb.avi"
