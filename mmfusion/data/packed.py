@@ -10,7 +10,6 @@ compressed frames (PNG / JPEG) one by one.
 from __future__ import annotations
 
 import io
-import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
