@@ -103,8 +103,10 @@ class SkeletonLayout:
 
     @property
     def grandparents(self) -> tuple[int, ...]:
-        """Parent of the parent of each joint (a root, or a root's child, maps to the root)."""
-        return tuple(self.parents[p] for p in self.parents)
+        """Parent of the parent of each joint; a root and a root's child map to themselves, so
+        their skip bone is zero (BRL ``JointToKB``: e.g. ntu25 pairs ``(1, 1)``, ``(0, 20)``)."""
+        par = self.parents
+        return tuple(j if par[par[j]] == par[j] else par[par[j]] for j in range(len(par)))
 
     @property
     def bones(self) -> list[tuple[int, int]]:
@@ -113,8 +115,8 @@ class SkeletonLayout:
 
     @property
     def skip_bones(self) -> list[tuple[int, int]]:
-        """(joint, grandparent) pairs (BRL's "k" modality), joints next to a root excluded."""
-        return [(c, g) for c, g in enumerate(self.grandparents) if g != self.parents[c]]
+        """(joint, grandparent) pairs (BRL's "k" modality); roots and their children excluded."""
+        return [(c, g) for c, g in enumerate(self.grandparents) if g != c]
 
     def index(self, name: str) -> int:
         try:

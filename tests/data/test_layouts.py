@@ -62,6 +62,7 @@ def test_grandparents_and_skip_bones() -> None:
     lay = NTU25
     assert lay.grandparents[6] == 4  # WristLeft -> ElbowLeft -> ShoulderLeft
     assert lay.grandparents[20] == 20  # root
+    assert lay.grandparents[1] == 1 and lay.grandparents[0] == 20  # BRL JointToKB pairs (1, 1), (0, 20)
     assert (6, 4) in lay.skip_bones
     assert all(lay.parents[lay.parents[c]] == g for c, g in lay.skip_bones)
 

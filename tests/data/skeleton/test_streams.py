@@ -32,7 +32,7 @@ def _chain() -> np.ndarray:
 def test_bone_skip_motion_acceleration_by_hand() -> None:
     x = _chain()
     assert bone(x, CHAIN)[0, :, :, 0].tolist() == [[0, 10, 10]] * 4
-    assert skip_bone(x, CHAIN)[0, :, :, 0].tolist() == [[0, 0, 20]] * 4
+    assert skip_bone(x, CHAIN)[0, :, :, 0].tolist() == [[0, 0, 20]] * 4  # b's parent is the root: no skip bone
     assert motion(x)[0, :, 0, 0].tolist() == [1, 3, 5, 0]
     assert motion(x, stride=2)[0, :, 0, 0].tolist() == [4, 8, 0, 0]
     assert acceleration(x)[0, :, 1, 0].tolist() == [0, 2, 2, 0]
