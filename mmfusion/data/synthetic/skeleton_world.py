@@ -300,7 +300,7 @@ def _run_chunk(job: _Chunk) -> dict[str, Any]:
             flags[k, ci, :3] = occ.any(), flip.any(), (~present).any()
             for name, arr in packed.items():
                 if name == "ntu25":
-                    arr[k, ci, :, :n] = (xyz * present[..., None, None]).transpose(3, 1, 2, 0)
+                    arr[k, ci, :, :n, :, :persons] = (xyz * present[..., None, None]).transpose(3, 1, 2, 0)
                 else:
                     other = convert(clean, "ntu25", name, joint_axis=2)
                     z = np.maximum(other[..., 2], 1e-6)
