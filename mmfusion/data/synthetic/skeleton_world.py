@@ -44,6 +44,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,7 @@ class Performance:
         return f"S{self.setup:03d}C{camera:03d}P{self.performer:03d}R{self.replication:03d}A{self.action:03d}"
 
 
+@lru_cache(maxsize=4096)
 def performer_setups(performer: int, seed: int) -> tuple[int, ...]:
     """The three setups a performer appears in (1-17 for performers 1-40, else 18-32)."""
     rng = np.random.default_rng([seed, 91, performer])
