@@ -122,5 +122,8 @@ def test_correspondences() -> None:
     back = convert(sm, "smpl24", "ntu25")
     assert np.allclose(back[:, :, 4], x[:, :, 4])
     assert np.allclose(convert(x, "ntu25", "ntu25"), x)
+    coco = convert(x, "ntu25", "coco17")
+    ntu = convert(coco, "coco17", "ntu25")  # a 2-D detector's joints back on the Kinect tree
+    assert np.allclose(ntu[:, :, 8], x[:, :, 8]) and np.allclose(ntu[:, :, 0], (x[:, :, 12] + x[:, :, 16]) / 2)
     with pytest.raises(ConfigError, match="no joint correspondence"):
         correspondence("mhad43", "ntu25")

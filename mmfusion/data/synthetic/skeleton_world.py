@@ -43,7 +43,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -464,4 +464,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = ["META_FILE", "Performance", "SkeletonWorldConfig", "class_counts", "generate_skeleton_world",
-           "is_complete", "load_packed", "main", "performances", "replace", "split_counts", "world_names"]
+           "is_complete", "load_packed", "main", "performances", "split_counts", "world_names"]
