@@ -43,7 +43,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -176,19 +176,22 @@ def world_names(cfg: SkeletonWorldConfig) -> list[str]:
 
 @dataclass
 class _Chunk:
+    """A work unit: consecutive performances of one class (``root`` None: packed arrays only)."""
+
     index: int
     perfs: list[Performance]
     cfg: SkeletonWorldConfig
     root: str | None
-    stats: dict[str, int] = field(default_factory=dict)
 
 
 def _style(performer: int, seed: int) -> np.ndarray:
+    """(4,) tempo, amplitude, arm carriage (deg), forward lean (deg) of a performer."""
     rng = np.random.default_rng([seed, 71, performer])
     return np.array([rng.uniform(0.8, 1.25), rng.uniform(0.85, 1.15), rng.uniform(-4, 6), rng.uniform(-3, 6)])
 
 
 def _setup_rig(setup: int, seed: int) -> tuple[float, float, float]:
+    """Camera distance from the stage centre, camera height and aim height (m) of a setup."""
     rng = np.random.default_rng([seed, 81, setup])
     return float(rng.uniform(2.5, 3.6)), float(rng.uniform(0.7, 1.7)), float(rng.uniform(0.85, 1.0))
 
