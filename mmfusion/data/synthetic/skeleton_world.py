@@ -313,8 +313,11 @@ def _run_chunk(job: _Chunk) -> dict[str, Any]:
                                    ccam.cy - ccam.fy * other[..., 1] / z], -1)
                     arr[k, ci, :, :n, :, :persons] = uv.transpose(3, 1, 2, 0)
             if job.root is not None:
+                # file-only noise (extra bodies, hand-overs, IDs) has its own stream: the packed
+                # arrays are the same whether or not the files are written
+                frng = np.random.default_rng([cfg.seed, 103, job.index, k, ci])
                 write_view(Path(job.root), perf.name(cam), xyz, track, present, glob[k, :, :n], rcam, dcam,
-                            ccam, rng, cfg, stats)
+                           ccam, frng, cfg, stats)
             flags[k, ci, 3:] = stats["ghost"] > before[0], stats["handover"] > before[1]
             stats["files"] += 1
     for i, key in enumerate(NOISE_FLAGS[:3]):

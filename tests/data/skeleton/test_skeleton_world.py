@@ -41,6 +41,8 @@ def test_same_seed_same_bytes_any_worker_count(tmp_path: Path) -> None:
     assert len(files) == 24 and files == sorted(p.name for p in (b / SK).iterdir())
     assert all((a / SK / f).read_bytes() == (b / SK / f).read_bytes() for f in files)
     assert (a / "packed" / "ntu25.npy").read_bytes() == (b / "packed" / "ntu25.npy").read_bytes()
+    packed_only = generate_skeleton_world(tmp_path / "p", cfg, write_files=False)
+    assert (a / "packed" / "ntu25.npy").read_bytes() == (packed_only / "packed" / "ntu25.npy").read_bytes()
     c = generate_skeleton_world(tmp_path / "c", SkeletonWorldConfig(num_sequences=24, seed=6, workers=1))
     assert (a / "packed" / "ntu25.npy").read_bytes() != (c / "packed" / "ntu25.npy").read_bytes()
 
