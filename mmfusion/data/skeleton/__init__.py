@@ -1,0 +1,14 @@
+"""The skeleton side of the data layer.
+
+* :mod:`.streams` -- joint / bone / skip-bone streams, their motions, acceleration and PSUMNet's
+  12-channel concatenation, on ``(C, T, V, M)`` or ``(N, C, T, V, M)`` arrays or tensors.
+* :mod:`.families` -- the published preprocessing families beside CTR-GCN's
+  (:mod:`mmfusion.data.preprocess`): AimCLR ``frame50``, 2s-AGCN ``pre_normalization``, PYSKL
+  (``PreNormalize3D``, ``UniformSampleFrames``, ``FormatGCNInput``).
+* :mod:`.datasets` -- :class:`~.datasets.SkeletonDataset` over packed arrays with the official
+  NTU-60/120, NW-UCLA and PKU-MMD protocols.
+
+Importers of the published array files live in :mod:`mmfusion.data.formats.pyskl` and
+:mod:`mmfusion.data.formats.ctrgcn_npz`; the skeleton-only synthetic world in
+:mod:`mmfusion.data.synthetic.skeleton_world`. See docs/skeleton.md.
+"""
