@@ -23,14 +23,21 @@ CTR-GCN, which copies Microsoft SGN) as implemented by :func:`denoise_bodies`:
 4. sort by motion (sum over x, y, z of the variance over all frames and joints), largest first;
 5. pack into 2 actor slots: actor 1 is the largest-motion body; each next body joins actor 1
    when its frame interval does not overlap actor 1's, else actor 2 when it does not overlap
-   actor 2's, else it is discarded.
+   actor 2's, else it is discarded. Two intervals that share only one boundary frame do not
+   overlap (as in CTR-GCN): Kinect often hands a person's track to a new body ID with one
+   frame in common, and both halves then join the same actor.
 
 Deviations from CTR-GCN, all on purpose (``ctrgcn_quirks=True`` restores the original):
-its overlap test lets two intervals share one boundary frame (later body overwrites it) and
-its actor-2 interval always starts at frame 0. CTR-GCN also drops frames without bodies, so
-skeleton frame i stops being video frame i; :func:`denoise_bodies` keeps the original frame
-indices by default (``keep_frame_index=True``): empty frames stay as zeros at their index,
-which is what multimodal alignment with RGB/depth/IR needs.
+
+* frame indices: ``get_raw_skes_data.py`` drops frames without bodies and numbers a body's
+  frames *consecutively* from its first one (``interval.append(previous + 1)``), so a body ID
+  with a gap (absent in frames where another body is present) is shifted left by the gap after
+  it. :func:`denoise_bodies` keeps every record at its own frame; ``keep_frame_index=True``
+  (default) keeps the file's frame indices (empty frames stay as zeros at their index), which
+  is what multimodal alignment with RGB/depth/IR needs;
+* in a frame shared by two bodies of one actor, the body packed first (larger motion) is kept;
+  CTR-GCN writes the later one over it;
+* CTR-GCN's actor-2 interval always starts at frame 0 (a "virtual" initial interval [0, 0]).
 """
 
 from __future__ import annotations
@@ -220,19 +227,44 @@ def denoise_tracks(tracks: Sequence[BodyTrack], length_thres: int = NOISE_LEN_TH
     return kept, dropped
 
 
+def ctrgcn_renumber(tracks: Sequence[BodyTrack]) -> tuple[list[BodyTrack], np.ndarray]:
+    """Frame numbering of CTR-GCN's ``get_raw_skes_data.py``.
+
+    Frames where no track is present are dropped, and each track's frames are renumbered
+    consecutively from its first remaining frame (CTR-GCN appends ``previous + 1`` for every
+    record of a body ID), so a track with a gap is shifted left after the gap.
+
+    Returns:
+        (renumbered tracks (``frames`` index the kept frames), kept frames (T',) int64: the
+        original index of each kept frame).
+    """
+    tracks = list(tracks)
+    if not tracks:
+        return [], np.zeros(0, dtype=np.int64)
+    valid = np.unique(np.concatenate([tr.frames for tr in tracks])).astype(np.int64)
+    out = []
+    for tr in tracks:
+        first = int(np.searchsorted(valid, tr.frames[0]))
+        out.append(BodyTrack(tr.body_id, first + np.arange(len(tr.frames), dtype=np.int64), tr.joints, tr.colors))
+    return out, valid
+
+
 def pack_actors(tracks: Sequence[BodyTrack], num_frames: int, max_bodies: int = 2,
                 ctrgcn_quirks: bool = False) -> tuple[np.ndarray, np.ndarray, list[list[int]], list[tuple[int, str]]]:
     """Place motion-sorted tracks into ``max_bodies`` slots without temporal overlap.
 
     The first track opens slot 0; each later track goes to the first slot whose occupied
-    interval [first, last] it does not overlap; a track that fits nowhere is dropped.
+    interval [first, last] it overlaps in at most one boundary frame (CTR-GCN's rule
+    ``min(end1, end) - max(start1, start) <= 0``); a track that fits nowhere is dropped. In a
+    shared frame the track packed first is kept.
 
     Args:
         tracks: tracks sorted by priority (largest motion first); ``frames`` < ``num_frames``.
         num_frames: T of the output.
         max_bodies: M, number of actor slots.
-        ctrgcn_quirks: reproduce CTR-GCN exactly (touching intervals do not overlap; slot 2's
-            interval starts at frame 0; only 2 slots).
+        ctrgcn_quirks: reproduce CTR-GCN's packing exactly (slot 2's interval starts at frame
+            0; in a shared frame the later track overwrites; only 2 slots). CTR-GCN's frame
+            numbering is :func:`ctrgcn_renumber` (applied by :func:`denoise_bodies`).
 
     Returns:
         joints (M, T, V, 3), colors (M, T, V, 2), body IDs per slot, dropped (id, reason).
@@ -242,6 +274,7 @@ def pack_actors(tracks: Sequence[BodyTrack], num_frames: int, max_bodies: int = 
     v = tracks[0].joints.shape[1]
     joints = np.zeros((max_bodies, num_frames, v, 3), dtype=np.float32)
     colors = np.zeros((max_bodies, num_frames, v, 2), dtype=np.float32)
+    filled = np.zeros((max_bodies, num_frames), dtype=bool)
     slots: list[list[int]] = [[] for _ in range(max_bodies)]
     spans: list[tuple[int, int] | None] = [None] * max_bodies
     if ctrgcn_quirks and max_bodies >= 2:
@@ -259,19 +292,19 @@ def pack_actors(tracks: Sequence[BodyTrack], num_frames: int, max_bodies: int = 
                     target = m
                     break
                 continue
-            if ctrgcn_quirks:
-                free = min(span[1], end) - max(span[0], start) <= 0
-            else:
-                free = end < span[0] or start > span[1]
-            if free:
+            if min(span[1], end) - max(span[0], start) <= 0:
                 target = m
                 break
         if target is None:
             dropped.append((tr.body_id, "overlaps both actor slots in time"))
             continue
-        joints[target, tr.frames] = tr.joints
+        # CTR-GCN overwrites a shared frame; by default the earlier (larger-motion) track keeps it
+        write = np.ones(len(tr.frames), dtype=bool) if ctrgcn_quirks else ~filled[target, tr.frames]
+        fr = tr.frames[write]
+        joints[target, fr] = tr.joints[write]
         if tr.colors is not None:
-            colors[target, tr.frames] = tr.colors
+            colors[target, fr] = tr.colors[write]
+        filled[target, fr] = True
         slots[target].append(tr.body_id)
         span = spans[target]
         spans[target] = (start, end) if span is None else (min(start, span[0]), max(end, span[1]))
@@ -290,7 +323,10 @@ def denoise_bodies(seq_or_tracks: Any, num_frames: int | None = None, max_bodies
         max_bodies: M.
         keep_frame_index: True: output frame t is file frame t (empty frames stay zero);
             False: frames where no slot has a body are removed (CTR-GCN), see ``frame_index``.
-        ctrgcn_quirks: see :func:`pack_actors`.
+        ctrgcn_quirks: reproduce CTR-GCN: its frame numbering (:func:`ctrgcn_renumber`) and
+            packing (:func:`pack_actors`). With ``keep_frame_index=False`` the joints equal
+            CTR-GCN's ``raw_denoised_joints``; with True they are put back at the file frame
+            CTR-GCN assigns them (which, for a body with a gap, is not the frame they came from).
         path: file name for error messages.
 
     Returns:
@@ -311,13 +347,24 @@ def denoise_bodies(seq_or_tracks: Any, num_frames: int | None = None, max_bodies
             path = getattr(seq_or_tracks, "path", None)
     if not tracks:
         raise DataFormatError(path, "no body in any frame (missing skeleton)")
+    if ctrgcn_quirks:
+        # CTR-GCN numbers the frames with every body of the file, noise included
+        tracks, file_frames = ctrgcn_renumber(tracks)
+        if file_frames[-1] >= num_frames:
+            raise ValueError(f"a body has frame {int(file_frames[-1])} >= num_frames {num_frames}")
     kept, dropped = denoise_tracks(tracks, length_thres, spread_ratio, noise_ratio)
-    joints, colors, slots, dropped_pack = pack_actors(kept, num_frames, max_bodies, ctrgcn_quirks)
+    if ctrgcn_quirks:
+        packed_j, packed_c, slots, dropped_pack = pack_actors(kept, len(file_frames), max_bodies, ctrgcn_quirks)
+        joints = np.zeros((max_bodies, num_frames, *packed_j.shape[2:]), dtype=np.float32)
+        colors = np.zeros((max_bodies, num_frames, *packed_c.shape[2:]), dtype=np.float32)
+        joints[:, file_frames], colors[:, file_frames] = packed_j, packed_c
+    else:
+        joints, colors, slots, dropped_pack = pack_actors(kept, num_frames, max_bodies, ctrgcn_quirks)
     frame_index = np.arange(num_frames, dtype=np.int64)
     if not keep_frame_index:
-        valid = np.any(joints != 0, axis=(0, 2, 3))
-        frame_index = frame_index[valid]
-        joints, colors = joints[:, valid], colors[:, valid]
+        rows = np.any(joints != 0, axis=(0, 2, 3))
+        frame_index = frame_index[rows]
+        joints, colors = joints[:, rows], colors[:, rows]
     return DenoisedSkeleton(joints, colors, frame_index, slots, dropped + dropped_pack)
 
 

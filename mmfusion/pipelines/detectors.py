@@ -18,6 +18,10 @@ pipeline swaps appearance labels of mirrored captures to anatomical ones.
 
 Detectors (:data:`DETECTORS`, :func:`make_detector`):
 
+* ``mediapipe`` -- MediaPipe Pose (BlazePose full, one person), offline: mediapipe 0.10.14's wheel
+  carries the models (``pip install 'mmfusion[mediapipe]'``); the default image detector where
+  installed (:func:`default_detector`). 33 landmarks mapped to COCO-17 (and NTU-25, see
+  :mod:`~mmfusion.pipelines.mediapipe_pose`).
 * ``keypointrcnn`` -- torchvision Keypoint R-CNN (ResNet-50 FPN, COCO). Its weights must already
   be in the torch hub cache (or be given as a file): mmfusion never downloads them.
 * ``skeleton`` -- the colour-pixel joints of an NTU ``.skeleton`` file (the Kinect's own 2-D
@@ -26,7 +30,8 @@ Detectors (:data:`DETECTORS`, :func:`make_detector`):
 * ``synthetic`` -- the same joints through the synthetic world's simulated detector
   (:func:`~mmfusion.data.synthetic.detector.noisy_keypoints2d`: noise, outliers, swaps).
 * ``keypoints`` -- given arrays (:class:`GivenKeypoints`, or a ``.npz`` with ``keypoints``
-  (M, T_video, 17, 2) and optional ``scores`` (M, T_video, 17)).
+  (M, T_video, 17, 2) and optional ``scores`` (M, T_video, 17), ``labels`` and ``layout``, as
+  ``mmfusion keypoints`` (:mod:`~mmfusion.pipelines.keypoints`) writes them).
 """
 
 from __future__ import annotations
@@ -43,9 +48,11 @@ import numpy as np
 
 from ..data.layouts import COCO17, NTU25_TO_COCO17
 from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError
+from .mediapipe_pose import MediaPipePose, mediapipe_available, mp33_to_coco17, require_mediapipe
 
-__all__ = ["Detections", "KeypointDetector", "KeypointRCNNDetector", "SkeletonFileDetector", "SyntheticDetector",
-           "GivenKeypoints", "DETECTORS", "make_detector", "track_persons", "keypointrcnn_weights_path"]
+__all__ = ["Detections", "KeypointDetector", "KeypointRCNNDetector", "MediaPipeDetector", "SkeletonFileDetector",
+           "SyntheticDetector", "GivenKeypoints", "DETECTORS", "make_detector", "track_persons",
+           "keypointrcnn_weights_path", "default_detector"]
 
 NUM_KEYPOINTS = COCO17.num_joints
 
@@ -225,8 +232,9 @@ class KeypointRCNNDetector(KeypointDetector):
                 raise CheckpointError(f"{path}: weights do not fit keypointrcnn_resnet50_fpn ({exc})") from exc
         self.model = model.to(self.device).eval()
 
-    def detect(self, frames: np.ndarray, frame_index: np.ndarray,
-               paths: Mapping[str, Path | None] | None = None) -> Detections:
+    def candidates(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Untracked persons of each frame uint8 (T, H, W, 3): ``(keypoints (K, 17, 2), keypoint
+        scores (K, 17), person scores (K,))`` per frame, as :func:`track_persons` takes them."""
         import torch
 
         per_frame: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -239,9 +247,52 @@ class KeypointRCNNDetector(KeypointDetector):
                     per_frame.append((out["keypoints"][keep, :, :2].cpu().numpy(),
                                       torch.sigmoid(out["keypoints_scores"][keep]).cpu().numpy(),
                                       out["scores"][keep].cpu().numpy()))
-        det = track_persons(per_frame, self.max_persons)
+        return per_frame
+
+    def detect(self, frames: np.ndarray, frame_index: np.ndarray,
+               paths: Mapping[str, Path | None] | None = None) -> Detections:
+        det = track_persons(self.candidates(frames), self.max_persons)
         det.source = self.name
         return det
+
+
+class MediaPipeDetector(KeypointDetector):
+    """MediaPipe Pose (BlazePose full, from the mediapipe 0.10.14 wheel: nothing is downloaded)
+    as COCO-17 keypoints of one person (see :mod:`~mmfusion.pipelines.mediapipe_pose`).
+
+    Each :meth:`detect` call runs a fresh graph over the given frames in video mode (tracking
+    and smoothing across them; ``video=False`` detects each frame on its own). Scores are the
+    landmark visibilities, at least 1e-3 where the person was found (so it counts as present),
+    0 elsewhere. Labels are by appearance, like any image detector.
+
+    Args:
+        max_persons: slots of the returned :class:`Detections`; slot 0 holds the person, the
+            others stay empty (the graph follows the most prominent person only).
+        video, fps: see :class:`~mmfusion.pipelines.mediapipe_pose.MediaPipePose`.
+
+    Raises:
+        ConfigError: mediapipe 0.10.14 (``pip install 'mmfusion[mediapipe]'``) is not installed.
+    """
+
+    name = "mediapipe"
+
+    def __init__(self, max_persons: int = 1, video: bool = True, fps: float = 30.0) -> None:
+        require_mediapipe()   # fail now, with the install hint, rather than at the first clip
+        self.max_persons, self.video, self.fps = max(1, int(max_persons)), video, fps
+
+    def landmarks(self, frames: np.ndarray, frame_index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The 33 raw landmarks: (T, 33, 2) pixels, (T, 33) visibility (0 where nobody was found)."""
+        with MediaPipePose(self.video, self.fps) as pose:
+            return pose.process(frames, frame_index)
+
+    def detect(self, frames: np.ndarray, frame_index: np.ndarray,
+               paths: Mapping[str, Path | None] | None = None) -> Detections:
+        kps33, vis33 = self.landmarks(frames, frame_index)
+        kps, sc = mp33_to_coco17(kps33, vis33)
+        found = vis33.max(axis=-1, initial=0.0) > 0
+        sc = np.where(found[:, None], np.maximum(sc, 1e-3), 0.0)
+        kps = np.where(found[:, None, None], kps, 0.0)
+        return Detections(kps[None], sc[None], self.name).select(self.max_persons)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,13 +430,18 @@ class GivenKeypoints(KeypointDetector):
                     raise DataFormatError(p, f"no 'keypoints' array (found {sorted(z.files)})")
                 kps = z["keypoints"]
                 scores = z.get("scores")
+                layout = str(z["layout"]) if "layout" in z else "coco17"
+                labels = str(z["labels"]) if "labels" in z else "appearance"
         except (OSError, ValueError) as exc:
             raise DataFormatError(p, f"cannot read keypoints ({exc})") from exc
+        if layout != "coco17":
+            raise DataFormatError(p, f"keypoints are {layout}, the pipeline takes coco17 "
+                                     f"(mmfusion keypoints --layout coco17)")
         if kps.ndim == 3:  # one person: (T, 17, 2)
             kps = kps[None]
             scores = None if scores is None else scores[None]
         try:
-            return cls(kps, scores, source=str(p))
+            return cls(kps, scores, source=str(p), labels=labels)
         except ConfigError as exc:
             raise DataFormatError(p, str(exc)) from None
 
@@ -401,12 +457,19 @@ class GivenKeypoints(KeypointDetector):
 
 #: detector name -> class (``make_detector(name, **options)``)
 DETECTORS: dict[str, type[KeypointDetector]] = {
-    "keypointrcnn": KeypointRCNNDetector, "skeleton": SkeletonFileDetector, "synthetic": SyntheticDetector,
+    "mediapipe": MediaPipeDetector, "keypointrcnn": KeypointRCNNDetector, "skeleton": SkeletonFileDetector,
+    "synthetic": SyntheticDetector,
 }
 
 
+def default_detector() -> str:
+    """The image detector to use when none is named: ``mediapipe`` where it is installed (its
+    models come with the wheel), else ``keypointrcnn`` (needs its weights in the torch hub cache)."""
+    return "mediapipe" if mediapipe_available() else "keypointrcnn"
+
+
 def make_detector(name: str | KeypointDetector, **options: Any) -> KeypointDetector:
-    """A detector by name (``keypointrcnn``, ``skeleton``, ``synthetic``, ``keypoints``) or passed through.
+    """A detector by name (``mediapipe``, ``keypointrcnn``, ``skeleton``, ``synthetic``, ``keypoints``) or as given.
 
     ``keypoints`` needs ``path=`` (a ``.npz``); ``None`` options are dropped.
     """

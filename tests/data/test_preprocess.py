@@ -26,6 +26,7 @@ from mmfusion.data.preprocess import (
     to_ctvm,
     to_mtvc,
     tracks_from_arrays,
+    tracks_from_sequence,
     valid_crop_resize,
 )
 from mmfusion.errors import DataFormatError
@@ -123,13 +124,55 @@ def test_pack_non_overlapping_bodies_into_one_slot() -> None:
     assert colors[0, 30, 0, 0] == 2.0 and colors[1, 30, 0, 0] == 3.0
 
 
-def test_touching_intervals_overlap_unless_quirks() -> None:
+def test_intervals_sharing_one_frame_do_not_overlap() -> None:
     a = track(1, 0, upright(20))       # frames 0..19
-    b = track(2, 19, upright(15))      # starts at 19: shares frame 19
-    _, _, slots, _ = pack_actors([a, b], 40)
-    assert slots == [[1], [2]]
-    _, _, slots, _ = pack_actors([a, b], 40, ctrgcn_quirks=True)
-    assert slots == [[1, 2], []]
+    b = track(2, 19, upright(15))      # starts at 19: shares frame 19 only
+    for quirks in (False, True):
+        joints, _, slots, _ = pack_actors([a, b], 40, ctrgcn_quirks=quirks)
+        assert slots == [[1, 2], []]
+        # the shared frame: the first-packed track keeps it; CTR-GCN lets the later one overwrite it
+        np.testing.assert_array_equal(joints[0, 19], b.joints[0] if quirks else a.joints[19])
+        np.testing.assert_array_equal(joints[0, 20:34], b.joints[1:])
+    c = track(3, 18, upright(15))      # shares frames 18 and 19: overlaps in both modes
+    for quirks in (False, True):
+        _, _, slots, _ = pack_actors([a, c], 40, ctrgcn_quirks=quirks)
+        assert slots == [[1], [3]]
+
+
+def test_ctrgcn_quirks_renumber_a_body_with_a_gap() -> None:
+    """CTR-GCN (get_raw_skes_data.py) numbers a body's frames consecutively from its first one."""
+    t = 42
+    xyz = np.zeros((2, t, V, 3), np.float32)
+    present = np.zeros((2, t), bool)
+    a_frames = [*range(0, 10), *range(15, 20), *range(21, 40)]   # gap 10..14 (B is there), frame 20 empty
+    b_frames = [*range(0, 20), *range(21, 40)]
+    present[0, a_frames] = present[1, b_frames] = True
+    xyz[0] = upright(t, wiggle=0.3, seed=1)   # A moves more: actor 1
+    xyz[1] = upright(t, x0=1.5, wiggle=0.05, seed=2)
+    xyz *= present[..., None, None]
+    tracks = tracks_from_arrays(xyz, present, body_ids=[11, 22])
+    out = denoise_bodies(tracks, num_frames=t, ctrgcn_quirks=True, keep_frame_index=False)
+
+    # the official algorithm step by step:
+    # 1. frames without bodies (20, 40, 41) are dropped: 39 valid frames, numbered 0..38
+    # 2. each body's records are stacked and its interval is [first, first + 1, ...]:
+    #    A: 34 records -> [0, 33]; B: 39 records -> [0, 38]
+    # 3. A has the larger motion: actor 1 = A; B overlaps it -> actor 2 (virtual interval [0, 0])
+    # 4. joints[start:end + 1] = records; all-zero rows removed (none here: B is everywhere)
+    expected = np.zeros((2, 39, V, 3), np.float32)
+    expected[0, :34] = xyz[0, a_frames]
+    expected[1, :39] = xyz[1, b_frames]
+    assert out.body_ids == [[11], [22]]
+    np.testing.assert_array_equal(out.joints, expected)
+    np.testing.assert_array_equal(out.frame_index, [f for f in range(40) if f != 20])
+    # kept at CTR-GCN's file frames
+    full = denoise_bodies(tracks, num_frames=t, ctrgcn_quirks=True)
+    np.testing.assert_array_equal(full.joints[:, out.frame_index], expected)
+    assert not full.joints[:, [20, 40, 41]].any()
+    # the default keeps every record at its own frame (A absent during its gap)
+    own = denoise_bodies(tracks, num_frames=t)
+    np.testing.assert_array_equal(own.joints, xyz)
+    assert np.abs(own.joints[0, 15:20] - full.joints[0, 15:20]).max() > 0.1
 
 
 def test_denoise_keeps_frame_index_and_drops_noise() -> None:
@@ -291,6 +334,42 @@ def test_denoise_real_ntu_files(real_samples) -> None:
     # colour coordinates lie in the 1920x1080 frame
     c = one.colors[0]
     assert c[..., 0].min() > 0 and c[..., 0].max() < 1920 and c[..., 1].min() > 0 and c[..., 1].max() < 1080
+
+
+@pytest.mark.real
+def test_track_handed_to_a_new_id_keeps_both_people(real_samples, tmp_path) -> None:
+    """Real bodies (handshake, 2 people in all 70 frames); person A's track is handed to a new
+    body ID at frame 35, the two IDs sharing that frame (as Kinect does)."""
+    from mmfusion.data.formats.skeleton import SkeletonSequence, read_skeleton, write_skeleton
+
+    seq = read_skeleton(real_samples / "ntu" / "nturgbd_skeletons" / "S001C003P008R002A058.skeleton")
+    a_id, b_id = 72057594037944734, 72057594037944738   # A: the larger motion
+    new_id, k = 72057594037944999, 35
+    ids = seq.body_id.astype(object)
+    a_rec = np.flatnonzero(ids == a_id)
+    dup = a_rec[seq.frame_index[a_rec] == k][0]
+    late = a_rec[seq.frame_index[a_rec] > k]
+    order = np.insert(np.arange(seq.num_records), dup + 1, dup)   # the shared frame's record, twice
+    body_id = seq.body_id.copy()
+    body_id[late] = new_id
+    body_id = np.insert(body_id, dup + 1, np.uint64(new_id))
+    handed = SkeletonSequence(seq.num_frames, seq.frame_index[order], body_id, seq.body_int[order],
+                              seq.lean[order], seq.joints[order])
+    handed = read_skeleton(write_skeleton(tmp_path / "S001C003P008R002A058.skeleton", handed))
+    tracks = {t.body_id: t for t in tracks_from_sequence(handed)}
+    assert sorted(tracks) == sorted([a_id, b_id, new_id])
+    # both halves of A move more than B: they are packed first
+    assert min(tracks[a_id].motion, tracks[new_id].motion) > tracks[b_id].motion
+
+    out = denoise_bodies(handed)
+    assert out.dropped == []
+    assert sorted(out.body_ids[0]) == sorted([a_id, new_id]) and out.body_ids[1] == [b_id]
+    assert out.present.all()
+    ref = seq.to_array(2)[[1, 0] if seq.track_ids[0] == b_id else [0, 1]]
+    np.testing.assert_allclose(out.joints, ref, atol=1e-6)   # both people, every frame, as in the file
+    ctr = denoise_bodies(handed, ctrgcn_quirks=True, keep_frame_index=False)
+    assert ctr.body_ids == out.body_ids
+    np.testing.assert_allclose(ctr.joints, ref, atol=1e-6)
 
 
 def test_pad_or_crop() -> None:

@@ -119,42 +119,61 @@ class SkeletonSequence:
 
     def to_array(self, max_bodies: int = 2, fields: str = "xyz", select: str = "first",
                  dtype: np.dtype | type = np.float32) -> np.ndarray:
-        """Dense ``(M, T, V, C)`` array, one slot per body track, 0 where a body is absent.
+        """Dense ``(M, T, V, C)`` array, 0 where a slot is empty.
 
         Args:
             max_bodies: M, the number of slots.
             fields: "xyz" (C=3), "depth" (depthX, depthY), "color" (colorX, colorY),
                 "orientation" (C=4), "tracking" (C=1) or "all" (C=12).
-            select: which tracks fill the slots when there are more than ``max_bodies``:
-                "first" (order of first appearance) or "energy" (largest summed xyz standard
-                deviation over the frames a track is present, as mmaction2's NTU converter).
-                Slots stay in order of first appearance either way.
+            select: how records fill the slots.
+                "first": one slot per body ID (track), in order of first appearance; tracks
+                beyond ``max_bodies`` are left out.
+                "energy": mmaction2's NTU converter (``gen_ntu_rgbd_raw.py``, from ST-GCN's
+                ``ntu_gendata``): the k-th body record of each frame goes to Kinect slot k
+                (up to ``max(4, max_bodies)`` slots, whatever its ID), each slot's energy is
+                ``std(x) + std(y) + std(z)`` over all joints of the frames where its xyz sum is
+                non-zero, and the ``max_bodies`` slots of highest energy are returned, highest
+                first (ties: later slot first, as ``argsort()[::-1]``).
         """
         if fields not in _FIELD_SLICES:
             raise ValueError(f"fields must be one of {sorted(_FIELD_SLICES)}, got {fields!r}")
+        if select not in ("first", "energy"):
+            raise ValueError(f"select must be 'first' or 'energy', got {select!r}")
         sl = _FIELD_SLICES[fields]
         c = sl.stop - sl.start
         out = np.zeros((max_bodies, self.num_frames, self.num_joints, c), dtype=dtype)
         if self.num_records == 0:
             return out
+        if select == "energy":
+            return self._energy_slots(out, sl)
         ids, first, track = np.unique(self.body_id, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")          # tracks in first-seen order
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        slot_of_track = rank                               # track -> position in first-seen order
-        if len(ids) > max_bodies and select == "energy":
-            xyz = self.joints[..., :3]
-            energy = np.array([xyz[track == k].std(axis=0).sum() if (track == k).sum() > 1 else 0.0
-                               for k in range(len(ids))])
-            keep = np.sort(np.argsort(-energy, kind="stable")[:max_bodies])
-            keep = keep[np.argsort(first[keep], kind="stable")]
-            slot_of_track = np.full(len(ids), -1)
-            slot_of_track[keep] = np.arange(len(keep))
-        elif select not in ("first", "energy"):
-            raise ValueError(f"select must be 'first' or 'energy', got {select!r}")
-        slot = slot_of_track[track]
-        ok = (slot >= 0) & (slot < max_bodies)
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(len(ids))   # track -> first-seen position
+        slot = rank[track]
+        ok = slot < max_bodies
         out[slot[ok], self.frame_index[ok]] = self.joints[ok][..., sl]
+        return out
+
+    def _energy_slots(self, out: np.ndarray, sl: slice) -> np.ndarray:
+        """mmaction2's per-frame slots and energy selection (see :meth:`to_array`)."""
+        max_bodies = out.shape[0]
+        kinect = max(4, max_bodies)       # mmaction2 reads max_body_kinect = 4 bodies per frame
+        fi = self.frame_index
+        pos = np.arange(self.num_records) - np.searchsorted(fi, fi, side="left")   # k-th record of its frame
+        ok = pos < kinect
+        xyz = np.zeros((kinect, self.num_frames, self.num_joints, 3))
+        xyz[pos[ok], fi[ok]] = self.joints[ok][..., :3]
+        energy = np.zeros(kinect)
+        for k in range(kinect):
+            frames = xyz[k][xyz[k].sum(axis=(1, 2)) != 0]          # (T_k, V, 3)
+            if len(frames):
+                energy[k] = sum(frames[..., a].std() for a in range(3))
+        order = np.argsort(energy, kind="stable")[::-1][:max_bodies]
+        dest = np.full(kinect, -1)
+        dest[order] = np.arange(len(order))
+        slot = np.where(ok, dest[np.minimum(pos, kinect - 1)], -1)
+        keep = slot >= 0
+        out[slot[keep], fi[keep]] = self.joints[keep][..., sl]
         return out
 
     def present(self, max_bodies: int = 2) -> np.ndarray:

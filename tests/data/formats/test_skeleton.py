@@ -83,7 +83,45 @@ def test_energy_selection_keeps_most_active_tracks() -> None:
     seq = SkeletonSequence.from_arrays(xyz, present=np.ones((3, 5), bool))
     assert np.allclose(seq.to_array(2, select="first")[0], 1.0)
     picked = seq.to_array(2, select="energy")
-    assert np.allclose(picked[0], xyz[1]) and np.allclose(picked[1], xyz[2])
+    # the two most active bodies, highest energy first (mmaction2 orders the slots by energy)
+    assert np.allclose(picked[0], xyz[2]) and np.allclose(picked[1], xyz[1])
+
+
+def _mmaction2_energy(slot: np.ndarray) -> float:
+    """gen_ntu_rgbd_raw.get_nonzero_std, written out: std per axis over the non-zero frames' joints."""
+    s = slot[slot.sum(-1).sum(-1) != 0]
+    return float(s[:, :, 0].std() + s[:, :, 1].std() + s[:, :, 2].std()) if len(s) else 0.0
+
+
+def test_energy_selection_is_mmaction2_rule() -> None:
+    t, v = 4, 25
+    p = np.zeros((t, v, 3))
+    p[..., 0] = np.linspace(-1, 1, v)              # static, joints spread along x: per-axis std 0.59
+    p[..., 2] = 3.0
+    q = np.zeros((t, v, 3))
+    q[..., 1] = np.array([0.0, 0.1, 0.0, 0.1])[:, None]   # all joints at one point, moving 0.1 m in y
+    q[..., 2] = 2.0
+    s = np.full((t, v, 3), 0.5)                     # static point: energy 0
+    # every frame holds the records Q, P, S (in that order)
+    seq = SkeletonSequence.from_arrays(np.stack([q, p, s]), body_ids=[8, 7, 9], present=np.ones((3, t), bool))
+    picked = seq.to_array(2, select="energy")
+    # per-axis std: P (0.59) > Q (0.05); summed per-joint std would rank Q (25 * 0.05) above P (0)
+    assert _mmaction2_energy(p) > _mmaction2_energy(q) > 0 == _mmaction2_energy(s)
+    np.testing.assert_allclose(picked, np.stack([p, q]))
+
+    # slots are the k-th record of each frame, not body IDs: frame 3 lists Q before P
+    text = format_skeleton(SkeletonSequence.from_arrays(np.stack([p, q]), body_ids=[7, 8],
+                                                        present=np.ones((2, t), bool)))
+    seq2 = parse_skeleton_text(text)
+    order = np.array([0, 1, 2, 3, 4, 5, 7, 6])     # records: (P, Q), (P, Q), (P, Q), (Q, P)
+    seq2 = SkeletonSequence(t, seq2.frame_index, seq2.body_id[order], seq2.body_int, seq2.lean, seq2.joints[order])
+    slot0 = np.concatenate([p[:3], q[3:]])
+    slot1 = np.concatenate([q[:3], p[3:]])
+    assert _mmaction2_energy(slot0) > _mmaction2_energy(slot1)
+    np.testing.assert_allclose(seq2.to_array(2, select="energy"), np.stack([slot0, slot1]), atol=1e-6)
+    np.testing.assert_allclose(seq2.to_array(1, select="energy")[0], slot0, atol=1e-6)
+    np.testing.assert_allclose(seq2.to_array(1, "color", select="energy")[0], 0.0)   # fields follow the slots
+    assert seq2.to_array(2, select="first")[0, 3, 0, 2] == 3.0   # "first": body ID 7 (P) stays in slot 0
 
 
 GOOD_BODY = "72057594037931101 0 1 1 1 1 0 0.02764709 0.05745083 2"
