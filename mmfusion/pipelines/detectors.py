@@ -46,7 +46,12 @@ from typing import Any
 
 import numpy as np
 
+from ..data.formats.skeleton import read_skeleton
 from ..data.layouts import COCO17, NTU25_TO_COCO17
+from ..data.preprocess import denoise_bodies
+from ..data.reader import NTU_NATIVE_SIZES, meta_sizes, read_synth_meta
+from ..data.synthetic.detector import noisy_keypoints2d
+from ..data.transforms import scale_keypoints
 from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError
 from .mediapipe_pose import MediaPipePose, mediapipe_available, mp33_to_coco17, require_mediapipe
 
@@ -339,9 +344,6 @@ class SkeletonFileDetector(KeypointDetector):
 
     def _joints(self, paths: Mapping[str, Path | None] | None) -> tuple[Path, np.ndarray, np.ndarray, tuple[int, int]]:
         """(file, colour pixels (M, T_file, 25, 2), present (M, T_file), their image size)."""
-        from ..data.dataset import NTU_NATIVE_SIZES, meta_sizes, read_synth_meta
-        from ..data.formats.skeleton import read_skeleton
-        from ..data.preprocess import denoise_bodies
 
         path = self.path if self.path is not None else find_skeleton_file(paths)
         if not path.is_file():
@@ -355,7 +357,6 @@ class SkeletonFileDetector(KeypointDetector):
 
     def _at(self, colors: np.ndarray, present: np.ndarray, frame_index: np.ndarray, src: tuple[int, int],
             dst: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        from ..data.transforms import scale_keypoints
 
         m, t_file = present.shape
         idx = np.asarray(frame_index, dtype=np.int64)
@@ -388,7 +389,6 @@ class SyntheticDetector(SkeletonFileDetector):
 
     def detect(self, frames: np.ndarray, frame_index: np.ndarray,
                paths: Mapping[str, Path | None] | None = None) -> Detections:
-        from ..data.synthetic.detector import noisy_keypoints2d
 
         path, colors, present, size = self._joints(paths)
         kps25, ok = self._at(colors, present, frame_index, size, tuple(frames.shape[1:3]))
