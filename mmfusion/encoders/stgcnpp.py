@@ -142,6 +142,9 @@ class PyskGraphConv(nn.Module):
         if adaptive not in (None, "init", "importance"):
             raise ConfigError(f"ST-GCN++: gcn adaptive must be None, 'init' or 'importance', got {adaptive!r}")
         self.adaptive, self.num_subsets, self.out_channels = adaptive, a_t.shape[0], out_channels
+        # registration order follows PYSKL (bn, A, PA, conv, down) so state dicts line up
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.act = nn.ReLU()
         if adaptive == "init":
             self.A = nn.Parameter(a_t.clone())
         else:
@@ -149,8 +152,6 @@ class PyskGraphConv(nn.Module):
         if adaptive == "importance":
             self.PA = nn.Parameter(torch.ones_like(a_t))
         self.conv = nn.Conv2d(in_channels, out_channels * self.num_subsets, 1)
-        self.bn = nn.BatchNorm2d(out_channels)
-        self.act = nn.ReLU()
         self.down: nn.Module | None = None
         if with_res:
             self.down = (nn.Identity() if in_channels == out_channels
