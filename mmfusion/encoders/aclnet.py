@@ -34,8 +34,8 @@ Differences from the official code (deliberate): the banks are tensors (buffers,
 state dict) updated from the *global* batch - under ``torch.distributed`` every rank all-gathers
 the projections, labels and predictions first, so the memory, confusion counts and prototypes are
 identical on all ranks and equal to a single process fed the global batch (the official Python
-lists are per rank); the loss of each rank is the mean over its own samples, gradients flow only
-through its own samples (as DDP expects). Epochs are announced with
+lists are per rank); the loss of each rank is the mean over its own samples and the gathers are
+differentiable, so after DDP's gradient averaging the update equals the single-process one. Epochs are announced with
 :meth:`InterAffinityContrastiveLoss.set_epoch` (1-based) instead of a training hook.
 
 Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, 384); ``forward(x, return_aux=True)`` ->
@@ -219,23 +219,25 @@ def _gather(x: Tensor) -> Tensor:
 
 
 def _gather_with_grad(x: Tensor) -> tuple[Tensor, int]:
-    """Global batch with this rank's rows keeping their gradient; returns (global, offset)."""
+    """Global batch in rank order, differentiable: the backward pass sums every rank's gradient
+    into the owner of each row, so with DDP's gradient averaging the update equals a single
+    process fed the global batch. Returns (global batch, row offset of this rank)."""
     rank, world = _world()
     if world == 1:
         return x, 0
-    full = _gather(x)
-    b = x.shape[0]
-    return torch.cat([full[: rank * b], x, full[(rank + 1) * b:]]), rank * b
+    from torch.distributed.nn.functional import all_gather  # deferred: only under torch.distributed
+
+    return torch.cat(all_gather(x.contiguous())), rank * x.shape[0]
 
 
 def _all_reduce_sum(x: Tensor) -> Tensor:
-    """Sum of ``x`` over ranks; the value is global, the gradient flows through the local term."""
+    """Differentiable sum of ``x`` over ranks (identity in a single process)."""
     _, world = _world()
     if world == 1:
         return x
-    total = x.detach().clone()
-    dist.all_reduce(total)
-    return total + (x - x.detach())
+    from torch.distributed.nn.functional import all_reduce  # deferred: only under torch.distributed
+
+    return all_reduce(x.contiguous())
 
 
 class IntraAffinityContrastiveLoss(nn.Module):
