@@ -72,3 +72,13 @@ def test_persons_are_pooled_symmetrically(name: str, skeleton) -> None:
     enc = mmfusion.create_model(name).eval()
     x = skeleton(c=c, v=v, m=m)
     torch.testing.assert_close(enc(x), enc(x.flip(-1)), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_runs_under_autocast(name: str, skeleton) -> None:
+    # AMP-ready: graphs, positional maps and banks follow the activations' dtype
+    c, v, m, _ = ZOO[name]
+    enc = mmfusion.create_model(name).eval()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = enc(skeleton(c=c, v=v, m=m))
+    assert y.shape == (2, enc.out_dim) and torch.isfinite(y.float()).all()
