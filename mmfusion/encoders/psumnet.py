@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..data.layouts import NTU25
 from ..errors import ConfigError
 from ..registry import register_model
 from .ctrgcn import CTRGCN, CTRGCN_BLOCKS, _ctrgcn_head
@@ -55,16 +56,12 @@ PSUMNET_STREAMS: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...] | 
     "leg": (PSUMNET_LEG_JOINTS, PSUMNET_LEG_INWARD, ((64, 1), (128, 2), (128, 1), (256, 2))),
 }
 
-_NTU25_INWARD = ((0, 1), (1, 20), (2, 20), (3, 2), (4, 20), (5, 4), (6, 5), (7, 6), (8, 20), (9, 8), (10, 9),
-                 (11, 10), (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18),
-                 (21, 22), (22, 7), (23, 24), (24, 11))
-
-
 def _stream(stream: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
     if stream not in PSUMNET_STREAMS:
         raise ConfigError(f"PSUMNet: unknown stream {stream!r}; known: {sorted(PSUMNET_STREAMS)}")
     joints, edges, blocks = PSUMNET_STREAMS[stream]
-    return joints, edges if edges is not None else _NTU25_INWARD, blocks
+    # the body stream uses CTR-GCN's NTU-25 bones (the official ``ntu_pairs``)
+    return joints, edges if edges is not None else tuple(NTU25.bones), blocks
 
 
 def psumnet_unified_input(x: Tensor, stream: str = "body") -> Tensor:
