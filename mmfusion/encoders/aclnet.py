@@ -125,7 +125,9 @@ class ACLNetBlock(nn.Module):
         super().__init__()
         v = np.asarray(a).shape[-1]
         self.gcn = ACLGraphConv(in_channels, out_channels, a, ratio)
-        self.tcn = MSTCN(out_channels, out_channels, stride=stride, global_branch=True, num_joints=v)
+        # the official dgmstcn always holds 25 joint coefficients (uses the first V): keep that so
+        # 17-joint (K400 / FineGYM) checkpoints load
+        self.tcn = MSTCN(out_channels, out_channels, stride=stride, global_branch=True, num_joints=max(v, 25))
         self.relu = nn.ReLU()
         self.residual: nn.Module | None = None
         if residual:
