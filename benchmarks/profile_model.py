@@ -1,7 +1,7 @@
 """Profile one registered model (torch.profiler, ops sorted by self CPU time).
 
-Uses the batch built from the model's registered config (``common.BenchSpec``); ``--train`` profiles forward + backward + SGD step at
-the spec's training batch, otherwise a batch-1 eval forward.
+Uses the batch built from the model's registered config (``common.BenchSpec``); ``--train``
+profiles forward + backward + SGD step at the spec's training batch, otherwise a batch-1 eval forward.
 
     OMP_NUM_THREADS=2 python benchmarks/profile_model.py xshiftnet_rgb --train [--steps 2] [--rows 25]
 """
