@@ -2,9 +2,9 @@
 
 Every entry returns a :class:`~mmfusion.models.heads.ModalityClassifier` (one class whatever
 the arguments) reading ``batch["skeleton"]`` (N, 3, T, V, M) or ``batch["points"]`` (N, T, P, 3)
-and returning ``{"logits": (N, K), "features": (N, num_features), **aux}``; ``num_classes=0``
-gives the pooled features in the ``"logits"`` slot (timm's contract). The bare encoders are the
-classes (:class:`~mmfusion.encoders.stgcn.STGCN`, ...) or ``model.encoder``.
+and returning ``{"logits": (N, K), "features": (N, D) pooled, **aux}``; ``num_classes=0``
+gives the pooled pre-logits features (N, num_features) in the ``"logits"`` slot (timm's contract).
+The bare encoders are the classes (:class:`~mmfusion.encoders.stgcn.STGCN`, ...) or ``model.encoder``.
 
 Heads follow the official code of each model:
 
@@ -164,7 +164,7 @@ def _mamp(num_classes: int, layout: str, head: Literal["finetune", "linprobe"], 
     inputs=_skeleton(120), num_classes=60, clip_len=120, paper_params=19.57e6, paper_macs=14.1e9,
     source="maoyunyao/MAMP model/transformer.py, measured: encoder 6.34 M, + fine-tune head 19.57 M "
            "(linear probe 6.35 M); 14.1 GMACs for 2 persons x 750 tokens",
-    output='"logits" (N, K), "features" (N, 2048) (linprobe: (N, 256))'))
+    output='"logits" (N, K) (K = 0: (N, 2048); linprobe (N, 256)), "features" (N, 6400) (linprobe (N, 256))'))
 def mamp_transformer(num_classes: int = 60, layout: str = "ntu25", head: Literal["finetune", "linprobe"] = "finetune",
                      dropout: float | None = None, label_smoothing: float | None = None,
                      drop_path_rate: float | None = None, **kwargs: Any) -> ModalityClassifier:
@@ -176,7 +176,7 @@ def mamp_transformer(num_classes: int = 60, layout: str = "ntu25", head: Literal
 @register_model(tags=("model", "skeleton", "test"), cfg=ModelCfg(
     inputs=_skeleton(32), num_classes=60, clip_len=32,
     source="ours: 2 layers, 64-d, 4 heads; fine-tune head with a 128-wide hidden layer",
-    output='"logits" (N, K), "features" (N, 128) (linprobe: (N, 64))'))
+    output='"logits" (N, K) (K = 0: (N, 128); linprobe (N, 64)), "features" (N, 1600) (linprobe (N, 64))'))
 def mamp_transformer_tiny(num_classes: int = 60, layout: str = "ntu25",
                           head: Literal["finetune", "linprobe"] = "finetune", dropout: float | None = None,
                           label_smoothing: float | None = None, drop_path_rate: float | None = None,

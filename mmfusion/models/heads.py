@@ -7,9 +7,11 @@ generic ``modality_classifier`` entry (:mod:`mmfusion.models.unimodal`).
 
 The classifier contract (every registered classifier follows it):
 
-* ``forward(batch)`` with a dict returns ``{"logits": (N, K), "features": (N, D), **aux}``; with
-  a Tensor it returns the logits tensor. With ``num_classes=0`` the head is ``Identity`` and the
-  ``"logits"`` slot (and the tensor output) holds the pooled (N, D) features, exactly like timm.
+* ``forward(batch)`` with a dict returns ``{"logits": (N, K), "features": (N, D), **aux}``
+  (``"features"``: the pooled encoder features before the head); with a Tensor it returns the
+  logits tensor. With ``num_classes=0`` the final layer is ``Identity`` and the ``"logits"`` slot
+  (and the tensor output) holds the pooled (N, num_features) pre-logits features, exactly like
+  timm (num_features = D unless the head has a hidden layer, e.g. MAMP's fine-tune MLP).
 * ``forward_features(batch_or_x)``: the encoder's unpooled output (shape per encoder, below).
 * ``forward_head(x, pre_logits=False)``: pool ``forward_features``' output and classify;
   ``pre_logits=True`` stops before the final linear layer and returns (N, ``num_features``).
@@ -52,13 +54,15 @@ class ModalityClassifier(nn.Module):
 
     ``forward(batch)`` reads ``batch[key]`` (e.g. ``"skeleton"`` (N, C, T, V, M), ``"points"``
     (N, T, P, 3), ``"rgb"`` (N, 3, T, H, W)) and returns
-    ``{"logits": (N, K), "features": (N, num_features), **aux}`` (a Tensor input gives the
-    logits tensor). ``forward_features`` is the encoder's ``forward_features`` (unpooled:
-    ST-GCN / Hyper-GCN (N, M, C', T', V), the skeleton transformer (N, M, T', V, D), the point
-    sequence encoder (N, T, D)) or, for an encoder without one, its plain output. Pooling:
-    ``pool`` when given, else the encoder's ``pool``, else (N, T, D) -> mean over T.
+    ``{"logits": (N, K), "features": (N, D) pooled, **aux}`` (a Tensor input gives the logits
+    tensor; ``num_classes=0``: the (N, num_features) pre-logits in the logits slot).
+    ``forward_features`` is the encoder's ``forward_features`` (unpooled: ST-GCN / Hyper-GCN
+    (N, M, C', T', V), the skeleton transformer (N, M, T', V, D), the point sequence encoder
+    (N, T, D)) or, for an encoder without one, its plain output. Pooling: ``pool`` when given,
+    else the encoder's ``pool``, else (N, T, D) -> mean over T.
     Encoders with ``has_aux = True`` provide ``aux_losses()`` (e.g. Hyper-GCN's ``"loss_div"``),
-    merged into the outputs; :meth:`loss` adds every ``"loss_*"`` entry to the cross-entropy.
+    merged into the outputs (an encoder without it is called as ``encoder(x, return_aux=True)`` ->
+    ``(pooled, aux)``); :meth:`loss` adds every ``"loss_*"`` entry to the cross-entropy.
 
     Head: pooled (N, D) -> [LayerNorm if ``norm``] -> ``pre_logits`` (e.g. MAMP's fine-tune MLP,
     (N, D) -> (N, F)) -> dropout -> Linear(F, K) (Identity for K = 0).
@@ -156,12 +160,18 @@ class ModalityClassifier(nn.Module):
         return x if pre_logits else self.head(self.dropout(x))
 
     def forward(self, batch: Tensor | Mapping[str, Any]) -> Tensor | dict[str, Tensor]:
-        feats = self.forward_head(self.forward_features(batch), pre_logits=True)
-        logits = self.head(self.dropout(feats))
+        aux: dict[str, Tensor] = {}
+        if getattr(self.encoder, "has_aux", False) and not hasattr(self.encoder, "aux_losses"):
+            # older encoders return (features, aux) from forward(x, return_aux=True)
+            pooled, aux = self.encoder(self._input(batch), return_aux=True)
+        else:
+            pooled = self._pool(self.forward_features(batch))
+            if getattr(self.encoder, "has_aux", False):
+                aux = self.encoder.aux_losses()
+        logits = self.head(self.dropout(self.pre_logits(self.norm(pooled))))
         if isinstance(batch, Tensor):
             return logits
-        aux = self.encoder.aux_losses() if getattr(self.encoder, "has_aux", False) else {}
-        return {"logits": logits, "features": feats, **aux}
+        return {"logits": logits, "features": pooled, **aux}
 
     def loss(self, outputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
         """Cross-entropy (with ``label_smoothing``) plus every ``"loss_*"`` auxiliary term."""

@@ -103,7 +103,7 @@ def test_tiny_models_forward_backward_and_batch_contract(name: str) -> None:
     x = skel()
     out = model({"skeleton": x, "label": torch.tensor([1, 2]), "rgb": torch.zeros(1)})
     assert out["logits"].shape == (2, 7)
-    assert out["features"].shape == (2, model.num_features)
+    assert out["features"].shape == (2, model.out_dim)
     assert torch.isfinite(out["logits"]).all()
     loss = model.loss(out, torch.tensor([1, 2]))
     loss.backward()
