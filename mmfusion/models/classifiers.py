@@ -16,7 +16,8 @@ Heads follow the official code of each model:
   T', the V x D joint features concatenated (6,400 for NTU), mean over persons, Linear -> 2048
   -> BatchNorm -> ReLU -> Linear(K); fine-tune defaults drop-path 0.3 and label smoothing 0.1.
   ``head="linprobe"``: mean over all tokens and persons -> BatchNorm1d(affine=False) -> Linear(K)
-  (the linear-probe protocol; freeze the encoder yourself).
+  (the linear-probe protocol; freeze the encoder yourself). ``head="layernorm"``: mmfusion's earlier
+  head (mean-pooled tokens -> LayerNorm -> dropout -> Linear, no regularisation by default).
 * point sequence encoder (ours): mean over frames -> dropout -> Linear.
 """
 
@@ -129,7 +130,10 @@ def hypergcn_tiny(num_classes: int = 60, layout: str = "ntu25", dropout: float =
 
 # -- MAMP transformer -----------------------------------------------------------------------------
 
-def mamp_head(encoder: SkeletonTransformer, num_classes: int, head: Literal["finetune", "linprobe"] = "finetune",
+MampHead = Literal["finetune", "linprobe", "layernorm"]
+
+
+def mamp_head(encoder: SkeletonTransformer, num_classes: int, head: MampHead = "finetune",
               dropout: float = 0.3, hidden_dim: int = 2048, label_smoothing: float = 0.0) -> ModalityClassifier:
     """MAMP's fine-tune or linear-probe head around ``encoder`` (see the module docstring)."""
     if head == "finetune":
@@ -146,10 +150,14 @@ def mamp_head(encoder: SkeletonTransformer, num_classes: int, head: Literal["fin
         bn = nn.BatchNorm1d(encoder.out_dim, affine=False, eps=1e-6)
         return ModalityClassifier(encoder, "skeleton", num_classes, pre_logits=bn, pre_logits_dim=encoder.out_dim,
                                   label_smoothing=label_smoothing, head_init=_xavier_head_init)
-    raise ConfigError(f"mamp_transformer: head must be 'finetune' or 'linprobe', got {head!r}")
+    if head == "layernorm":
+        # mmfusion's earlier head (not MAMP's): mean-pooled tokens -> LayerNorm -> dropout -> Linear
+        return ModalityClassifier(encoder, "skeleton", num_classes, dropout=dropout, norm=True,
+                                  label_smoothing=label_smoothing)
+    raise ConfigError(f"mamp_transformer: head must be 'finetune', 'linprobe' or 'layernorm', got {head!r}")
 
 
-def _mamp(num_classes: int, layout: str, head: Literal["finetune", "linprobe"], hidden_dim: int,
+def _mamp(num_classes: int, layout: str, head: MampHead, hidden_dim: int,
           dropout: float | None, label_smoothing: float | None, drop_path_rate: float | None,
           **kwargs: Any) -> ModalityClassifier:
     finetune = head == "finetune"
@@ -165,7 +173,7 @@ def _mamp(num_classes: int, layout: str, head: Literal["finetune", "linprobe"], 
     source="maoyunyao/MAMP model/transformer.py, measured: encoder 6.34 M, + fine-tune head 19.57 M "
            "(linear probe 6.35 M); 14.1 GMACs for 2 persons x 750 tokens",
     output='"logits" (N, K) (K = 0: (N, 2048); linprobe (N, 256)), "features" (N, 6400) (linprobe (N, 256))'))
-def mamp_transformer(num_classes: int = 60, layout: str = "ntu25", head: Literal["finetune", "linprobe"] = "finetune",
+def mamp_transformer(num_classes: int = 60, layout: str = "ntu25", head: MampHead = "finetune",
                      dropout: float | None = None, label_smoothing: float | None = None,
                      drop_path_rate: float | None = None, **kwargs: Any) -> ModalityClassifier:
     """MAMP encoder (T=120, t_patch 4, 8 layers, 256-d, 8 heads) + the official fine-tune head (default;
@@ -178,7 +186,7 @@ def mamp_transformer(num_classes: int = 60, layout: str = "ntu25", head: Literal
     source="ours: 2 layers, 64-d, 4 heads; fine-tune head with a 128-wide hidden layer",
     output='"logits" (N, K) (K = 0: (N, 128); linprobe (N, 64)), "features" (N, 1600) (linprobe (N, 64))'))
 def mamp_transformer_tiny(num_classes: int = 60, layout: str = "ntu25",
-                          head: Literal["finetune", "linprobe"] = "finetune", dropout: float | None = None,
+                          head: MampHead = "finetune", dropout: float | None = None,
                           label_smoothing: float | None = None, drop_path_rate: float | None = None,
                           **kwargs: Any) -> ModalityClassifier:
     """2 layers, 64-d, 4 heads, t_patch 4, up to 120 frames; MAMP heads at a 128-wide hidden layer."""

@@ -82,6 +82,9 @@ def test_mamp_encoder_and_official_head_parameter_counts() -> None:
     assert n_params(probe) - n_params(probe.encoder) == 256 * 60 + 60
     bn = probe.pre_logits
     assert isinstance(bn, torch.nn.BatchNorm1d) and not bn.affine and bn.eps == 1e-6
+    # mmfusion's earlier head stays available: LayerNorm + Linear on the mean-pooled tokens
+    ln = mamp_transformer(head="layernorm")
+    assert n_params(ln) - n_params(ln.encoder) == 2 * 256 + 256 * 60 + 60
 
 
 def test_mamp_fine_tune_defaults_are_the_official_ones() -> None:
@@ -91,6 +94,8 @@ def test_mamp_fine_tune_defaults_are_the_official_ones() -> None:
     assert model.encoder.blocks[-1].drop_path.p == pytest.approx(0.3)
     probe = mamp_transformer_tiny(head="linprobe")
     assert probe.label_smoothing == 0.0 and probe.encoder.blocks[-1].drop_path.p == 0.0
+    old = mamp_transformer_tiny(head="layernorm")
+    assert old.label_smoothing == 0.0 and old.encoder.blocks[-1].drop_path.p == 0.0
     with pytest.raises(ConfigError, match="finetune"):
         mamp_transformer_tiny(head="mlp")
 
