@@ -18,9 +18,8 @@ the pose nets, CFEM's mapping); ``"positional"`` is ``model(*batch.values())`` i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
@@ -116,7 +115,6 @@ class ModelCfg:
     paper_macs: float | None = None
     source: str = ""
     output: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -197,8 +195,3 @@ def call_model(model: nn.Module, cfg: ModelCfg, batch: Mapping[str, Tensor]) -> 
     if cfg.call == "batch":
         return model(dict(batch))
     return model(*(batch[k] for k in cfg.inputs))
-
-
-def per_sample_numel(cfg: ModelCfg) -> int:
-    """Input values per sample (for quick sizing)."""
-    return sum(math.prod(s.shape) for s in cfg.inputs.values())

@@ -29,7 +29,7 @@ from .model_cfg import ModelCfg, make_inputs
 from .runs import check_state_fits, load_weights, read_safetensors, resolve_checkpoint
 
 __all__ = ["check_state_fits", "create_model", "dummy_inputs", "get_model_cfg", "is_model", "list_models",
-           "load_weights", "model_entrypoint", "read_safetensors", "register_model"]
+           "load_weights", "model_entrypoint", "model_tags", "read_safetensors", "register_model"]
 
 ModelFn = Callable[..., nn.Module]
 
