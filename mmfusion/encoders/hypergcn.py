@@ -223,7 +223,7 @@ class HyperGCNUnit(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: Tensor, num_real: int, stride: int = 1,
                  kernel_size: int = 5, dilations: Sequence[int] = (1, 2), num_subsets: int = 8, k: int = 9,
-                 hyper: bool = True) -> None:
+                 hyper: bool = True, official_init: bool = True) -> None:
         super().__init__()
         self.gcn = HyperGraphConv(in_channels, out_channels, adjacency, num_real, num_subsets, k=k, hyper=hyper)
         self.tcn = MultiScaleTCN(out_channels, out_channels, kernel_size, stride, dilations)
@@ -232,7 +232,11 @@ class HyperGCNUnit(nn.Module):
         else:
             self.residual = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1)),
                                           nn.BatchNorm2d(out_channels))
-            # official unit_tcn init: conv kaiming-normal (fan-out), zero bias; BN weight 1, bias 0
+            if official_init:  # official unit_tcn init: conv kaiming-normal (fan-out), zero bias; BN 1, 0
+                self._official_residual_init()
+
+    def _official_residual_init(self) -> None:
+        if isinstance(self.residual, nn.Sequential):
             nn.init.kaiming_normal_(self.residual[0].weight, mode="fan_out")
             nn.init.zeros_(self.residual[0].bias)
             nn.init.ones_(self.residual[1].weight)
@@ -257,6 +261,8 @@ class HyperGCN(nn.Module):
         k: joints per hyper-edge (9).
         num_person: M for the data BatchNorm over (M, V, embed_dim).
         hyper: use the adaptive hyper-graph term (ablation switch).
+        init: ``"official"`` (residual projections kaiming-normal fan-out, default) or ``"torch"``
+            (PyTorch's default init of those projections, the earlier mmfusion behaviour).
 
     Shapes:
         ``forward(x)``: (N, C, T, V, M) -> (N, out_dim);
@@ -269,8 +275,10 @@ class HyperGCN(nn.Module):
     def __init__(self, layout: SkeletonLayout | str = "ntu25", in_channels: int = 3, embed_dim: int = 128,
                  stages: Sequence[Sequence[int]] = HYPERGCN_BASE_STAGES, num_virtual: int = 3, num_subsets: int = 8,
                  k: int = 9, num_person: int = 2, hyper: bool = True, kernel_size: int = 5,
-                 dilations: Sequence[int] = (1, 2)) -> None:
+                 dilations: Sequence[int] = (1, 2), init: str = "official") -> None:
         super().__init__()
+        if init not in ("official", "torch"):
+            raise ConfigError(f"Hyper-GCN: init must be 'official' or 'torch', got {init!r}")
         self.layout = get_layout(layout)
         v = self.layout.num_joints
         if not stages or not all(stages):
@@ -288,7 +296,8 @@ class HyperGCN(nn.Module):
         for s, widths in enumerate(stages):
             for i, c_out in enumerate(widths):
                 stride = 2 if (s > 0 and i == 0) else 1
-                units.append(HyperGCNUnit(c_in, c_out, adj, v, stride, kernel_size, dilations, num_subsets, k, hyper))
+                units.append(HyperGCNUnit(c_in, c_out, adj, v, stride, kernel_size, dilations, num_subsets, k, hyper,
+                                          official_init=init == "official"))
                 self._skip.append(i >= 2)
                 c_in = c_out
         self._stage_start = [sum(len(st) for st in stages[:s]) for s in range(len(stages))]

@@ -93,8 +93,10 @@ def stgcn_tiny(num_classes: int = 60, layout: str = "ntu25", dropout: float = 0.
 def _hypergcn(stages: Any, embed_dim: int, num_classes: int, layout: str, dropout: float, label_smoothing: float,
               **kwargs: Any) -> ModalityClassifier:
     enc = HyperGCN(layout=layout, embed_dim=embed_dim, stages=stages, **kwargs)
+    # init="torch" (the earlier mmfusion behaviour) also leaves the classifier at PyTorch's default
+    head_init = official_head_init if kwargs.get("init", "official") == "official" else None
     return ModalityClassifier(enc, "skeleton", num_classes, dropout=dropout, label_smoothing=label_smoothing,
-                              head_init=official_head_init)
+                              head_init=head_init)
 
 
 _HYPER_SRC = ("6UOOON9/Hyper-GCN model/hypergcn_base.py / hypergcn_large.py; paper note 1.1 M / 2.3 M, "

@@ -245,6 +245,13 @@ def test_hypergcn_official_init() -> None:
     assert float(proj.bias.abs().max()) == 0.0
     model.reset_classifier(120)
     assert abs(float(model.head.weight.std()) - (2.0 / 120) ** 0.5) < 0.01
+    # init="torch" keeps the earlier (PyTorch default) initialisation of projections and head
+    torch.manual_seed(0)
+    plain = hypergcn_base(init="torch")
+    assert float(plain.encoder.units[3].residual[0].bias.detach().abs().max()) > 0.0
+    assert float(plain.head.weight.detach().std()) < 0.1
+    with pytest.raises(ConfigError, match="init must be"):
+        HyperGCN(init="kaiming")
 
 
 def test_hypergraph_has_k_nearest_incidence() -> None:
