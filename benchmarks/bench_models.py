@@ -1,8 +1,8 @@
 """Every registered model: params, MACs, CPU latency, training throughput, peak memory, FLOP utilisation.
 
-For each name of ``mmfusion.list_models()`` (filtered by ``--models``) and each size of
-``benchmarks/model_inputs.py`` ("paper", "demo"; ``--quick``: demo only), one worker
-subprocess measures, in this order:
+For each name of ``mmfusion.list_models()`` (filtered by ``--models``), at the input of its
+registered config (``mmfusion.get_model_cfg``; size "demo" for the ``test``-tagged CPU variants,
+"paper" for the others; ``--quick``: demo only), one worker subprocess measures, in this order:
 
 * params: of the model as benchmarked (classifiers with their 60 / 10-class head);
 * MACs: ``FlopCounterMode`` FLOPs / 2 of one batch-1 forward in eval mode (see ``flops.py``:
@@ -18,7 +18,7 @@ subprocess measures, in this order:
   ``malloc_trim`` run before each phase; inference at batch 1, training at ``train_batch``
   (weights, gradients, optimizer state and activations created in the phase).
 
-Models without an entry in ``model_inputs.SPECS`` are listed as "no input spec".
+Models registered without a config are listed as "no input spec".
 
     OMP_NUM_THREADS=2 python benchmarks/bench_models.py [--quick] [--models 'xshift*'] [--min-time 1]
 """
@@ -91,7 +91,7 @@ def _phase_peak_mib(start_kib: int) -> float:
 def measure(name: str, size: str, min_time: float) -> dict[str, Any]:
     """All figures of one model at one size (runs inside the worker process)."""
     import flops
-    from model_inputs import get_spec
+    from common import get_spec
 
     import mmfusion
 
@@ -184,7 +184,7 @@ def worker(names: list[str], sizes: list[str], min_time: float, out: Path, max_l
            max_wait: float = 0.0) -> None:
     """Measure ``names`` x ``sizes`` (where a spec exists) in this process; rows are written after
     each measurement, so a crash keeps what was done."""
-    from model_inputs import get_spec
+    from common import get_spec
 
     rows = []
     for name in names:
@@ -234,7 +234,7 @@ def gemm_peak_cpu(n: int = 2048) -> float:
 def run_worker(names: list[str], sizes: list[str], min_time: float, timeout: float,
                quiet: tuple[float, float] = (0.0, 0.0)) -> list[dict[str, Any]]:
     """One subprocess for ``names``; models it did not report (crash, timeout) get an error row."""
-    from model_inputs import get_spec
+    from common import get_spec
 
     out = RESULTS / f".bench_models_{os.getpid()}_{names[0]}.json"
     out.unlink(missing_ok=True)
@@ -289,7 +289,7 @@ def main() -> list[dict[str, Any]]:
                args.max_wait)
         return []
 
-    from model_inputs import SPECS, get_spec
+    from common import get_spec
 
     import mmfusion
 
@@ -307,7 +307,8 @@ def main() -> list[dict[str, Any]]:
     todo: list[str] = []
     for name in names:
         if not any(get_spec(name, s) is not None for s in sizes):
-            reason = "no input spec in benchmarks/model_inputs.py" if name not in SPECS else "no spec at this size"
+            reason = "no input spec (registered without a cfg)" if get_spec(name, "paper") is None and \
+                get_spec(name, "demo") is None else "no spec at this size"
             rows.append({"model": name, "size": ",".join(sizes), "error": reason})
             print(f"  {name}: {reason}", flush=True)
         else:

@@ -62,3 +62,86 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine_info(), **payload}, indent=2, default=str))
     return path
+
+
+# -- model inputs: built from each registered entry's ModelCfg (mmfusion.get_model_cfg) ----------
+
+class BenchSpec:
+    """How to benchmark one registered model, from its :class:`mmfusion.ModelCfg` alone.
+
+    ``size`` is ``"demo"`` for entries tagged ``"test"`` (CPU-sized), else ``"paper"``; the input is the
+    config's. Classifiers are built with ``num_classes = cfg.num_classes or 60`` (the X-ShiftNet
+    streams default to features) and trained with their own ``loss`` (else cross-entropy); other
+    entries (encoders, fusion blocks, pose nets) with the mean square of their float outputs as a proxy.
+    """
+
+    def __init__(self, name: str) -> None:
+        import mmfusion
+        from mmfusion.registry import model_tags
+
+        self.name = name
+        self.cfg = mmfusion.get_model_cfg(name)
+        self.size = "demo" if "test" in model_tags(name) else "paper"
+        self.classifier = self.cfg.kind == "classifier"
+        self.num_classes = (self.cfg.num_classes or 60) if self.classifier else 0
+        self.kwargs: dict[str, Any] = {"num_classes": self.num_classes} if self.classifier else {}
+        self.train_batch = 8 if self.size == "demo" else 2
+        self.note = self.cfg.source
+
+    def batch(self, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+        from mmfusion.model_cfg import make_inputs
+
+        batch = make_inputs(self.cfg, n, seed=seed)
+        if self.classifier:
+            batch["label"] = torch.randint(0, self.num_classes, (n,), generator=torch.Generator().manual_seed(seed))
+        return batch
+
+    def run(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Any:
+        from mmfusion.model_cfg import call_model
+
+        return call_model(model, self.cfg, {k: v for k, v in batch.items() if k in self.cfg.inputs})
+
+    def train_loss(self, model: torch.nn.Module, outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        if self.classifier:
+            if hasattr(model, "loss"):
+                return model.loss(outputs, batch["label"])
+            return F.cross_entropy(outputs["logits"].float(), batch["label"])
+        return sum((t.float().square().mean() for t in _float_tensors(outputs)), torch.zeros(()))
+
+    def describe(self) -> str:
+        return " + ".join(f"{k} " + "x".join(map(str, s.shape)) for k, s in self.cfg.inputs.items())
+
+
+def _float_tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj] if obj.is_floating_point() and obj.requires_grad else []
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _float_tensors(v)]
+    if isinstance(obj, (list, tuple)):  # also named tuples (CFEMOutput)
+        return [t for v in obj for t in _float_tensors(v)]
+    return []
+
+
+def get_spec(name: str, size: str) -> BenchSpec | None:
+    """The benchmark spec of ``name`` at ``size`` ("paper" / "demo"), or None (other size, or no config)."""
+    from mmfusion.errors import ConfigError
+
+    try:
+        spec = BenchSpec(name)
+    except ConfigError:
+        return None
+    return spec if spec.size == size else None
+
+
+def paper_numbers() -> dict[str, tuple[float | None, float | None, str]]:
+    """Published (params, MACs, what the figure counts) of every entry whose config has them."""
+    import mmfusion
+
+    out: dict[str, tuple[float | None, float | None, str]] = {}
+    for name in mmfusion.list_models():
+        cfg = mmfusion.get_model_cfg(name)
+        if cfg.paper_params is not None:
+            out[name] = (cfg.paper_params, cfg.paper_macs, cfg.source)
+    return out

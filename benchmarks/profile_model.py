@@ -1,9 +1,9 @@
 """Profile one registered model (torch.profiler, ops sorted by self CPU time).
 
-Uses the batches of ``model_inputs.py``; ``--train`` profiles forward + backward + SGD step at
-the spec's training batch, otherwise a batch-1 eval forward.
+Uses the batch built from the model's registered config (``common.BenchSpec``); ``--train``
+profiles forward + backward + SGD step at the spec's training batch, otherwise a batch-1 eval forward.
 
-    OMP_NUM_THREADS=2 python benchmarks/profile_model.py xshiftnet_rgb --size paper --train [--steps 2] [--rows 25]
+    OMP_NUM_THREADS=2 python benchmarks/profile_model.py xshiftnet_rgb --train [--steps 2] [--rows 25]
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from model_inputs import get_spec
+from common import get_spec
 from torch.profiler import ProfilerActivity, profile, record_function
 
 import mmfusion
@@ -20,7 +20,6 @@ import mmfusion
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
-    parser.add_argument("--size", default="demo", choices=("paper", "demo"))
     parser.add_argument("--train", action="store_true")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--rows", type=int, default=25)
@@ -28,9 +27,9 @@ def main() -> None:
     parser.add_argument("--shapes", action="store_true", help="group by input shapes too")
     args = parser.parse_args()
 
-    spec = get_spec(args.model, args.size)
+    spec = get_spec(args.model, "paper") or get_spec(args.model, "demo")
     if spec is None:
-        raise SystemExit(f"{args.model}: no input spec at size {args.size!r} in benchmarks/model_inputs.py")
+        raise SystemExit(f"{args.model}: registered without a cfg (mmfusion.get_model_cfg)")
     torch.manual_seed(0)
     model = mmfusion.create_model(args.model, **spec.kwargs)
     if args.train:

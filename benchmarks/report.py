@@ -63,13 +63,13 @@ def models_table(data: dict[str, Any], size: str, clock: str = "cpu") -> str:
 
 
 def paper_table(data: dict[str, Any]) -> str:
-    from model_inputs import PAPER_NUMBERS
+    from common import paper_numbers
 
     import mmfusion
 
     rows = []
     by = {(r["model"], r.get("size")): r for r in data["rows"] if "error" not in r}
-    for name, (p_params, p_macs, what) in PAPER_NUMBERS.items():
+    for name, (p_params, p_macs, what) in paper_numbers().items():
         default = sum(p.numel() for p in mmfusion.create_model(name).parameters())
         r = by.get((name, "paper"))
         rows.append([f"`{name}`", what, p_params / 1e6 if p_params else None, f"{default:,}",

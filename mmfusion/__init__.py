@@ -3,14 +3,19 @@
 Data flows one way: files -> readers (:mod:`mmfusion.data`) -> samples (dict of modality
 tensors) -> encoders (:mod:`mmfusion.encoders`) -> fusion blocks (:mod:`mmfusion.fusion`)
 -> heads / models (:mod:`mmfusion.models`), trained by :mod:`mmfusion.engine`.
+
+``import mmfusion`` is light (torch, the registry, the typed configs); the model zoo is imported
+on the first registry call (:func:`list_models`, :func:`create_model`, :func:`get_model_cfg`).
 """
 
 from .errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError, MMFusionError
-from .registry import create_model, is_model, list_models, register_model
+from .model_cfg import InputSpec, ModelCfg
+from .registry import create_model, dummy_inputs, get_model_cfg, is_model, list_models, register_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError", "ConfigError", "DataFormatError", "MMFusionError", "MissingModalityError",
-    "create_model", "is_model", "list_models", "register_model", "__version__",
+    "InputSpec", "ModelCfg", "create_model", "dummy_inputs", "get_model_cfg", "is_model", "list_models",
+    "register_model", "__version__",
 ]

@@ -1,4 +1,4 @@
-"""A timm-style model registry.
+"""A timm-style model registry with a typed config beside every entry.
 
 Model files decorate an entry function with :func:`register_model`; users call
 :func:`create_model` with the registered name and keyword overrides::
@@ -6,47 +6,58 @@ Model files decorate an entry function with :func:`register_model`; users call
     import mmfusion
     model = mmfusion.create_model("xshiftnet_rgb", num_classes=60)
     mmfusion.list_models("xshift*")
+    cfg = mmfusion.get_model_cfg("xshiftnet_rgb")          # ModelCfg: inputs, classes, paper figures
+    batch = mmfusion.dummy_inputs("xshiftnet_rgb", batch_size=2)
 
-Entry functions take keyword arguments only and return an ``nn.Module``. The module that
-defines them must be imported by ``mmfusion.models`` so that registration happens on
-``import mmfusion``.
+Entry functions take keyword arguments only and return ONE class of ``nn.Module`` whatever the
+keyword arguments. Registration is explicit: :mod:`mmfusion.models` imports every module that
+registers models by name; :func:`list_models` and friends import it on first use, so
+``import mmfusion`` stays light. Weights and run folders: :mod:`mmfusion.runs`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
-import re
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
-from .errors import CheckpointError, ConfigError
+from .errors import ConfigError
+from .model_cfg import ModelCfg, make_inputs
+from .runs import check_state_fits, load_weights, read_safetensors, resolve_checkpoint
+
+__all__ = ["check_state_fits", "create_model", "dummy_inputs", "get_model_cfg", "is_model", "list_models",
+           "load_weights", "model_entrypoint", "model_tags", "read_safetensors", "register_model"]
 
 ModelFn = Callable[..., nn.Module]
 
 _model_entrypoints: dict[str, ModelFn] = {}
 _model_to_module: dict[str, str] = {}
 _model_tags: dict[str, tuple[str, ...]] = {}
+_model_cfgs: dict[str, ModelCfg] = {}
 
 
-def register_model(fn: ModelFn | None = None, *, name: str | None = None,
-                   tags: tuple[str, ...] = ()) -> Any:
-    """Register a model entry function (usable as ``@register_model`` or ``@register_model(name=...)``).
+def register_model(fn: ModelFn | None = None, *, name: str | None = None, tags: tuple[str, ...] = (),
+                   cfg: ModelCfg | None = None) -> Any:
+    """Register a model entry function (usable as ``@register_model`` or ``@register_model(cfg=...)``).
 
-    ``tags`` group models for listing (``"encoder"``, ``"fusion"``, ``"skeleton"``, ``"test"`` ...).
+    ``tags`` group models for listing (``"encoder"``, ``"fusion"``, ``"skeleton"``, ``"test"`` ...);
+    ``cfg`` is the entry's :class:`~mmfusion.model_cfg.ModelCfg` (inputs, classes, paper figures).
+    Registering a name twice from different modules is a :class:`ConfigError`: one silently
+    replacing the other would change what ``create_model`` builds.
     """
 
     def deco(f: ModelFn) -> ModelFn:
         key = name or f.__name__
         if key in _model_entrypoints and _model_to_module[key] != f.__module__:
-            warnings.warn(f"model {key!r} re-registered by {f.__module__}", stacklevel=2)
+            raise ConfigError(f"model {key!r} registered by both {_model_to_module[key]} and {f.__module__}")
         _model_entrypoints[key] = f
         _model_to_module[key] = f.__module__
         _model_tags[key] = tuple(tags)
+        if cfg is not None:
+            _model_cfgs[key] = cfg
         return f
 
     return deco(fn) if fn is not None else deco
@@ -83,88 +94,78 @@ def create_model(name: str, checkpoint: str | Path | None = None, **kwargs: Any)
 
     Args:
         name: registered model name (see :func:`list_models`).
-        checkpoint: optional path to a ``.safetensors`` file or a run folder written by the
-            engine (``model.safetensors`` + ``config.json``). The JSON's ``model_kwargs``
-            are used as defaults, explicit ``kwargs`` win. Weights load with ``strict=True``.
+        checkpoint: optional path to a ``.safetensors`` file or a run folder
+            (``model.safetensors`` + ``config.json``, see :mod:`mmfusion.runs`). The JSON's
+            ``model_kwargs`` are used as defaults, explicit ``kwargs`` win. Weights load with
+            ``strict=True``.
         **kwargs: passed to the entry function; ``None`` values are dropped (timm semantics).
     """
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     weights: Path | None = None
     if checkpoint is not None:
-        ckpt = Path(checkpoint)
-        if ckpt.is_dir():
-            cfg_file = ckpt / "config.json"
-            if cfg_file.exists():
-                cfg = json.loads(cfg_file.read_text())
-                if cfg.get("model_name", name) != name:
-                    raise CheckpointError(f"{cfg_file}: checkpoint is for model {cfg['model_name']!r}, not {name!r}")
-                kwargs = {**cfg.get("model_kwargs", {}), **kwargs}
-            ckpt = ckpt / "model.safetensors"
-        if not ckpt.exists():
-            raise CheckpointError(f"{ckpt}: checkpoint file not found")
-        weights = ckpt
+        weights, saved = resolve_checkpoint(checkpoint, name)
+        kwargs = {**saved, **kwargs}
     model = model_entrypoint(name)(**kwargs)
     if weights is not None:
         load_weights(model, weights)
     return model
 
 
-def read_safetensors(path: str | Path) -> dict[str, Any]:
-    """All tensors of a safetensors file (CPU); an unreadable file is a :class:`CheckpointError` naming it."""
-    from safetensors.torch import load_file
+def model_tags(name: str) -> tuple[str, ...]:
+    """The tags ``name`` was registered with."""
+    model_entrypoint(name)
+    return _model_tags[name]
 
+
+def get_model_cfg(name: str) -> ModelCfg:
+    """The :class:`~mmfusion.model_cfg.ModelCfg` registered with ``name``."""
+    model_entrypoint(name)
     try:
-        return load_file(str(path))
-    except Exception as exc:  # safetensors raises several unrelated types on bad files
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+        return _model_cfgs[name]
+    except KeyError:
+        raise ConfigError(f"model {name!r} ({_model_to_module[name]}) was registered without a cfg") from None
 
 
-def check_state_fits(module: nn.Module, state: Mapping[str, Any], path: str | Path, what: str | None = None,
-                     strict: bool = True) -> None:
-    """Raise :class:`CheckpointError` unless ``state`` can be loaded into ``module``.
+def dummy_inputs(name: str, batch_size: int = 2, **overrides: Any) -> dict[str, Tensor]:
+    """A valid batch for ``name`` built from its config alone.
 
-    A shape mismatch is always an error and names the first mismatching key (in the module's
-    ``state_dict`` order) with both shapes; with ``strict`` missing / unexpected keys are too.
-    ``what`` names the target in the message (default: the module's class name).
+    ``overrides``: ``seed``, ``clip_len`` (resize every ``T`` axis), ``shapes`` (per-sample shapes by
+    key), ``device``, ``labels`` (add ``"label"`` class ids); see :func:`mmfusion.model_cfg.make_inputs`.
     """
-    what = what or type(module).__name__
-    own = module.state_dict()
-    for key, value in own.items():
-        # torch reports every size mismatch in one long RuntimeError without the file; name both here
-        if key in state and tuple(value.shape) != tuple(state[key].shape):
-            raise CheckpointError(
-                f"{path}: weights do not fit {what}: {key!r} has shape {tuple(state[key].shape)} "
-                f"in the checkpoint, {tuple(value.shape)} in the model")
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if strict and (missing or unexpected):
-        raise CheckpointError(f"{path}: weights do not fit {what}: missing={missing[:5]} unexpected={unexpected[:5]}")
+    return make_inputs(get_model_cfg(name), batch_size, **overrides)
 
 
-def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> None:
-    """Load safetensors weights into ``model``; a mismatch is a :class:`CheckpointError`.
-
-    The error names the file and, for a shape mismatch, the first mismatching key (in the model's
-    ``state_dict`` order) with both shapes. ``strict=False`` tolerates missing / unexpected keys,
-    never a wrong shape.
-    """
-    state = read_safetensors(path)
-    check_state_fits(model, state, path, strict=strict)
-    try:
-        model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # anything torch still refuses (e.g. a module's own load hook)
-        found = re.search(r"for (\S+?):", str(exc))
-        first = found.group(1) if found else next(iter(state), "<empty>")
-        raise CheckpointError(f"{path}: weights do not fit {type(model).__name__} (first mismatching key "
-                              f"{first!r}): {exc}") from exc
-
+#: every module that registers models, by name; a new model file needs its line here. Imported
+#: on first use of the registry (not by ``import mmfusion``); a module that fails to import
+#: raises instead of leaving its models silently missing.
+MODEL_MODULES: tuple[str, ...] = (
+    "mmfusion.encoders.frame2d",
+    "mmfusion.encoders.xshiftnet",
+    "mmfusion.encoders.stgcn",
+    "mmfusion.encoders.hypergcn",
+    "mmfusion.encoders.skeleton_transformer",
+    "mmfusion.encoders.point_sequence",
+    "mmfusion.fusion.mcu",
+    "mmfusion.fusion.cfem",
+    "mmfusion.fusion.pose_guided_attention",
+    "mmfusion.models.classifiers",
+    "mmfusion.models.unimodal",
+    "mmfusion.models.mmixer",
+    "mmfusion.models.epam_net",
+    "mmfusion.models.deform3d",
+    "mmfusion.pose.pointnet_pose",
+    "mmfusion.pose.a2j",
+)
 
 _imported = False
 
 
 def _ensure_imported() -> None:
-    """Import the model zoo lazily so that ``mmfusion.registry`` itself stays light."""
+    """Import every module of :data:`MODEL_MODULES` (once; they register their entries)."""
     global _imported
     if not _imported:
+        import importlib
+
+        for module in MODEL_MODULES:
+            importlib.import_module(module)
         _imported = True
-        import mmfusion.models  # noqa: F401

@@ -1,8 +1,10 @@
 """Unimodal encoders: plain ``nn.Module``\\ s that take one tensor and return features (``out_dim``).
 
-Every module here is imported by the registry, so each encoder is also a registered name
-(``mmfusion.create_model(name, **cfg)``, ``mmfusion.list_models(tag="encoder")``); import the
-classes directly to use them inside your own models.
+Public classes are exported lazily (``from mmfusion.encoders import XShiftNet, STGCN, HyperGCN``):
+a submodule is imported on first access. Registered entries built on them:
+``mmfusion.list_models(tag="encoder")`` (bare encoders) and the classifiers of
+:mod:`mmfusion.models.classifiers` (``stgcn``, ``hypergcn_*``, ``mamp_transformer*``,
+``point_sequence_encoder*``).
 
 * :mod:`.frame2d` -- ``FrameEncoder2D``: a timm 2-D CNN per frame, (N, C, T, H, W) -> (N, T, D)
   (``frame_resnet18``, ``frame_resnet34``, ``frame_tiny``; RGB, depth or IR stems).
@@ -15,7 +17,62 @@ classes directly to use them inside your own models.
 * :mod:`.point_sequence` -- per-frame PointNet++ + temporal transformer, points (N, T, P, 3) -> (N, D);
   :mod:`.pointnet2` -- the batched pure-torch FPS / ball-query / set-abstraction operators.
 
-With ``num_classes`` the registered skeleton and point entries wrap the encoder in
-:class:`mmfusion.models.heads.ModalityClassifier` (reads ``batch["skeleton"]`` / ``batch["points"]``).
+Encoders expose ``forward(x)`` (pooled (N, D) or, for the frame / X-ShiftNet encoders, their
+documented maps), ``forward_features(x)`` (unpooled), ``pool`` and ``out_dim``; the registered
+classifiers wrap them in :class:`mmfusion.models.heads.ModalityClassifier`.
 See docs/models.md for the table of all registered models.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> submodule, resolved on first access (frame2d pulls in timm: the package stays light)
+_EXPORTS: dict[str, str] = {
+    "FrameEncoder2D": "frame2d",
+    "channels_of": "frame2d",
+    "XShiftNet": "xshiftnet",
+    "XShiftNetClassifier": "xshiftnet",
+    "XShiftBlock": "xshiftnet",
+    "ClipHead": "xshiftnet",
+    "TemporalShift": "temporal_shift",
+    "temporal_shift": "temporal_shift",
+    "STGCN": "stgcn",
+    "STGCNBlock": "stgcn",
+    "SpatialGraphConv": "stgcn",
+    "check_skeleton": "stgcn",
+    "HyperGCN": "hypergcn",
+    "HyperGCNUnit": "hypergcn",
+    "HyperGraphConv": "hypergcn",
+    "MultiScaleTCN": "hypergcn",
+    "hyper_joint_diversity_loss": "hypergcn",
+    "SkeletonTransformer": "skeleton_transformer",
+    "TransformerBlock": "skeleton_transformer",
+    "PointSequenceEncoder": "point_sequence",
+    "normalize_clip": "point_sequence",
+    "SetAbstraction": "pointnet2",
+    "GlobalSetAbstraction": "pointnet2",
+    "farthest_point_sample": "pointnet2",
+    "ball_query": "pointnet2",
+    "DropPath": "layers",
+    "Mlp": "layers",
+    "spatial_partition": "graph",
+    "uniform_partition": "graph",
+    "distance_partition": "graph",
+    "virtual_joint_adjacency": "graph",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value  # later look-ups skip this hook
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

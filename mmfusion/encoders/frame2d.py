@@ -23,6 +23,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..model_cfg import ModelCfg, frames_input
 from ..registry import check_state_fits, read_safetensors, register_model
 from .temporal_shift import temporal_shift
 
@@ -197,19 +198,27 @@ def _build(backbone: str, modality: str | None, in_chans: int | None, **kwargs: 
     return FrameEncoder2D(backbone=backbone, in_chans=in_chans, **kwargs)
 
 
-@register_model(tags=("encoder", "rgb", "depth", "ir"))
+def _cfg(frames: int, size: int, dim: int, paper: float | None = None, source: str = "") -> ModelCfg:
+    return ModelCfg(inputs={"rgb": frames_input("rgb", frames, size)}, kind="encoder", clip_len=frames,
+                    call="positional", paper_params=paper, source=source,
+                    output=f"(N, T, {dim}) per-frame features (tensor in, tensor out; modality='depth'/'ir': C = 1)")
+
+
+@register_model(tags=("encoder", "rgb", "depth", "ir"), cfg=_cfg(
+    16, 112, 512, 11.69e6, "torchvision / timm ResNet-18: 11.69 M with its 1000-class fc (513,000)"))
 def frame_resnet18(modality: str | None = None, in_chans: int | None = None, **kwargs: Any) -> nn.Module:
     """Frame-wise ResNet-18: (N, C, T, H, W) -> (N, T, 512); ``modality`` "rgb" (3 ch) / "depth" / "ir" (1 ch)."""
     return _build("resnet18", modality, in_chans, **kwargs)
 
 
-@register_model(tags=("encoder", "rgb", "depth", "ir"))
+@register_model(tags=("encoder", "rgb", "depth", "ir"), cfg=_cfg(
+    16, 112, 512, 21.80e6, "torchvision / timm ResNet-34: 21.80 M with its 1000-class fc"))
 def frame_resnet34(modality: str | None = None, in_chans: int | None = None, **kwargs: Any) -> nn.Module:
     """Frame-wise ResNet-34: (N, C, T, H, W) -> (N, T, 512)."""
     return _build("resnet34", modality, in_chans, **kwargs)
 
 
-@register_model(tags=("encoder", "rgb", "depth", "ir", "test"))
+@register_model(tags=("encoder", "rgb", "depth", "ir", "test"), cfg=_cfg(8, 48, 96, source="timm test_resnet"))
 def frame_tiny(modality: str | None = None, in_chans: int | None = None, **kwargs: Any) -> nn.Module:
     """CPU-sized frame encoder (timm ``test_resnet``, 0.37 M params): (N, C, T, H, W) -> (N, T, 96)."""
     return _build("test_resnet", modality, in_chans, **kwargs)

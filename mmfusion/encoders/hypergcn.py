@@ -29,13 +29,18 @@ straight to the hand; mmfusion's NTU25 bones are ST-GCN's); the fixed adjacency 
 include: 9 x 8 x 28 x 28 = 56,448 extra); the three hyper joints start from independent
 random vectors (the official code repeats one random vector).
 
-Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, out_dim); ``forward_maps``: -> (N, M, out_dim, T/4, V).
+Initialisation follows the official code: residual projections kaiming-normal (fan-out) with zero
+bias, the classifier N(0, sqrt(2 / K)) (:func:`official_head_init`, used by the registered
+``hypergcn_*`` classifiers in :mod:`mmfusion.models.classifiers`).
+
+Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, out_dim); ``forward_features`` (= ``forward_maps``):
+-> (N, M, out_dim, T/4, V).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -43,12 +48,11 @@ from torch import Tensor, nn
 
 from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
-from ..registry import register_model
 from .graph import virtual_joint_adjacency
-from .stgcn import _maybe_head, check_skeleton
+from .stgcn import STGCN, check_skeleton
 
 __all__ = ["HyperGCN", "HyperGraphConv", "MultiScaleTCN", "HyperGCNUnit", "hyper_joint_diversity_loss",
-           "hypergcn_base", "hypergcn_large", "hypergcn_tiny"]
+           "official_head_init"]
 
 HYPERGCN_BASE_STAGES: tuple[tuple[int, ...], ...] = ((128, 128, 128), (256, 256, 256), (256, 256, 256))
 HYPERGCN_LARGE_STAGES: tuple[tuple[int, ...], ...] = ((128, 128, 128), (256, 256, 256), (512, 512, 512))
@@ -219,7 +223,7 @@ class HyperGCNUnit(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: Tensor, num_real: int, stride: int = 1,
                  kernel_size: int = 5, dilations: Sequence[int] = (1, 2), num_subsets: int = 8, k: int = 9,
-                 hyper: bool = True) -> None:
+                 hyper: bool = True, official_init: bool = True) -> None:
         super().__init__()
         self.gcn = HyperGraphConv(in_channels, out_channels, adjacency, num_real, num_subsets, k=k, hyper=hyper)
         self.tcn = MultiScaleTCN(out_channels, out_channels, kernel_size, stride, dilations)
@@ -228,6 +232,15 @@ class HyperGCNUnit(nn.Module):
         else:
             self.residual = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1)),
                                           nn.BatchNorm2d(out_channels))
+            if official_init:  # official unit_tcn init: conv kaiming-normal (fan-out), zero bias; BN 1, 0
+                self._official_residual_init()
+
+    def _official_residual_init(self) -> None:
+        if isinstance(self.residual, nn.Sequential):
+            nn.init.kaiming_normal_(self.residual[0].weight, mode="fan_out")
+            nn.init.zeros_(self.residual[0].bias)
+            nn.init.ones_(self.residual[1].weight)
+            nn.init.zeros_(self.residual[1].bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.tcn(self.gcn(x)) + self.residual(x))
@@ -248,6 +261,8 @@ class HyperGCN(nn.Module):
         k: joints per hyper-edge (9).
         num_person: M for the data BatchNorm over (M, V, embed_dim).
         hyper: use the adaptive hyper-graph term (ablation switch).
+        init: ``"official"`` (residual projections kaiming-normal fan-out, default) or ``"torch"``
+            (PyTorch's default init of those projections, the earlier mmfusion behaviour).
 
     Shapes:
         ``forward(x)``: (N, C, T, V, M) -> (N, out_dim);
@@ -260,8 +275,10 @@ class HyperGCN(nn.Module):
     def __init__(self, layout: SkeletonLayout | str = "ntu25", in_channels: int = 3, embed_dim: int = 128,
                  stages: Sequence[Sequence[int]] = HYPERGCN_BASE_STAGES, num_virtual: int = 3, num_subsets: int = 8,
                  k: int = 9, num_person: int = 2, hyper: bool = True, kernel_size: int = 5,
-                 dilations: Sequence[int] = (1, 2)) -> None:
+                 dilations: Sequence[int] = (1, 2), init: str = "official") -> None:
         super().__init__()
+        if init not in ("official", "torch"):
+            raise ConfigError(f"Hyper-GCN: init must be 'official' or 'torch', got {init!r}")
         self.layout = get_layout(layout)
         v = self.layout.num_joints
         if not stages or not all(stages):
@@ -279,7 +296,8 @@ class HyperGCN(nn.Module):
         for s, widths in enumerate(stages):
             for i, c_out in enumerate(widths):
                 stride = 2 if (s > 0 and i == 0) else 1
-                units.append(HyperGCNUnit(c_in, c_out, adj, v, stride, kernel_size, dilations, num_subsets, k, hyper))
+                units.append(HyperGCNUnit(c_in, c_out, adj, v, stride, kernel_size, dilations, num_subsets, k, hyper,
+                                          official_init=init == "official"))
                 self._skip.append(i >= 2)
                 c_in = c_out
         self._stage_start = [sum(len(st) for st in stages[:s]) for s in range(len(stages))]
@@ -310,43 +328,23 @@ class HyperGCN(nn.Module):
                 first = y
         return y.view(n, m, *y.shape[1:])
 
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Unpooled (N, M, out_dim, T', V) maps (same as :meth:`forward_maps`)."""
+        return self.forward_maps(x)
+
+    pool = staticmethod(STGCN.pool)  # (N, M, C, T', V) -> (N, C): the official mean over (T, V, M)
+
+    def aux_losses(self) -> dict[str, Tensor]:
+        """``{"loss_div": scalar}``: the hyper-joint diversity loss (depends on parameters only)."""
+        return {"loss_div": hyper_joint_diversity_loss(self.hyper_joints())}
+
     def forward(self, x: Tensor, return_aux: bool = False) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
-        feats = self.forward_maps(x).mean(dim=(3, 4)).mean(dim=1)
+        feats = self.pool(self.forward_maps(x))
         if return_aux:
-            return feats, {"loss_div": hyper_joint_diversity_loss(self.hyper_joints())}
+            return feats, self.aux_losses()
         return feats
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        """Pooled (N, out_dim) features."""
-        return self.forward(x)  # type: ignore[return-value]
 
-
-def _build(stages: Sequence[Sequence[int]], embed_dim: int, num_classes: int | None, layout: str,
-           dropout: float, label_smoothing: float, **kwargs: Any) -> nn.Module:
-    enc = HyperGCN(layout=layout, embed_dim=embed_dim, stages=stages, **kwargs)
-    return _maybe_head(enc, num_classes, dropout=dropout, label_smoothing=label_smoothing)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def hypergcn_base(num_classes: int | None = None, layout: str = "ntu25", dropout: float = 0.0,
-                  label_smoothing: float = 0.1, **kwargs: Any) -> nn.Module:
-    """Hyper-GCN base (128-256-256, 9 units, 3 hyper joints); (N, C, T, V, M) -> (N, 256).
-
-    With ``num_classes`` a :class:`~mmfusion.models.heads.ModalityClassifier` whose ``loss`` is
-    CE(label smoothing 0.1) + diversity loss, as in the official training script.
-    """
-    return _build(HYPERGCN_BASE_STAGES, 128, num_classes, layout, dropout, label_smoothing, **kwargs)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def hypergcn_large(num_classes: int | None = None, layout: str = "ntu25", dropout: float = 0.0,
-                   label_smoothing: float = 0.1, **kwargs: Any) -> nn.Module:
-    """Hyper-GCN large (last stage 512); (N, C, T, V, M) -> (N, 512)."""
-    return _build(HYPERGCN_LARGE_STAGES, 128, num_classes, layout, dropout, label_smoothing, **kwargs)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def hypergcn_tiny(num_classes: int | None = None, layout: str = "ntu25", dropout: float = 0.0,
-                  label_smoothing: float = 0.1, **kwargs: Any) -> nn.Module:
-    """Hyper-GCN with 32-64 channels in 2 stages of 3 units for demos/tests; -> (N, 64)."""
-    return _build(HYPERGCN_TINY_STAGES, 32, num_classes, layout, dropout, label_smoothing, **kwargs)
+def official_head_init(fc: nn.Linear) -> None:
+    """The official (CTR-GCN lineage) classifier init: weights N(0, sqrt(2 / K)); PyTorch's default bias."""
+    nn.init.normal_(fc.weight, 0.0, math.sqrt(2.0 / fc.out_features))

@@ -15,25 +15,22 @@ frame-level features (no point-level temporal correspondence). It costs a fracti
 point-tube transformer, needs no compiled operator, and its per-frame features
 ``(N, T, D)`` align with other modalities' frame features for fusion.
 
-Shapes: ``forward(x)``: (N, T, P, 3) -> (N, D); ``forward_frames(x)``: -> (N, T, D);
+Shapes: ``forward(x)``: (N, T, P, 3) -> (N, D); ``forward_features(x)`` (= ``forward_frames``): -> (N, T, D);
 ``forward_spatial(x)``: -> (N, T, F) per-frame PointNet++ features before the transformer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..registry import register_model
 from .pointnet2 import GlobalSetAbstraction, SetAbstraction
 from .skeleton_transformer import TransformerBlock
-from .stgcn import _maybe_head
 
-__all__ = ["PointSequenceEncoder", "normalize_clip", "point_sequence_encoder", "point_sequence_encoder_tiny"]
+__all__ = ["PointSequenceEncoder", "normalize_clip", "SA_TINY"]
 
 #: (npoint, radius, nsample, mlp widths) per SA level; radii in clip-normalised units.
 SA_BASE: tuple[tuple[int, float, int, tuple[int, ...]], ...] = (
@@ -134,31 +131,15 @@ class PointSequenceEncoder(nn.Module):
             f = blk(f)
         return self.norm(f)
 
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Unpooled (N, T, D) frame features (same as :meth:`forward_frames`)."""
+        return self.forward_frames(x)
+
+    @staticmethod
+    def pool(frames: Tensor) -> Tensor:
+        """(N, T, D) -> (N, D): mean over frames."""
+        return frames.mean(dim=1)
+
     def forward(self, x: Tensor) -> Tensor:
         """(N, T, P, 3) -> (N, D): mean of the frame features."""
-        return self.forward_frames(x).mean(dim=1)
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        """Pooled (N, D) features (same as :meth:`forward`)."""
-        return self.forward(x)
-
-
-def _build(num_classes: int | None, dropout: float, **kwargs: Any) -> nn.Module:
-    return _maybe_head(PointSequenceEncoder(**kwargs), num_classes, key="points", dropout=dropout)
-
-
-@register_model(tags=("encoder", "points", "model"))
-def point_sequence_encoder(num_classes: int | None = None, dropout: float = 0.0, **kwargs: Any) -> nn.Module:
-    """PointNet++ SSG per frame (512/0.1/32, 128/0.2/64, global 1024) + 2-layer 256-d temporal
-    transformer; (N, T, P>=512, 3) -> (N, 256). With ``num_classes`` an
-    :class:`~mmfusion.models.heads.ModalityClassifier` reading ``batch["points"]``.
-    """
-    return _build(num_classes, dropout, **kwargs)
-
-
-@register_model(tags=("encoder", "points", "model", "test"))
-def point_sequence_encoder_tiny(num_classes: int | None = None, dropout: float = 0.0, **kwargs: Any) -> nn.Module:
-    """Small variant for demos/tests: SA 64/0.2/16 and 16/0.4/16, global 128, 1-layer 64-d
-    transformer; (N, T, P>=64, 3) -> (N, 64)."""
-    cfg: dict[str, Any] = {"sa": SA_TINY, "global_mlp": (64, 128), "dim": 64, "depth": 1, "num_heads": 4, **kwargs}
-    return _build(num_classes, dropout, **cfg)
+        return self.pool(self.forward_frames(x))

@@ -5,7 +5,9 @@ Facts from the official ``maoyunyao/MAMP`` ``model/transformer.py`` (re-implemen
 
 * a token is one joint over ``t_patch = 4`` frames: T=120 -> 30 x 25 = 750 tokens per person;
 * linear patch embedding of the 4 x 3 values (MAMP uses a Conv2d with kernel = stride =
-  (4, 1), the same map; :meth:`SkeletonTransformer.load_mamp_patch_conv` converts);
+  (4, 1), the same map; :meth:`SkeletonTransformer.load_mamp_patch_conv` converts). Patch
+  features are ordered ``(t, C)`` (frame-major, xyz fastest), the order of MAMP's pre-training
+  ``patchify`` (its motion targets), so raw patches and pretext targets share one layout;
 * factorised additive learned position embeddings: temporal (T/4, D) + spatial (V, D),
   truncated-normal std 0.02;
 * 8 pre-LN ViT blocks, D=256, 8 heads, MLP ratio 4, qkv bias, GELU, full joint-time
@@ -22,19 +24,16 @@ features are averaged over persons.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
-from ..registry import register_model
 from .layers import DropPath, Mlp
-from .stgcn import _maybe_head, check_skeleton
+from .stgcn import check_skeleton
 
-__all__ = ["SkeletonTransformer", "TransformerBlock", "mamp_transformer", "mamp_transformer_tiny"]
+__all__ = ["SkeletonTransformer", "TransformerBlock"]
 
 
 class _Attention(nn.Module):
@@ -91,7 +90,8 @@ class SkeletonTransformer(nn.Module):
         ``forward(x)``: (N, C, T, V, M) -> (N, dim) mean over tokens and persons.
         ``forward_tokens(x, mask=None, keep_idx=None)``: (N, C, T, V, M) -> (N*M, L_keep, dim)
         with L = (T / t_patch) * V tokens, after the final LayerNorm.
-        ``forward_features(x)``: (N, C, T, V, M) -> (N, M, T / t_patch, V, dim).
+        ``forward_features(x)``: (N, C, T, V, M) -> (N, M, T / t_patch, V, dim);
+        ``pool``: -> (N, dim) (mean over tokens, then persons).
     """
 
     def __init__(self, layout: SkeletonLayout | str = "ntu25", in_channels: int = 3, num_frames: int = 120,
@@ -107,7 +107,7 @@ class SkeletonTransformer(nn.Module):
         self.t_patch = t_patch
         self.out_dim = dim
         v = self.layout.num_joints
-        # input features ordered (C, t) so that MAMP's Conv2d weight (D, C, t, 1) reshapes directly
+        # input features ordered (t, C) as MAMP's pre-training patchify; load_mamp_patch_conv permutes
         self.patch_embed = nn.Linear(in_channels * t_patch, dim)
         self.temp_embed = nn.Parameter(torch.zeros(1, num_frames // t_patch, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1, v, dim))
@@ -135,14 +135,14 @@ class SkeletonTransformer(nn.Module):
         return self.layout.num_joints
 
     def patchify(self, x: Tensor) -> Tensor:
-        """(N, C, T, V, M) -> (N*M, T/t_patch, V, C*t_patch) raw patches (features ordered (C, t))."""
+        """(N, C, T, V, M) -> (N*M, T/t_patch, V, t_patch*C) raw patches (features ordered (t, C))."""
         n, c, t, v, m = check_skeleton(x, self.num_joints, self.in_channels, "skeleton transformer")
         if t % self.t_patch or t > self.num_frames:
             raise ConfigError(f"skeleton transformer: T={t} must be a multiple of t_patch={self.t_patch} and "
                               f"<= num_frames={self.num_frames}")
         tp = t // self.t_patch
         y = x.permute(0, 4, 2, 3, 1).reshape(n * m, tp, self.t_patch, v, c)  # (NM, T', t, V, C)
-        return y.permute(0, 1, 3, 4, 2).reshape(n * m, tp, v, c * self.t_patch)
+        return y.permute(0, 1, 3, 2, 4).reshape(n * m, tp, v, self.t_patch * c)
 
     def embed(self, x: Tensor) -> Tensor:
         """(N, C, T, V, M) -> (N*M, T', V, dim) token embeddings plus position embeddings."""
@@ -203,6 +203,11 @@ class SkeletonTransformer(nn.Module):
         tok = self.forward_tokens(x)
         return tok.view(n, m, x.shape[2] // self.t_patch, self.num_joints, self.out_dim)
 
+    @staticmethod
+    def pool(tokens: Tensor) -> Tensor:
+        """(N, M, T', V, dim) -> (N, dim): mean over tokens, then persons."""
+        return tokens.mean(dim=(2, 3)).mean(dim=1)
+
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """(N, C, T, V, M) -> (N, dim): mean over (kept) tokens, then persons."""
         n, m = x.shape[0], x.shape[-1]
@@ -211,11 +216,15 @@ class SkeletonTransformer(nn.Module):
 
     @torch.no_grad()
     def load_mamp_patch_conv(self, weight: Tensor, bias: Tensor) -> None:
-        """Copy MAMP's ``joints_embed.proj`` Conv2d (D, C, t_patch, 1) into the linear embedding."""
+        """Copy MAMP's ``joints_embed.proj`` Conv2d (D, C, t_patch, 1) into the linear embedding.
+
+        The conv's inputs are ordered (C, t); the linear layer reads (t, C) patches, so the
+        weight is permuted to (D, t, C) first.
+        """
         expected = (self.out_dim, self.in_channels, self.t_patch, 1)
         if tuple(weight.shape) != expected:
             raise ConfigError(f"skeleton transformer: patch conv weight {tuple(weight.shape)} != {expected}")
-        self.patch_embed.weight.copy_(weight.reshape(self.out_dim, -1))
+        self.patch_embed.weight.copy_(weight[..., 0].permute(0, 2, 1).reshape(self.out_dim, -1))
         self.patch_embed.bias.copy_(bias)
 
     def extra_repr(self) -> str:
@@ -225,30 +234,3 @@ class SkeletonTransformer(nn.Module):
     def num_tokens(self) -> int:
         """Tokens per person at ``num_frames``."""
         return self.num_frames // self.t_patch * self.num_joints
-
-
-def _build(num_classes: int | None, dropout: float, label_smoothing: float, **kwargs: Any) -> nn.Module:
-    # MAMP-style head on pooled tokens: LayerNorm -> dropout -> Linear
-    return _maybe_head(SkeletonTransformer(**kwargs), num_classes, dropout=dropout, norm=True,
-                       label_smoothing=label_smoothing)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def mamp_transformer(num_classes: int | None = None, layout: str = "ntu25", dropout: float = 0.0,
-                     label_smoothing: float = 0.0, **kwargs: Any) -> nn.Module:
-    """MAMP encoder: T=120, t_patch 4, 8 layers, 256-d, 8 heads; (N, 3, T, V, M) -> (N, 256).
-
-    With ``num_classes`` a :class:`~mmfusion.models.heads.ModalityClassifier` (mean-pooled
-    tokens -> LN -> Linear). MAMP finetuning used drop_path_rate=0.3, dropout 0.3 and label
-    smoothing 0.1.
-    """
-    return _build(num_classes, dropout, label_smoothing, layout=layout, **kwargs)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def mamp_transformer_tiny(num_classes: int | None = None, layout: str = "ntu25", dropout: float = 0.0,
-                          label_smoothing: float = 0.0, **kwargs: Any) -> nn.Module:
-    """2 layers, 64-d, 4 heads, t_patch 4, up to 120 frames; (N, 3, T, V, M) -> (N, 64)."""
-    cfg = {"dim": 64, "depth": 2, "num_heads": 4, **kwargs}
-    return _build(num_classes, dropout, label_smoothing, layout=layout, **cfg)
-

@@ -2,8 +2,16 @@
 Skeleton-Based Action Recognition", AAAI 2018): the baseline every skeleton paper compares with.
 
 Also home of :func:`check_skeleton` (input validation), reused by :mod:`mmfusion.encoders.hypergcn`
-and :mod:`mmfusion.encoders.skeleton_transformer`. With ``num_classes`` the skeleton and point
-entries wrap their encoder in :class:`mmfusion.models.heads.ModalityClassifier` (``_maybe_head``).
+and :mod:`mmfusion.encoders.skeleton_transformer`. The registered classifiers (``stgcn``,
+``stgcn_tiny``) wrap :class:`STGCN` in :class:`mmfusion.models.heads.ModalityClassifier`
+(:mod:`mmfusion.models.classifiers`).
+
+Official defaults (``yysijie/st-gcn``): the data BatchNorm runs over V*C = 75 channels with
+persons folded into the batch (``data_bn="vc"``), the graph is the official NTU matrix
+(``graph="official"``: centre joint 20 (SpineShoulder), neighbours ordered by hop distances cut
+at ``max_hop``, 25 / 40 / 8 non-zeros per partition) and every conv / BN starts from the official
+``weights_init`` (``init="official"``: conv weights N(0, 0.02), zero bias; BN weights N(1, 0.02),
+zero bias). ``data_bn="mvc"``, ``graph="paper"`` and ``init="torch"`` keep the earlier variant.
 
 Shapes: input ``(N, C, T, V, M)`` (C=3 xyz, M persons); persons are folded into the batch
 and the pooled features are averaged over persons at the end.
@@ -14,16 +22,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
-from ..registry import register_model
 from .graph import spatial_partition
 
-__all__ = ["STGCN", "STGCNBlock", "SpatialGraphConv", "check_skeleton", "stgcn", "stgcn_tiny"]
+__all__ = ["STGCN", "STGCNBlock", "SpatialGraphConv", "check_skeleton", "official_stgcn_init"]
+
+#: centre joint of the official ST-GCN graph per layout (0-based; NTU: joint 21 1-based, SpineShoulder)
+OFFICIAL_CENTER: dict[str, int] = {"ntu25": 20}
 
 #: (out_channels, temporal stride) of the ten ST-GCN blocks of the paper / official code.
 STGCN_BLOCKS: tuple[tuple[int, int], ...] = (
@@ -109,6 +120,40 @@ class STGCNBlock(nn.Module):
         return F.relu(y)
 
 
+def official_stgcn_init(module: nn.Module) -> None:
+    """``yysijie/st-gcn``'s ``weights_init`` on every conv / linear / BN of ``module``.
+
+    Conv and linear weights N(0, 0.02) with zero bias; BatchNorm weights N(1, 0.02) with zero
+    bias (affine-free norms are skipped).
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def _stgcn_graph(layout: SkeletonLayout, graph: str | np.ndarray | Tensor, center: int | None,
+                 truncated_hops: bool | None) -> Tensor:
+    if isinstance(graph, (np.ndarray, Tensor)):
+        a = torch.as_tensor(np.asarray(graph, dtype=np.float32))
+        v = layout.num_joints
+        if a.ndim != 3 or a.shape[1:] != (v, v):
+            raise ConfigError(f"ST-GCN: graph must be (K, {v}, {v}) for layout {layout.name}, got {tuple(a.shape)}")
+        return a
+    if graph == "official":
+        c = OFFICIAL_CENTER.get(layout.name, layout.center) if center is None else center
+        hops = True if truncated_hops is None else truncated_hops
+    elif graph == "paper":
+        c, hops = center, bool(truncated_hops)
+    else:
+        raise ConfigError(f"ST-GCN: graph must be 'official', 'paper' or a (K, V, V) array, got {graph!r}")
+    return torch.from_numpy(spatial_partition(layout, center=c, truncated_hops=hops))
+
+
 class STGCN(nn.Module):
     """ST-GCN encoder.
 
@@ -119,29 +164,37 @@ class STGCN(nn.Module):
         temporal_kernel: temporal kernel size (9).
         dropout: dropout inside every block but the first (0.5 in the official NTU configs).
         edge_importance: learnable per-block mask multiplying the adjacency.
-        data_bn: ``"mvc"`` - BatchNorm1d over M*V*C channels (2s-AGCN/CTR-GCN style, needs
-            exactly ``num_person`` persons); ``"vc"`` - over V*C with persons folded into
-            the batch (the official ST-GCN); ``"none"``.
+        data_bn: ``"vc"`` - BatchNorm1d over V*C with persons folded into the batch (the
+            official ST-GCN, default); ``"mvc"`` - over M*V*C channels (2s-AGCN/CTR-GCN style,
+            needs exactly ``num_person`` persons); ``"none"``.
         num_person: M expected by ``data_bn="mvc"``.
-        center, truncated_hops: passed to :func:`~mmfusion.encoders.graph.spatial_partition`.
+        graph: ``"official"`` (default: the ``yysijie/st-gcn`` matrix, centre joint
+            :data:`OFFICIAL_CENTER` of the layout, truncated hop distances), ``"paper"`` (the
+            paper's definition: ``center`` / the layout's centre, exact hop distances), or an
+            explicit (K, V, V) adjacency (e.g. from an :mod:`mmfusion.encoders.graph` builder).
+        center, truncated_hops: override the centre joint / hop truncation of ``graph``.
+        init: ``"official"`` (:func:`official_stgcn_init`, default) or ``"torch"`` (PyTorch defaults).
 
     Shapes:
         ``forward(x)``: (N, C, T, V, M) -> (N, out_dim), averaged over (T', V) and persons.
-        ``forward_maps(x)``: (N, C, T, V, M) -> (N, M, out_dim, T', V) with T' = T / 4 for
-        the default strides.
+        ``forward_features(x)`` (= ``forward_maps``): (N, C, T, V, M) -> (N, M, out_dim, T', V)
+        with T' = T / 4 for the default strides; ``pool`` maps it to (N, out_dim).
     """
 
     def __init__(self, layout: SkeletonLayout | str = "ntu25", in_channels: int = 3,
                  blocks: Sequence[tuple[int, int]] = STGCN_BLOCKS, temporal_kernel: int = 9,
-                 dropout: float = 0.0, edge_importance: bool = True, data_bn: str = "mvc",
-                 num_person: int = 2, center: int | None = None, truncated_hops: bool = False) -> None:
+                 dropout: float = 0.0, edge_importance: bool = True, data_bn: str = "vc",
+                 num_person: int = 2, graph: str | np.ndarray | Tensor = "official", center: int | None = None,
+                 truncated_hops: bool | None = None, init: str = "official") -> None:
         super().__init__()
         self.layout = get_layout(layout)
         if data_bn not in ("mvc", "vc", "none"):
             raise ConfigError(f"ST-GCN: data_bn must be 'mvc', 'vc' or 'none', got {data_bn!r}")
+        if init not in ("official", "torch"):
+            raise ConfigError(f"ST-GCN: init must be 'official' or 'torch', got {init!r}")
         if not blocks:
             raise ConfigError("ST-GCN: needs at least one block")
-        a = torch.from_numpy(spatial_partition(self.layout, center=center, truncated_hops=truncated_hops))
+        a = _stgcn_graph(self.layout, graph, center, truncated_hops)
         self.register_buffer("A", a, persistent=False)
         v = self.layout.num_joints
         self.in_channels = in_channels
@@ -160,6 +213,8 @@ class STGCN(nn.Module):
         self.edge_importance = (nn.ParameterList([nn.Parameter(torch.ones_like(a)) for _ in layers])
                                 if edge_importance else None)
         self.out_dim = c_in
+        if init == "official":
+            official_stgcn_init(self)
 
     def _normalise_input(self, x: Tensor) -> Tensor:
         """(N, C, T, V, M) -> data-BN'd (N*M, C, T, V)."""
@@ -184,34 +239,22 @@ class STGCN(nn.Module):
             y = block(y, a)
         return y.view(n, m, *y.shape[1:])
 
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Unpooled (N, M, out_dim, T', V) feature maps (same as :meth:`forward_maps`)."""
+        return self.forward_maps(x)
+
+    @staticmethod
+    def pool(maps: Tensor) -> Tensor:
+        """(N, M, C, T', V) -> (N, C): mean over time and joints, then persons (the official head's pooling)."""
+        return maps.mean(dim=(3, 4)).mean(dim=1)
+
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, T, V, M) -> (N, out_dim): mean over time, joints, then persons."""
-        return self.forward_maps(x).mean(dim=(3, 4)).mean(dim=1)
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        """Same as :meth:`forward`: pooled (N, out_dim) features."""
-        return self.forward(x)
+        return self.pool(self.forward_maps(x))
 
 
 def _maybe_head(encoder: nn.Module, num_classes: int | None, **head_kw: Any) -> nn.Module:
-    from ..models.heads import with_head  # deferred: importing mmfusion.models imports this module
+    """Compatibility shim for encoder files not yet on the classifier contract (see ``models.heads.with_head``)."""
+    from ..models.heads import with_head  # deferred: encoders sit below models in the layering
 
     return with_head(encoder, num_classes, **head_kw)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def stgcn(num_classes: int | None = None, layout: str = "ntu25", dropout: float = 0.5, **kwargs: Any) -> nn.Module:
-    """ST-GCN, paper configuration (10 blocks, 64-128-256, temporal kernel 9, spatial partitions).
-
-    ``num_classes=None`` returns the bare :class:`STGCN` encoder (N, C, T, V, M) -> (N, 256);
-    otherwise a :class:`~mmfusion.models.heads.ModalityClassifier` (batch dict -> ``{"logits"}``).
-    """
-    return _maybe_head(STGCN(layout=layout, dropout=dropout, **kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def stgcn_tiny(num_classes: int | None = None, layout: str = "ntu25", dropout: float = 0.0,
-               **kwargs: Any) -> nn.Module:
-    """Four-block ST-GCN (32, 64/s2, 64, 128/s2) for demos and tests; (N, C, T, V, M) -> (N, 128)."""
-    kwargs.setdefault("blocks", STGCN_TINY_BLOCKS)
-    return _maybe_head(STGCN(layout=layout, dropout=dropout, **kwargs), num_classes)

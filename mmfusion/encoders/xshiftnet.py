@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError, MissingModalityError
+from ..model_cfg import InputSpec, ModelCfg, frames_input
 from ..registry import register_model
 from .temporal_shift import TemporalShift
 
@@ -247,28 +248,50 @@ class XShiftNet(nn.Module):
 class ClipHead(nn.Module):
     """I3D-style head: (N, C, T, H, W) -> (N, num_classes) via global average pool, dropout, linear.
 
-    The linear layer starts from N(0, init_std) weights and zero bias (mmaction I3DHead).
+    The linear layer starts from N(0, init_std) weights and zero bias (mmaction I3DHead);
+    ``num_classes=0`` makes it ``Identity`` (the head returns the pooled (N, C) features).
     """
 
     def __init__(self, in_dim: int, num_classes: int, dropout: float = 0.5, init_std: float = 0.01) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ConfigError(f"ClipHead: num_classes must be >= 1, got {num_classes}")
+        if num_classes < 0:
+            raise ConfigError(f"ClipHead: num_classes must be >= 0 (0: pooled features), got {num_classes}")
+        self.in_dim, self.init_std = in_dim, init_std
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(in_dim, num_classes)
-        nn.init.normal_(self.fc.weight, std=init_std)
-        nn.init.zeros_(self.fc.bias)
+        self.fc = self._new_fc(num_classes)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _new_fc(self, num_classes: int) -> nn.Module:
+        if num_classes == 0:
+            return nn.Identity()
+        fc = nn.Linear(self.in_dim, num_classes)
+        nn.init.normal_(fc.weight, std=self.init_std)
+        nn.init.zeros_(fc.bias)
+        return fc
+
+    def reset(self, num_classes: int) -> None:
+        """A fresh final layer with ``num_classes`` outputs (0: Identity), on the old layer's device."""
+        device = self.fc.weight.device if isinstance(self.fc, nn.Linear) else None
+        self.fc = self._new_fc(num_classes).to(device) if device is not None else self._new_fc(num_classes)
+
+    @staticmethod
+    def pool(x: Tensor) -> Tensor:
         # mean over (T, H, W) == AdaptiveAvgPool3d(1), and exports to ONNX as a plain ReduceMean
-        return self.fc(self.dropout(x.mean(dim=(2, 3, 4))))
+        return x.mean(dim=(2, 3, 4)) if x.ndim == 5 else x
+
+    def forward(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """(N, C, T, H, W) or pooled (N, C) -> logits (N, K) (``pre_logits``: the pooled (N, C))."""
+        x = self.pool(x)
+        return x if pre_logits else self.fc(self.dropout(x))
 
 
 class XShiftNetClassifier(nn.Module):
     """Single-stream X-ShiftNet action model (unimodal pre-training of an EPAM-Net stream).
 
-    ``forward(batch)`` reads ``batch[modality]`` (N, C, T, H, W) (a bare Tensor is accepted
-    too) and returns ``{"logits": (N, num_classes), "features": (N, out_dim)}``.
+    ``forward(batch)`` reads ``batch[modality]`` (N, C, T, H, W) and returns
+    ``{"logits": (N, num_classes), "features": (N, out_dim)}``; a bare Tensor input returns the
+    logits tensor. ``num_classes=0``: the head is Identity and ``"logits"`` holds the pooled
+    (N, out_dim) features. ``forward_features(x)``: the unpooled conv5 maps
+    (N, out_dim, T, H/stride, W/stride); ``forward_head(maps, pre_logits=False)``.
     """
 
     def __init__(self, backbone: XShiftNet, num_classes: int, modality: str, dropout: float = 0.5) -> None:
@@ -276,17 +299,34 @@ class XShiftNetClassifier(nn.Module):
         self.backbone = backbone
         self.head = ClipHead(backbone.out_dim, num_classes, dropout)
         self.modality = modality
-        self.out_dim = backbone.out_dim
+        self.num_classes = num_classes
+        self.out_dim = self.num_features = backbone.out_dim
 
-    def forward(self, batch: dict[str, Tensor] | Tensor) -> dict[str, Tensor]:
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh final layer with ``num_classes`` outputs (0: Identity)."""
+        if num_classes < 0:
+            raise ConfigError(f"reset_classifier: num_classes must be >= 0, got {num_classes}")
+        self.head.reset(num_classes)
+        self.num_classes = num_classes
+
+    def forward_features(self, batch: dict[str, Tensor] | Tensor) -> Tensor:
+        """Unpooled conv5 maps (N, out_dim, T, H/stride, W/stride)."""
         if isinstance(batch, Tensor):
-            x = batch
-        else:
-            if self.modality not in batch:
-                raise MissingModalityError(self.modality, f"{type(self).__name__} reads batch[{self.modality!r}]")
-            x = batch[self.modality]
-        feats = self.backbone(x)
-        return {"logits": self.head(feats), "features": feats.mean(dim=(2, 3, 4))}
+            return self.backbone(batch)
+        if self.modality not in batch:
+            raise MissingModalityError(self.modality, f"{type(self).__name__} reads batch[{self.modality!r}]")
+        return self.backbone(batch[self.modality])
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Maps (or pooled (N, out_dim)) -> logits (N, K); ``pre_logits``: the pooled features."""
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, batch: dict[str, Tensor] | Tensor) -> dict[str, Tensor] | Tensor:
+        pooled = ClipHead.pool(self.forward_features(batch))
+        logits = self.head(pooled)
+        if isinstance(batch, Tensor):
+            return logits
+        return {"logits": logits, "features": pooled}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,40 +340,47 @@ POSE_CFG: dict[str, Any] = dict(in_chans=17, widths=(24, 48, 96), stage_blocks=(
 RGB_TINY_CFG: dict[str, Any] = dict(RGB_CFG, widths=(8, 16, 24, 32), stage_blocks=(1, 2, 2, 1))
 POSE_TINY_CFG: dict[str, Any] = dict(POSE_CFG, widths=(8, 16, 24), stage_blocks=(1, 2, 1))
 
+_RGB_IN = {"rgb": frames_input("rgb", 16, 224)}
+_POSE_IN = {"heatmap": InputSpec((17, 48, 56, 56), "C T H W", values="unit")}
+_RGB_TINY_IN = {"rgb": frames_input("rgb", 8, 64)}
+_POSE_TINY_IN = {"heatmap": InputSpec((17, 24, 16, 16), "C T H W", values="unit")}
+_SRC = "EPAM-Net paper Table 3 / official code (X3D-M widths, TSM instead of temporal kernels)"
+
 
 def _build(cfg: dict[str, Any], modality: str, num_classes: int = 0, dropout: float = 0.5,
-           **kwargs: Any) -> nn.Module:
-    backbone = XShiftNet(**{**cfg, **kwargs})
-    if num_classes and num_classes > 0:
-        return XShiftNetClassifier(backbone, num_classes, modality, dropout)
-    return backbone
+           **kwargs: Any) -> XShiftNetClassifier:
+    return XShiftNetClassifier(XShiftNet(**{**cfg, **kwargs}), num_classes, modality, dropout)
 
 
-@register_model(tags=("encoder", "rgb"))
-def xshiftnet_rgb(num_classes: int = 0, **kwargs: Any) -> nn.Module:
-    """RGB X-ShiftNet (X3D-M sizing): (N, 3, T, H, W) -> (N, 432, T, H/32, W/32).
-
-    With ``num_classes > 0`` an :class:`XShiftNetClassifier` reading ``batch["rgb"]`` is returned.
-    """
+@register_model(tags=("model", "rgb"), cfg=ModelCfg(
+    inputs=_RGB_IN, num_classes=0, clip_len=16, paper_params=1.98e6, paper_macs=4.26e9, source=_SRC + "; backbone only",
+    output='"logits" (N, K) or pooled (N, 432) for K = 0, "features" (N, 432)'))
+def xshiftnet_rgb(num_classes: int = 0, **kwargs: Any) -> XShiftNetClassifier:
+    """RGB X-ShiftNet (X3D-M sizing) on ``batch["rgb"]`` (N, 3, T, H, W): maps (N, 432, T, H/32, W/32)
+    -> mean -> [dropout 0.5 -> Linear(K)]. The default ``num_classes=0`` is the bare backbone (pooled)."""
     return _build(RGB_CFG, "rgb", num_classes, **kwargs)
 
 
-@register_model(tags=("encoder", "pose"))
-def xshiftnet_pose(num_classes: int = 0, **kwargs: Any) -> nn.Module:
-    """Pose-heatmap X-ShiftNet: (N, 17, T, H, W) -> (N, 216, T, H/8, W/8).
-
-    With ``num_classes > 0`` an :class:`XShiftNetClassifier` reading ``batch["heatmap"]`` is returned.
-    """
+@register_model(tags=("model", "pose"), cfg=ModelCfg(
+    inputs=_POSE_IN, num_classes=0, clip_len=48, paper_params=0.52e6, paper_macs=3.36e9,
+    source=_SRC + "; pose stream on PoseC3D-style 17-joint heatmaps; backbone only",
+    output='"logits" (N, K) or pooled (N, 216) for K = 0, "features" (N, 216)'))
+def xshiftnet_pose(num_classes: int = 0, **kwargs: Any) -> XShiftNetClassifier:
+    """Pose-heatmap X-ShiftNet on ``batch["heatmap"]`` (N, 17, T, H, W): maps (N, 216, T, H/8, W/8) -> mean -> head."""
     return _build(POSE_CFG, "heatmap", num_classes, **kwargs)
 
 
-@register_model(tags=("encoder", "rgb", "test"))
-def xshiftnet_rgb_tiny(num_classes: int = 0, **kwargs: Any) -> nn.Module:
-    """CPU-sized RGB X-ShiftNet: (N, 3, T, H, W) -> (N, 72, T, H/32, W/32)."""
+@register_model(tags=("model", "rgb", "test"), cfg=ModelCfg(
+    inputs=_RGB_TINY_IN, num_classes=0, clip_len=8, source="ours: CPU-sized widths, same strides",
+    output='"logits" (N, K) or pooled (N, 72), "features" (N, 72)'))
+def xshiftnet_rgb_tiny(num_classes: int = 0, **kwargs: Any) -> XShiftNetClassifier:
+    """CPU-sized RGB X-ShiftNet: maps (N, 72, T, H/32, W/32)."""
     return _build(RGB_TINY_CFG, "rgb", num_classes, **kwargs)
 
 
-@register_model(tags=("encoder", "pose", "test"))
-def xshiftnet_pose_tiny(num_classes: int = 0, **kwargs: Any) -> nn.Module:
-    """CPU-sized pose X-ShiftNet: (N, 17, T, H, W) -> (N, 54, T, H/8, W/8)."""
+@register_model(tags=("model", "pose", "test"), cfg=ModelCfg(
+    inputs=_POSE_TINY_IN, num_classes=0, clip_len=24, source="ours: CPU-sized widths, same strides",
+    output='"logits" (N, K) or pooled (N, 54), "features" (N, 54)'))
+def xshiftnet_pose_tiny(num_classes: int = 0, **kwargs: Any) -> XShiftNetClassifier:
+    """CPU-sized pose X-ShiftNet: maps (N, 54, T, H/8, W/8)."""
     return _build(POSE_TINY_CFG, "heatmap", num_classes, **kwargs)

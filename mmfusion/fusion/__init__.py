@@ -11,6 +11,41 @@
 * :mod:`.stride_attention` -- ``JointStrideAttention`` / ``TemporalStrideAttention``: grouped
   attention over pose tokens (N, T, V, C) sharing cross-modal tokens (N, K, C).
 
-The blocks are also registered (``mmfusion.list_models(tag="fusion")``) but need no registry:
-import a class into your own model (docs/fusion.md has a runnable example).
+Public classes are exported lazily (``from mmfusion.fusion import MCU, CFEM, PoseGuidedAttention,
+DeformableAttention3D, JointStrideAttention, TemporalStrideAttention``). The blocks are also
+registered (``mmfusion.list_models(tag="fusion")``) but need no registry: import a class into
+your own model (docs/fusion.md has a runnable example).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> submodule; resolved on first access (importing the package stays as light as ``import mmfusion``)
+_EXPORTS: dict[str, str] = {
+    "MCU": "mcu",
+    "MCUCell": "mcu",
+    "CFEM": "cfem",
+    "CFEMOutput": "cfem",
+    "PoseGuidedAttention": "pose_guided_attention",
+    "DeformableAttention3D": "deformable3d",
+    "TokenSearch3D": "deformable3d",
+    "JointStrideAttention": "stride_attention",
+    "TemporalStrideAttention": "stride_attention",
+    "GroupAttention": "stride_attention",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value  # later look-ups skip this hook
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ..encoders.layers import Mlp
 from ..errors import ConfigError
+from ..model_cfg import InputSpec, ModelCfg
 from ..registry import register_model
 
 __all__ = ["CFEM", "CFEMLayer", "CFEMOutput", "sinusoidal_positions"]
@@ -136,7 +137,10 @@ class CFEM(nn.Module):
         return f"dim={self.dim}, modalities={self.modalities}, num_queries={self.num_queries}"
 
 
-@register_model(tags=("fusion",))
+@register_model(tags=("fusion",), cfg=ModelCfg(
+    inputs={m: InputSpec((16, 512), "T D") for m in ("rgb", "depth", "ir")}, kind="fusion", clip_len=16,
+    source="M-Mixer journal version (arXiv 2311.12344): d = 512, 4 queries as in mmixer",
+    output="{m: CFEMOutput(features (N, Q, d), content (N, d))}"))
 def cfem(dim: int = 512, modalities: Sequence[str] = ("rgb", "depth", "ir"), **kwargs: object) -> nn.Module:
     """M-Mixer's CFEM: {modality: (N, T_m, d)} -> {modality: (features (N, Q, d), content (N, d))}."""
     return CFEM(dim, modalities, **kwargs)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..model_cfg import InputSpec, ModelCfg
 from ..registry import register_model
 
 __all__ = ["MCU", "MCUCell"]
@@ -148,7 +149,9 @@ class MCU(nn.Module):
         return f"input_dim={self.input_dim}, hidden_dim={self.hidden_dim}, content_dim={self.content_dim}"
 
 
-@register_model(tags=("fusion",))
+@register_model(tags=("fusion",), cfg=ModelCfg(
+    inputs={"x": InputSpec((16, 512), "T I"), "g": InputSpec((512,), "C")}, kind="fusion", clip_len=16,
+    call="positional", source="M-Mixer (WACV 2023): d = 512 as in mmixer", output="(states (N, T, H), last (N, H))"))
 def mcu(input_dim: int = 512, hidden_dim: int = 512, content_dim: int | None = None) -> nn.Module:
     """M-Mixer's recurrent unit: x (N, T, I) + content g (N, C) -> (states (N, T, H), last (N, H))."""
     return MCU(input_dim, hidden_dim, content_dim)

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..model_cfg import InputSpec, ModelCfg
 from ..registry import register_model
 
 __all__ = ["PoseGuidedAttention"]
@@ -83,7 +84,12 @@ class PoseGuidedAttention(nn.Module):
         return (out, att) if return_attention else out
 
 
-@register_model(tags=("fusion", "pose", "rgb"))
+@register_model(tags=("fusion", "pose", "rgb"), cfg=ModelCfg(
+    inputs={"rgb_features": InputSpec((432, 16, 7, 7), "C T H W"),
+            "pose_features": InputSpec((216, 48, 7, 7), "C T H W")},
+    kind="fusion", clip_len=None, call="positional", paper_params=107,
+    source="EPAM-Net: the conv5 maps of the two X-ShiftNet streams (16x224^2 RGB, 48x56^2 heatmaps)",
+    output="rgb * (1 + A): (N, Cr, Tr, H, W)"))
 def pose_guided_attention(**kwargs: object) -> nn.Module:
     """EPAM-Net pose-guided attention block (see :class:`PoseGuidedAttention`)."""
     return PoseGuidedAttention(**kwargs)  # type: ignore[arg-type]

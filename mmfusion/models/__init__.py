@@ -1,28 +1,23 @@
-"""Model zoo: importing this package registers every model.
+"""Action models: multimodal fusion networks, single-modality baselines and the shared heads.
 
-Registration is by discovery: every module under :mod:`mmfusion.encoders`,
-:mod:`mmfusion.fusion`, :mod:`mmfusion.models` and :mod:`mmfusion.pose` is imported, so a
-new model file only needs its ``@register_model`` decorator. A module whose optional
-dependency is missing is skipped with a warning; the rest of the zoo still works.
+* :mod:`.heads` -- ``ModalityClassifier``: any encoder of one batch key + a classifier head,
+  the timm-style contract (``num_classes=0`` -> pooled features, ``forward_features``,
+  ``forward_head``, ``reset_classifier``, ``num_features``).
+* :mod:`.unimodal` -- ``FrameGRU`` (``frame_gru``), ``modality_classifier``.
+* :mod:`.mmixer` -- M-Mixer (``mmixer``), :mod:`.epam_net` -- EPAM-Net (``epam_net``),
+  :mod:`.deform3d` -- the 3D deformable RGB + pose transformer (``deform3d``).
+
+Registration is explicit: :data:`mmfusion.registry.MODEL_MODULES` lists every module that
+registers models (encoders, fusion blocks, these, the pose networks) and is imported on first
+use of the registry.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import warnings
+from .deform3d import Deform3DNet
+from .epam_net import EPAMNet
+from .heads import ModalityClassifier
+from .mmixer import MMixer
+from .unimodal import FrameGRU
 
-_PACKAGES = ("mmfusion.encoders", "mmfusion.fusion", "mmfusion.models", "mmfusion.pose")
-
-
-def _import_all() -> None:
-    for pkg_name in _PACKAGES:
-        pkg = importlib.import_module(pkg_name)
-        for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{pkg_name}."):
-            try:
-                importlib.import_module(info.name)
-            except ImportError as exc:  # pragma: no cover - depends on the environment
-                warnings.warn(f"mmfusion: could not import {info.name}: {exc}", stacklevel=2)
-
-
-_import_all()
+__all__ = ["Deform3DNet", "EPAMNet", "FrameGRU", "MMixer", "ModalityClassifier"]

@@ -36,6 +36,7 @@ from ..encoders.layers import DropPath, Mlp
 from ..errors import ConfigError, DataFormatError, MissingModalityError
 from ..fusion.deformable3d import DeformableAttention3D
 from ..fusion.stride_attention import JointStrideAttention, TemporalStrideAttention
+from ..model_cfg import InputSpec, ModelCfg, frames_input
 from ..registry import register_model
 
 __all__ = ["Deform3DNet", "Deform3DBlock", "ConvStem3D"]
@@ -148,11 +149,17 @@ class Deform3DNet(nn.Module):
     "features": (N, 2*dim)}`` plus ``"offsets"`` (N, depth, G, Ts, Hs, Ws, 3) (voxels, (t, y, x))
     when ``return_offsets``.
 
+    Classifier contract: ``forward_features(batch)`` -> the two cross-modal tokens (N, 2, dim)
+    after the last block; ``forward_head(c, pre_logits=False)`` -> LN -> dropout -> Linear
+    (``pre_logits``: LN(concat(c_rgb, c_pose)) (N, 2*dim)); ``num_classes=0`` makes the head
+    Identity; ``reset_classifier(K)``.
+
     Args:
         num_classes: classes of the linear head.
         dim, depth, heads, mlp_ratio: transformer width C, blocks L, heads, MLP ratio.
-        backbone: ``"stem"`` (private :class:`ConvStem3D`) or the name of a registered RGB encoder
-            returning (N, C_b, T', H', W') with ``out_dim`` (e.g. ``"xshiftnet_rgb"``).
+        backbone: ``"stem"`` (private :class:`ConvStem3D`) or the name of a registered RGB model
+            whose ``forward_features`` (or plain output) is (N, C_b, T', H', W') with ``out_dim``
+            (e.g. ``"xshiftnet_rgb"``, built with its default ``num_classes=0``).
         backbone_kwargs: kwargs of that encoder. stem_widths / stem_strides: :class:`ConvStem3D`.
         rgb_temporal_pool: average-pool the backbone output over time by this factor.
         pose_key: ``"skeleton"`` or ``"keypoints2d"``. layout: skeleton layout (gives V).
@@ -176,8 +183,8 @@ class Deform3DNet(nn.Module):
                  attn_drop: float = 0.0, drop_path: float = 0.1, head_dropout: float = 0.5,
                  return_offsets: bool = False) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ConfigError(f"deform3d needs num_classes >= 1, got {num_classes}")
+        if num_classes < 0:
+            raise ConfigError(f"deform3d needs num_classes >= 0 (0: pooled features), got {num_classes}")
         if pose_key not in ("skeleton", "keypoints2d"):
             raise ConfigError(f"pose_key must be 'skeleton' or 'keypoints2d', got {pose_key!r}")
         if person not in ("first", "mean"):
@@ -189,6 +196,7 @@ class Deform3DNet(nn.Module):
         self.num_joints = get_layout(layout).num_joints
         self.return_offsets = return_offsets
 
+        self._backbone_has_features = False
         if backbone == "stem":
             self.backbone: nn.Module = ConvStem3D(3, stem_widths, stem_strides)
         else:
@@ -197,6 +205,8 @@ class Deform3DNet(nn.Module):
             if not is_model(backbone):
                 raise ConfigError(f"deform3d backbone {backbone!r} is not a registered model")
             self.backbone = create_model(backbone, **(backbone_kwargs or {}))
+        # registered classifiers give their unpooled maps through forward_features
+        self._backbone_has_features = hasattr(self.backbone, "forward_features")
         b_dim = int(getattr(self.backbone, "out_dim", 0))
         if b_dim < 1:
             raise ConfigError(f"backbone {backbone!r} exposes no positive out_dim")
@@ -217,8 +227,22 @@ class Deform3DNet(nn.Module):
             for i, r in enumerate(rates))
         self.head_norm = nn.LayerNorm(2 * dim)
         self.head_drop = nn.Dropout(head_dropout)
-        self.head = nn.Linear(2 * dim, num_classes)
+        self.num_features = 2 * dim
+        self.head: nn.Module = nn.Linear(2 * dim, num_classes) if num_classes else nn.Identity()
         self._init_weights()
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh final layer with ``num_classes`` outputs (0: Identity), initialised like the original."""
+        if num_classes < 0:
+            raise ConfigError(f"reset_classifier: num_classes must be >= 0, got {num_classes}")
+        self.num_classes = num_classes
+        if num_classes == 0:
+            self.head = nn.Identity()
+            return
+        head = nn.Linear(self.num_features, num_classes).to(self.cross_tokens.device)
+        nn.init.trunc_normal_(head.weight, std=0.02)
+        nn.init.zeros_(head.bias)
+        self.head = head
 
     def _init_weights(self) -> None:
         for p in (self.joint_embed, self.time_embed, self.cross_tokens):
@@ -263,14 +287,32 @@ class Deform3DNet(nn.Module):
         return pose
 
     # -- forward --------------------------------------------------------------------------------
+    def forward_features(self, batch: dict[str, Tensor]) -> Tensor:
+        """The cross-modal tokens (N, 2, dim) after the last block (0: RGB token, 1: pose token)."""
+        return self._run(batch, False)[0]
+
+    def forward_head(self, c: Tensor, pre_logits: bool = False) -> Tensor:
+        """Tokens (N, 2, dim) or their concatenation (N, 2*dim) -> logits (N, K) (``pre_logits``: normed (N, 2*dim))."""
+        x = self.head_norm(c.flatten(1))
+        return x if pre_logits else self.head(self.head_drop(x))
+
     def forward(self, batch: dict[str, Tensor], return_offsets: bool | None = None) -> dict[str, Tensor]:
         want_offsets = self.return_offsets if return_offsets is None else return_offsets
+        c, offsets = self._run(batch, want_offsets)
+        features = c.flatten(1)  # (N, 2C): [c_rgb ; c_pose]
+        out = {"logits": self.forward_head(c), "features": features}
+        if want_offsets:
+            out["offsets"] = torch.stack(offsets, dim=1)
+        return out
+
+    def _run(self, batch: dict[str, Tensor], want_offsets: bool) -> tuple[Tensor, list[Tensor]]:
         rgb, pose = self._rgb(batch), self._pose(batch)
         n = rgb.shape[0]
         if pose.shape[0] != n:
             raise DataFormatError(None, f"batch size differs: rgb {n}, {self.pose_key} {pose.shape[0]}")
 
-        feat = self.rgb_proj(self.rgb_pool(self.backbone(rgb)))
+        maps = self.backbone.forward_features(rgb) if self._backbone_has_features else self.backbone(rgb)
+        feat = self.rgb_proj(self.rgb_pool(maps))
         feat = feat + self.rgb_pos(feat)
         size = (feat.shape[2], feat.shape[3], feat.shape[4])
         z = feat.flatten(2).transpose(1, 2)  # (N, T'H'W', C)
@@ -283,11 +325,7 @@ class Deform3DNet(nn.Module):
             z, p, c, off = block(z, size, p, c, want_offsets)
             if off is not None:
                 offsets.append(off)
-        features = c.flatten(1)  # (N, 2C): [c_rgb ; c_pose]
-        out = {"logits": self.head(self.head_drop(self.head_norm(features))), "features": features}
-        if want_offsets:
-            out["offsets"] = torch.stack(offsets, dim=1)
-        return out
+        return c, offsets
 
 
 _TINY = dict(dim=32, depth=2, heads=4, mlp_ratio=2.0, backbone="stem", stem_widths=(16, 32, 32),
@@ -300,7 +338,14 @@ _PAPER_LIKE = dict(dim=256, depth=4, heads=8, mlp_ratio=4.0, backbone="xshiftnet
                    sample_size=(4, 7, 7), joint_stride=4, temporal_stride=4, drop_path=0.1, head_dropout=0.5)
 
 
-@register_model(tags=("model", "fusion", "rgb", "skeleton"))
+_SKELETON = "C T V M"
+
+
+@register_model(tags=("model", "fusion", "rgb", "skeleton"), cfg=ModelCfg(
+    inputs={"rgb": frames_input("rgb", 16, 224), "skeleton": InputSpec((3, 64, 25, 2), _SKELETON, values="skeleton_m")},
+    num_classes=60, clip_len=16,
+    source="Kim et al., ICCV 2023; sizes ours (paper's not retrievable): 16x224^2 RGB (tokens 8x7x7) + 64-frame "
+           "skeleton resampled to 32", output='"logits" (N, K), "features" (N, 512)'))
 def deform3d(num_classes: int = 60, **kwargs: Any) -> nn.Module:
     """3D-deformable RGB+pose transformer, paper-like dims (ours: C=256, L=4, 8 heads, X-ShiftNet RGB backbone).
 
@@ -309,7 +354,9 @@ def deform3d(num_classes: int = 60, **kwargs: Any) -> nn.Module:
     return Deform3DNet(num_classes=num_classes, **{**_PAPER_LIKE, **kwargs})
 
 
-@register_model(tags=("model", "fusion", "rgb", "skeleton", "test"))
+@register_model(tags=("model", "fusion", "rgb", "skeleton", "test"), cfg=ModelCfg(
+    inputs={"rgb": frames_input("rgb", 8, 32), "skeleton": InputSpec((3, 8, 25, 2), _SKELETON, values="skeleton_m")},
+    num_classes=60, clip_len=8, source="ours: CPU-sized variant", output='"logits" (N, K), "features" (N, 64)'))
 def deform3d_tiny(num_classes: int = 60, **kwargs: Any) -> nn.Module:
     """CPU-sized variant: C=32, L=2; rgb (N, 3, 8, 32, 32) -> tokens (4, 4, 4); skeleton 8 frames x 25 joints."""
     return Deform3DNet(num_classes=num_classes, **{**_TINY, **kwargs})

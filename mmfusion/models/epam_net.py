@@ -20,12 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..encoders.xshiftnet import POSE_CFG, POSE_TINY_CFG, RGB_CFG, RGB_TINY_CFG, ClipHead, XShiftNet
 from ..errors import ConfigError, MissingModalityError
 from ..fusion.pose_guided_attention import PoseGuidedAttention
+from ..model_cfg import InputSpec, ModelCfg, frames_input
 from ..registry import check_state_fits, read_safetensors, register_model
 
 __all__ = ["EPAMNet"]
@@ -38,10 +40,16 @@ class EPAMNet(nn.Module):
     (N, 17, Tp, h, w) and returns::
 
         {"logits": (N, K) = logits_rgb + logits_pose, "logits_rgb": (N, K), "logits_pose": (N, K),
-         "attention": (N, 1, Tr, H/32, W/32)}
+         "features": (N, Cr + Cp), "attention": (N, 1, Tr, H/32, W/32)}
+
+    Classifier contract: ``forward_features(batch)`` -> ``{"rgb": guided RGB maps (N, Cr, Tr, H/32, W/32),
+    "pose": pose maps (N, Cp, Tp, h/8, w/8), "attention": A}``; ``forward_head(feats, pre_logits=False)``
+    -> logits_rgb + logits_pose (``pre_logits``: the pooled streams concatenated, (N, Cr + Cp)).
+    With ``num_classes=0`` both heads are Identity: ``"logits"`` holds the concatenated pooled
+    features (N, Cr + Cp) (the streams' own pooled features in ``"logits_rgb"`` / ``"logits_pose"``).
 
     Args:
-        num_classes: K.
+        num_classes: K (0: pooled features).
         rgb_cfg / pose_cfg: :class:`XShiftNet` keyword arguments of each stream, merged over the
             official configurations (``xshiftnet.RGB_CFG`` / ``POSE_CFG``).
         dropout: dropout before each classifier.
@@ -50,16 +58,26 @@ class EPAMNet(nn.Module):
     def __init__(self, num_classes: int = 60, rgb_cfg: dict[str, Any] | None = None,
                  pose_cfg: dict[str, Any] | None = None, dropout: float = 0.5) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ConfigError(f"EPAMNet: num_classes must be >= 1, got {num_classes}")
+        if num_classes < 0:
+            raise ConfigError(f"EPAMNet: num_classes must be >= 0 (0: pooled features), got {num_classes}")
         self.rgb_backbone = XShiftNet(**{**RGB_CFG, **(rgb_cfg or {})})
         self.pose_backbone = XShiftNet(**{**POSE_CFG, **(pose_cfg or {})})
         self.attention = PoseGuidedAttention()
         self.rgb_head = ClipHead(self.rgb_backbone.out_dim, num_classes, dropout)
         self.pose_head = ClipHead(self.pose_backbone.out_dim, num_classes, dropout)
         self.num_classes = num_classes
+        self.num_features = self.rgb_backbone.out_dim + self.pose_backbone.out_dim
 
-    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    def reset_classifier(self, num_classes: int) -> None:
+        """Fresh final layers of both streams with ``num_classes`` outputs (0: Identity)."""
+        if num_classes < 0:
+            raise ConfigError(f"reset_classifier: num_classes must be >= 0, got {num_classes}")
+        self.rgb_head.reset(num_classes)
+        self.pose_head.reset(num_classes)
+        self.num_classes = num_classes
+
+    def forward_features(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``{"rgb": guided RGB maps, "pose": pose maps, "attention": A}`` (unpooled)."""
         for key in ("rgb", "heatmap"):
             if key not in batch:
                 raise MissingModalityError(key, "EPAM-Net needs batch['rgb'] (N, 3, T, H, W) and "
@@ -67,10 +85,24 @@ class EPAMNet(nn.Module):
         rgb_feats = self.rgb_backbone(batch["rgb"])
         pose_feats = self.pose_backbone(batch["heatmap"])
         guided, att = self.attention(rgb_feats, pose_feats, return_attention=True)
-        logits_rgb = self.rgb_head(guided)
-        logits_pose = self.pose_head(pose_feats)
-        return {"logits": logits_rgb + logits_pose, "logits_rgb": logits_rgb, "logits_pose": logits_pose,
-                "attention": att}
+        return {"rgb": guided, "pose": pose_feats, "attention": att}
+
+    def forward_head(self, feats: dict[str, Tensor], pre_logits: bool = False) -> Tensor:
+        """Stream maps -> logits_rgb + logits_pose (N, K) (``pre_logits``: pooled streams concatenated)."""
+        if pre_logits:
+            return torch.cat([ClipHead.pool(feats["rgb"]), ClipHead.pool(feats["pose"])], dim=1)
+        if self.num_classes == 0:
+            return self.forward_head(feats, pre_logits=True)
+        return self.rgb_head(feats["rgb"]) + self.pose_head(feats["pose"])
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        feats = self.forward_features(batch)
+        logits_rgb = self.rgb_head(feats["rgb"])
+        logits_pose = self.pose_head(feats["pose"])
+        pooled = torch.cat([ClipHead.pool(feats["rgb"]), ClipHead.pool(feats["pose"])], dim=1)
+        logits = pooled if self.num_classes == 0 else logits_rgb + logits_pose
+        return {"logits": logits, "logits_rgb": logits_rgb, "logits_pose": logits_pose, "features": pooled,
+                "attention": feats["attention"]}
 
     @staticmethod
     def loss(outputs: dict[str, Tensor], target: Tensor) -> Tensor:
@@ -94,13 +126,20 @@ class EPAMNet(nn.Module):
             module.load_state_dict(sub)
 
 
-@register_model(tags=("model", "rgb", "pose"))
+@register_model(tags=("model", "rgb", "pose"), cfg=ModelCfg(
+    inputs={"rgb": frames_input("rgb", 16, 224), "heatmap": InputSpec((17, 48, 56, 56), "C T H W", values="unit")},
+    num_classes=60, clip_len=16, paper_params=2.54e6, paper_macs=7.6e9,
+    source="EPAM-Net paper Table 3 / official code: 2.54 M (K = 60); MACs: sum of the two streams",
+    output='"logits", "logits_rgb", "logits_pose" (N, K), "features" (N, 648), "attention"'))
 def epam_net(num_classes: int = 60, **kwargs: Any) -> nn.Module:
     """EPAM-Net at the official sizes: rgb (N, 3, 16, 224, 224) + heatmap (N, 17, 48, 56, 56); 2.54 M params (K=60)."""
     return EPAMNet(num_classes=num_classes, **kwargs)
 
 
-@register_model(tags=("model", "rgb", "pose", "test"))
+@register_model(tags=("model", "rgb", "pose", "test"), cfg=ModelCfg(
+    inputs={"rgb": frames_input("rgb", 8, 64), "heatmap": InputSpec((17, 24, 16, 16), "C T H W", values="unit")},
+    num_classes=10, clip_len=8, source="ours: CPU-sized streams, 2x2 maps, stride 3 in time",
+    output='"logits", "logits_rgb", "logits_pose" (N, K), "features" (N, 126), "attention"'))
 def epam_net_tiny(num_classes: int = 10, **kwargs: Any) -> nn.Module:
     """CPU-sized EPAM-Net: rgb (N, 3, 8, 64, 64) + heatmap (N, 17, 24, 16, 16) -> 2x2 maps, stride 3 in time.
 

@@ -33,6 +33,7 @@ from ..encoders.frame2d import FrameEncoder2D, channels_of
 from ..errors import ConfigError, MissingModalityError
 from ..fusion.cfem import CFEM
 from ..fusion.mcu import MCU
+from ..model_cfg import ModelCfg, frames_input
 from ..registry import register_model
 
 __all__ = ["MMixer"]
@@ -43,11 +44,15 @@ class MMixer(nn.Module):
 
     ``forward(batch)`` reads ``batch[m]`` (N, C_m, T_m, H_m, W_m) for every ``m`` in
     ``modalities`` (C: rgb 3, depth/ir 1; T and size may differ between modalities) and returns
-    ``{"logits": (N, K)}``, plus ``"logits_<m>": (N, K)`` for each m when ``aux_weight > 0``.
+    ``{"logits": (N, K), "features": (N, M*d)}``, plus ``"logits_<m>": (N, K)`` for each m when
+    ``aux_weight > 0``. Classifier contract: ``forward_features(batch)`` -> ``{m: F_m (N, T_m, d)}``
+    (projected frame features); ``forward_head(feats, pre_logits=False)`` runs CFEM / MCU and the
+    head (``pre_logits``: the concatenated last MCU states (N, M*d)); ``num_classes=0`` makes every
+    head Identity (``"logits"`` = those features); ``reset_classifier(K)``.
 
     Args:
         modalities: two or more distinct modality keys.
-        num_classes: K.
+        num_classes: K (0: pooled features).
         backbone: timm backbone of every frame encoder, or a mapping modality -> name.
         dim: d, the MCU / CFEM width.
         content: ``"cfem"`` (journal M-Mixer) or ``"mean"`` (WACV M-Mixer).
@@ -71,8 +76,8 @@ class MMixer(nn.Module):
             raise ConfigError(f"M-Mixer fuses two or more distinct modalities, got {modalities}")
         for m in modalities:
             channels_of(m)  # ConfigError for anything that is not a frame modality
-        if num_classes < 1:
-            raise ConfigError(f"M-Mixer: num_classes must be >= 1, got {num_classes}")
+        if num_classes < 0:
+            raise ConfigError(f"M-Mixer: num_classes must be >= 0 (0: pooled features), got {num_classes}")
         if content not in ("cfem", "mean"):
             raise ConfigError(f"M-Mixer: content must be 'cfem' or 'mean', got {content!r}")
         if aux_weight < 0:
@@ -103,11 +108,27 @@ class MMixer(nn.Module):
                 {m: nn.Linear(dim * (len(modalities) - 1), dim) for m in modalities})
         self.mcu = nn.ModuleDict({m: MCU(dim, dim, dim) for m in modalities})
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(dim * len(modalities), num_classes)
+        self.num_features = dim * len(modalities)
+        self._build_heads(num_classes)
+
+    def _build_heads(self, num_classes: int) -> None:
+        def linear(d: int) -> nn.Module:
+            return nn.Linear(d, num_classes) if num_classes else nn.Identity()
+
+        self.num_classes = num_classes
+        self.head = linear(self.num_features)
         # per-stream heads exist only when their loss is on: parameters outside the loss would
         # stall DistributedDataParallel (every parameter must get a gradient each step)
-        self.aux_heads = nn.ModuleDict({m: nn.Linear(dim, num_classes) for m in modalities}) if aux_weight > 0 \
+        self.aux_heads = nn.ModuleDict({m: linear(self.dim) for m in self.modalities}) if self.aux_weight > 0 \
             else None
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Fresh final layers (the head and any per-stream heads) with ``num_classes`` outputs (0: Identity)."""
+        if num_classes < 0:
+            raise ConfigError(f"reset_classifier: num_classes must be >= 0, got {num_classes}")
+        device = next(self.parameters()).device
+        self._build_heads(num_classes)
+        self.to(device)
 
     def _check(self, batch: Mapping[str, Tensor]) -> None:
         n: int | None = None
@@ -133,12 +154,25 @@ class MMixer(nn.Module):
         return {m: self.content_proj[m](torch.cat([means[o] for o in self.modalities if o != m], dim=-1))
                 for m in self.modalities}
 
-    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def forward_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """``{m: F_m (N, T_m, d)}``: every stream's projected frame features."""
         self._check(batch)
-        feats = {m: self.proj[m](self.encoders[m](batch[m])) for m in self.modalities}
+        return {m: self.proj[m](self.encoders[m](batch[m])) for m in self.modalities}
+
+    def _last_states(self, feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
         g = self.contents(feats)
-        last = {m: self.mcu[m](feats[m], g[m].to(feats[m].dtype))[1] for m in self.modalities}
-        out = {"logits": self.head(self.dropout(torch.cat([last[m] for m in self.modalities], dim=-1)))}
+        return {m: self.mcu[m](feats[m], g[m].to(feats[m].dtype))[1] for m in self.modalities}
+
+    def forward_head(self, feats: Mapping[str, Tensor], pre_logits: bool = False) -> Tensor:
+        """``{m: (N, T_m, d)}`` -> logits (N, K) (``pre_logits``: concatenated last MCU states (N, M*d))."""
+        last = self._last_states(feats)
+        x = torch.cat([last[m] for m in self.modalities], dim=-1)
+        return x if pre_logits else self.head(self.dropout(x))
+
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        last = self._last_states(self.forward_features(batch))
+        x = torch.cat([last[m] for m in self.modalities], dim=-1)
+        out = {"logits": self.head(self.dropout(x)), "features": x}
         if self.aux_heads is not None:
             for m in self.modalities:
                 out[f"logits_{m}"] = self.aux_heads[m](self.dropout(last[m]))
@@ -153,7 +187,14 @@ class MMixer(nn.Module):
         return loss
 
 
-@register_model(tags=("model", "rgb", "depth", "ir"))
+def _cfg(frames: int, size: int, num_classes: int, source: str) -> ModelCfg:
+    return ModelCfg(inputs={m: frames_input(m, frames, size) for m in ("rgb", "depth", "ir")},
+                    num_classes=num_classes, clip_len=frames, source=source,
+                    output='"logits" (N, K), "features" (N, 3d) (+ "logits_<m>" if aux_weight > 0)')
+
+
+@register_model(tags=("model", "rgb", "depth", "ir"), cfg=_cfg(
+    16, 112, 60, "ours: recipe's full-size clip, 16 frames at 112^2 (the paper's size was not retrieved)"))
 def mmixer(modalities: Sequence[str] = ("rgb", "depth", "ir"), num_classes: int = 60, content: str = "cfem",
            backbone: str | Mapping[str, str] = "resnet18", pretrained_paths: Mapping[str, str] | None = None,
            **kwargs: Any) -> nn.Module:
@@ -163,7 +204,8 @@ def mmixer(modalities: Sequence[str] = ("rgb", "depth", "ir"), num_classes: int 
                   pretrained_paths=pretrained_paths, **kwargs)
 
 
-@register_model(tags=("model", "rgb", "depth", "ir", "test"))
+@register_model(tags=("model", "rgb", "depth", "ir", "test"), cfg=_cfg(
+    8, 48, 10, "ours: make demo, 8 frames at 48^2"))
 def mmixer_tiny(modalities: Sequence[str] = ("rgb", "depth", "ir"), num_classes: int = 10, content: str = "cfem",
                 backbone: str | Mapping[str, str] = "test_resnet", pretrained_paths: Mapping[str, str] | None = None,
                 **kwargs: Any) -> nn.Module:

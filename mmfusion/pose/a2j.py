@@ -45,6 +45,7 @@ from torch import Tensor, nn
 
 from ..data.layouts import get_layout
 from ..errors import ConfigError, MissingModalityError
+from ..model_cfg import ModelCfg, frames_input
 from ..registry import register_model
 from .decode import backproject
 
@@ -325,27 +326,37 @@ def a2j_loss(outputs: dict[str, Tensor], uv: Tensor, depth: Tensor, valid: Tenso
 
 _TINY: dict[str, Any] = dict(backbone="test_resnet", output_stride=8, head_width=32, head_convs=2)
 
+_A2J_OUT = '"uv" (N, T, J, 2) px, "depth_joints" (N, T, J), "joints" (N, T, J, 3) with "intrinsics"'
+_A2J_DEPTH_CFG = ModelCfg(inputs={"depth": frames_input("depth", 1, 288)}, kind="pose", clip_len=1,
+                          source="A2J (ICCV 2019): 288^2 depth crop", output=_A2J_OUT)
+_A2J_DEPTH_TINY_CFG = ModelCfg(inputs={"depth": frames_input("depth", 1, 64)}, kind="pose", clip_len=1,
+                               source="ours: 64^2 depth crop", output=_A2J_OUT)
+_A2J_RGB_CFG = ModelCfg(inputs={"rgb": frames_input("rgb", 1, 256)}, kind="pose", clip_len=1,
+                        source="A2J-Transformer (CVPR 2023): 256^2 RGB crop", output=_A2J_OUT)
+_A2J_RGB_TINY_CFG = ModelCfg(inputs={"rgb": frames_input("rgb", 1, 64)}, kind="pose", clip_len=1,
+                             source="ours: 64^2 RGB crop", output=_A2J_OUT)
 
-@register_model(tags=("pose", "depth"))
+
+@register_model(tags=("pose", "depth"), cfg=_A2J_DEPTH_CFG)
 def a2j_depth(**kwargs: Any) -> nn.Module:
     """A2J on depth: ResNet-50 (stride 16, dilated layer4), 16 anchors per cell, 256-wide heads.
     (N, 1, T, H, W) metres -> uv (N, T, J, 2), depth (N, T, J), joints with intrinsics."""
     return A2JNet(modality="depth", **kwargs)
 
 
-@register_model(tags=("pose", "depth", "test"))
+@register_model(tags=("pose", "depth", "test"), cfg=_A2J_DEPTH_TINY_CFG)
 def a2j_depth_tiny(**kwargs: Any) -> nn.Module:
     """Tiny A2J on depth for CPU: timm ``test_resnet`` at stride 8, 32-wide 2-conv heads."""
     return A2JNet(modality="depth", **{**_TINY, **kwargs})
 
 
-@register_model(tags=("pose", "rgb"))
+@register_model(tags=("pose", "rgb"), cfg=_A2J_RGB_CFG)
 def a2j_rgb(**kwargs: Any) -> nn.Module:
     """A2J on RGB: ResNet-50 (stride 16), 16 anchors per cell; absolute depth regressed from the image."""
     return A2JNet(modality="rgb", **kwargs)
 
 
-@register_model(tags=("pose", "rgb", "test"))
+@register_model(tags=("pose", "rgb", "test"), cfg=_A2J_RGB_TINY_CFG)
 def a2j_rgb_tiny(**kwargs: Any) -> nn.Module:
     """Tiny A2J on RGB for CPU: timm ``test_resnet`` at stride 8, 32-wide 2-conv heads."""
     return A2JNet(modality="rgb", **{**_TINY, **kwargs})

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from ..data.layouts import get_layout
 from ..encoders.pointnet2 import ball_query, farthest_point_sample, gather_points
 from ..errors import ConfigError, MissingModalityError
+from ..model_cfg import InputSpec, ModelCfg
 from ..registry import register_model
 from .decode import vote_joints
 from .obb import fit_obb
@@ -265,14 +266,21 @@ _TINY: dict[str, Any] = dict(npoints=(128, 32), radii=(0.15, 0.3), nsample=(16, 
                              fp_mlps=((64, 64), (64, 32), (32, 32)), head_dim=32, dropout=0.1, topk=16)
 
 
-@register_model(tags=("pose", "points"))
+_POSE_OUT = '"joints" (N, T, J, 3), "heat" (N, T, J, P), "offset", OBB'
+
+
+@register_model(tags=("pose", "points"), cfg=ModelCfg(
+    inputs={"points": InputSpec((1, 2048, 3), "T P 3", values="points_m")}, kind="pose", clip_len=1,
+    source="C3P / UniPose stage A: one frame of 2048 points", output=_POSE_OUT))
 def unipose_pointnet(**kwargs: Any) -> nn.Module:
     """UniPose stage A, C3P sizes: 2048 points, SA 512/0.12/32 and 128/0.2/64, 2 stages, top-64 voting.
     (N, T, P, 3) camera metres -> joints (N, T, J, 3)."""
     return PointPoseNet(**kwargs)
 
 
-@register_model(tags=("pose", "points", "test"))
+@register_model(tags=("pose", "points", "test"), cfg=ModelCfg(
+    inputs={"points": InputSpec((1, 256, 3), "T P 3", values="points_m")}, kind="pose", clip_len=1,
+    source="ours: one frame of 256 points", output=_POSE_OUT))
 def unipose_pointnet_tiny(**kwargs: Any) -> nn.Module:
     """Small stage A for CPU tests/demos: SA 128/0.15/16 and 32/0.3/16, widths /4, top-16; P >= 128."""
     return PointPoseNet(**{**_TINY, **kwargs})

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import mmfusion
-from mmfusion.encoders.point_sequence import PointSequenceEncoder, normalize_clip, point_sequence_encoder
+from mmfusion.encoders.point_sequence import PointSequenceEncoder, normalize_clip
 from mmfusion.errors import ConfigError, MissingModalityError
 from mmfusion.models.heads import ModalityClassifier
 
@@ -17,8 +17,13 @@ def clip(n: int = 2, t: int = 3, p: int = 96) -> torch.Tensor:
     return torch.randn(n, t, p, 3) * torch.tensor([0.25, 0.6, 0.15]) + torch.tensor([0.1, -0.2, 3.0])
 
 
+def tiny_encoder() -> torch.nn.Module:
+    """The bare encoder of the registered ``point_sequence_encoder_tiny`` classifier."""
+    return mmfusion.create_model("point_sequence_encoder_tiny", num_classes=0).encoder
+
+
 def test_parameter_count_of_the_default_config() -> None:
-    enc = point_sequence_encoder()
+    enc = PointSequenceEncoder()
     # SA 3->64->64->128 / 131->128->128->256, global 259->256->512->1024, 1024->256, 2 blocks 256-d
     assert sum(p.numel() for p in enc.parameters()) == 2_664_000
     assert enc.out_dim == 256 and enc.frame_dim == 1024
@@ -38,7 +43,7 @@ def test_tiny_forward_backward_and_batch_contract() -> None:
 
 
 def test_frame_features_and_pooling() -> None:
-    enc = mmfusion.create_model("point_sequence_encoder_tiny").eval()
+    enc = tiny_encoder().eval()
     x = clip(2, 4)
     with torch.no_grad():
         frames = enc.forward_frames(x)
@@ -46,6 +51,7 @@ def test_frame_features_and_pooling() -> None:
         pooled = enc(x)
     assert frames.shape == (2, 4, 64) and spatial.shape == (2, 4, 128)
     torch.testing.assert_close(pooled, frames.mean(dim=1))
+    torch.testing.assert_close(enc.forward_features(x), frames)
     # samples of a batch do not leak into each other
     with torch.no_grad():
         torch.testing.assert_close(enc(x[1:]), pooled[1:], rtol=1e-4, atol=1e-5)
@@ -56,7 +62,7 @@ def test_clip_normalisation_makes_the_encoder_position_and_scale_invariant() -> 
     nx = normalize_clip(x)
     assert nx.mean(dim=(1, 2)).abs().max() < 1e-5
     assert nx.norm(dim=-1).amax() == pytest.approx(1.0, abs=1e-5)
-    enc = mmfusion.create_model("point_sequence_encoder_tiny").eval()
+    enc = tiny_encoder().eval()
     with torch.no_grad():
         a = enc(x)
         b = enc(x * 2.5 + torch.tensor([1.0, 0.5, -2.0]))
@@ -66,7 +72,7 @@ def test_clip_normalisation_makes_the_encoder_position_and_scale_invariant() -> 
 
 
 def test_bf16_autocast_on_cpu() -> None:
-    enc = mmfusion.create_model("point_sequence_encoder_tiny").eval()
+    enc = tiny_encoder().eval()
     x = clip(1, 2)
     with torch.no_grad():
         ref = enc(x)

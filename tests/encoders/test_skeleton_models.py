@@ -1,4 +1,8 @@
-"""Skeleton encoders: ST-GCN, Hyper-GCN, MAMP transformer (shapes, params, semantics)."""
+"""Skeleton encoders: ST-GCN, Hyper-GCN, MAMP transformer (shapes, params, semantics, official defaults).
+
+The registered entries (``stgcn``, ``hypergcn_*``, ``mamp_transformer*``) are classifiers
+(:mod:`mmfusion.models.classifiers`); the encoders are their ``.encoder``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,27 @@ import torch.nn.functional as F
 
 import mmfusion
 from mmfusion.data.layouts import NTU25
-from mmfusion.encoders.hypergcn import hyper_joint_diversity_loss, hypergcn_base, hypergcn_large, hypergcn_tiny
-from mmfusion.encoders.skeleton_transformer import SkeletonTransformer, mamp_transformer, mamp_transformer_tiny
-from mmfusion.encoders.stgcn import STGCN, stgcn, stgcn_tiny
+from mmfusion.encoders.hypergcn import HyperGCN, hyper_joint_diversity_loss
+from mmfusion.encoders.skeleton_transformer import SkeletonTransformer
+from mmfusion.encoders.stgcn import STGCN
 from mmfusion.errors import ConfigError, MissingModalityError
+from mmfusion.models.classifiers import (
+    hypergcn_base,
+    hypergcn_large,
+    hypergcn_tiny,
+    mamp_transformer,
+    mamp_transformer_tiny,
+    stgcn,
+    stgcn_tiny,
+)
 from mmfusion.models.heads import ModalityClassifier
 
 TINY = {"stgcn_tiny": stgcn_tiny, "hypergcn_tiny": hypergcn_tiny, "mamp_transformer_tiny": mamp_transformer_tiny}
+
+
+def encoder(name: str, **kwargs: object) -> torch.nn.Module:
+    """The bare encoder of a registered skeleton classifier."""
+    return mmfusion.create_model(name, num_classes=0, **kwargs).encoder
 
 
 def n_params(m: torch.nn.Module) -> int:
@@ -28,12 +46,13 @@ def skel(n: int = 2, t: int = 16, m: int = 2) -> torch.Tensor:
 # ---------------------------------------------------------------- parameter counts
 
 def test_stgcn_parameter_count_matches_the_official_ntu60_model() -> None:
-    # official yysijie/st-gcn NTU-60 model (data BN over V*C): 3,098,832 (~3.1 M)
+    # official yysijie/st-gcn NTU-60 model (data BN over V*C, the default): 3,098,832 (~3.1 M)
+    assert n_params(stgcn()) == 3_098_832
     assert n_params(stgcn(num_classes=60, data_bn="vc")) == 3_098_832
-    # default data BN over M*V*C adds 150 BN parameters
-    assert n_params(stgcn(num_classes=60)) == 3_098_982
-    assert n_params(stgcn()) == 3_083_562
-    assert stgcn().out_dim == 256
+    # the earlier data BN over M*V*C adds 150 BN parameters
+    assert n_params(stgcn(num_classes=60, data_bn="mvc")) == 3_098_982
+    assert n_params(stgcn(num_classes=0, data_bn="mvc")) == 3_083_562
+    assert stgcn().encoder.out_dim == 256 and stgcn().num_features == 256
 
 
 def test_hypergcn_parameter_counts() -> None:
@@ -50,12 +69,35 @@ def test_hypergcn_parameter_counts() -> None:
     assert hypergcn_base().out_dim == 256 and large.out_dim == 512
 
 
-def test_mamp_encoder_parameter_count() -> None:
-    enc = mamp_transformer()
+def test_mamp_encoder_and_official_head_parameter_counts() -> None:
+    model = mamp_transformer()
+    enc = model.encoder
     assert n_params(enc) == 6_336_000  # MAMP encoder, "6.34 M"
     assert enc.num_tokens == 750 and enc.out_dim == 256
-    head = n_params(mamp_transformer(num_classes=60)) - n_params(enc)
-    assert head == 2 * 256 + 256 * 60 + 60  # LayerNorm + Linear
+    # official fine-tune head: 25 x 256 -> 2048 -> BN -> ReLU -> 60 (measured total 19.57 M)
+    assert n_params(model) - n_params(enc) == (25 * 256 * 2048 + 2048) + 2 * 2048 + (2048 * 60 + 60)
+    assert abs(n_params(model) - 19.57e6) / 19.57e6 < 0.001
+    # linear probe: BatchNorm1d without affine + Linear (6.35 M in all)
+    probe = mamp_transformer(head="linprobe")
+    assert n_params(probe) - n_params(probe.encoder) == 256 * 60 + 60
+    bn = probe.pre_logits
+    assert isinstance(bn, torch.nn.BatchNorm1d) and not bn.affine and bn.eps == 1e-6
+    # mmfusion's earlier head stays available: LayerNorm + Linear on the mean-pooled tokens
+    ln = mamp_transformer(head="layernorm")
+    assert n_params(ln) - n_params(ln.encoder) == 2 * 256 + 256 * 60 + 60
+
+
+def test_mamp_fine_tune_defaults_are_the_official_ones() -> None:
+    model = mamp_transformer_tiny()
+    assert model.label_smoothing == 0.1
+    assert model.pool.dropout.p == 0.3
+    assert model.encoder.blocks[-1].drop_path.p == pytest.approx(0.3)
+    probe = mamp_transformer_tiny(head="linprobe")
+    assert probe.label_smoothing == 0.0 and probe.encoder.blocks[-1].drop_path.p == 0.0
+    old = mamp_transformer_tiny(head="layernorm")
+    assert old.label_smoothing == 0.0 and old.encoder.blocks[-1].drop_path.p == 0.0
+    with pytest.raises(ConfigError, match="finetune"):
+        mamp_transformer_tiny(head="mlp")
 
 
 # ---------------------------------------------------------------- shared contracts
@@ -83,7 +125,7 @@ def test_tiny_models_forward_backward_and_batch_contract(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_tiny_encoders_under_bf16_autocast(name: str) -> None:
-    enc = mmfusion.create_model(name).eval()
+    enc = encoder(name).eval()
     x = skel(1)
     with torch.no_grad():
         ref = enc(x)
@@ -96,7 +138,7 @@ def test_tiny_encoders_under_bf16_autocast(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_encoders_reject_wrong_layouts(name: str) -> None:
-    enc = mmfusion.create_model(name)
+    enc = mmfusion.create_model(name)  # the classifier validates through its encoder
     with pytest.raises(ConfigError, match="V=17"):
         enc(torch.randn(1, 3, 16, 17, 2))
     with pytest.raises(ConfigError, match="N, C, T, V, M"):
@@ -107,14 +149,16 @@ def test_registry_lists_the_skeleton_encoders() -> None:
     names = mmfusion.list_models(tag="skeleton")
     for n in ("stgcn", "stgcn_tiny", "hypergcn_base", "hypergcn_tiny", "mamp_transformer", "mamp_transformer_tiny"):
         assert n in names
-    assert isinstance(mmfusion.create_model("stgcn_tiny"), STGCN)
+    # one entry, one class: the classifier, whatever num_classes
+    assert isinstance(mmfusion.create_model("stgcn_tiny"), ModalityClassifier)
+    assert isinstance(mmfusion.create_model("stgcn_tiny", num_classes=0).encoder, STGCN)
     assert isinstance(mmfusion.create_model("stgcn_tiny", num_classes=3), ModalityClassifier)
 
 
 # ---------------------------------------------------------------- ST-GCN
 
 def test_stgcn_shapes_and_person_pooling() -> None:
-    enc = stgcn_tiny(data_bn="vc").eval()
+    enc = encoder("stgcn_tiny", data_bn="vc").eval()
     x = skel(2, 20)
     maps = enc.forward_maps(x)
     assert maps.shape == (2, 2, 128, 5, 25)  # two stride-2 blocks: ceil(ceil(20/2)/2)
@@ -123,6 +167,7 @@ def test_stgcn_shapes_and_person_pooling() -> None:
         # persons are averaged, so their order does not matter
         torch.testing.assert_close(enc(x.flip(-1)), y, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(y, enc.forward_maps(x).mean(dim=(3, 4)).mean(dim=1))
+        torch.testing.assert_close(enc.forward_features(x), maps)
 
 
 def test_stgcn_graph_conv_only_mixes_graph_neighbours() -> None:
@@ -138,8 +183,33 @@ def test_stgcn_graph_conv_only_mixes_graph_neighbours() -> None:
 
 def test_stgcn_mvc_data_bn_needs_the_configured_person_count() -> None:
     with pytest.raises(ConfigError, match="M=1"):
-        stgcn_tiny()(skel(1, 8, 1))
-    assert stgcn_tiny(num_person=1)(skel(2, 8, 1)).shape == (2, 128)
+        encoder("stgcn_tiny", data_bn="mvc")(skel(1, 8, 1))
+    assert encoder("stgcn_tiny", data_bn="mvc", num_person=1)(skel(2, 8, 1)).shape == (2, 128)
+    # the official V*C data BN folds persons into the batch: any M
+    assert encoder("stgcn_tiny")(skel(2, 8, 1)).shape == (2, 128)
+
+
+def test_stgcn_official_defaults() -> None:
+    torch.manual_seed(0)
+    enc = STGCN()
+    assert enc.data_bn.num_features == 25 * 3
+    # official NTU graph: centre joint 21 (1-based), truncated hops: 25 / 40 / 8 non-zeros
+    assert [int((a != 0).sum()) for a in enc.A] == [25, 40, 8]
+    paper = STGCN(graph="paper", init="torch", data_bn="mvc")
+    assert [int((a != 0).sum()) for a in paper.A] == [25, 24, 24]
+    assert paper.data_bn.num_features == 2 * 25 * 3
+    # official weights_init: conv N(0, 0.02) with zero bias, BN weight N(1, 0.02)
+    w = enc.blocks[5].tcn[2].weight.detach()
+    assert abs(float(w.std()) - 0.02) < 0.002 and float(enc.blocks[5].tcn[2].bias.abs().max()) == 0.0
+    bn = enc.blocks[5].tcn[3].weight.detach()
+    assert abs(float(bn.mean()) - 1.0) < 0.01 and 0.01 < float(bn.std()) < 0.03
+    assert abs(float(paper.blocks[5].tcn[2].weight.std()) - 0.02) > 0.002  # torch default differs
+    head = stgcn().head
+    assert abs(float(head.weight.std()) - 0.02) < 0.002 and float(head.bias.abs().max()) == 0.0
+    # an explicit (K, V, V) graph is accepted, a misfitting one is named
+    assert STGCN(graph=enc.A.numpy()).A.shape == (3, 25, 25)
+    with pytest.raises(ConfigError, match="graph must be"):
+        STGCN(graph=torch.zeros(3, 17, 17))
 
 
 # ---------------------------------------------------------------- Hyper-GCN
@@ -164,19 +234,40 @@ def test_hypergcn_aux_loss_enters_the_training_loss() -> None:
     assert all(u.gcn.hyper_joint.grad is not None for u in model.encoder.units)
 
 
+def test_hypergcn_official_init() -> None:
+    torch.manual_seed(0)
+    model = hypergcn_base()
+    fc = model.head
+    assert abs(float(fc.weight.std()) - (2.0 / 60) ** 0.5) < 0.01  # N(0, sqrt(2/K))
+    proj = model.encoder.units[3].residual[0]  # the stride-2 unit's 1x1 projection
+    fan_out = proj.out_channels  # kernel 1x1
+    assert abs(float(proj.weight.std()) - (2.0 / fan_out) ** 0.5) < 0.1 * (2.0 / fan_out) ** 0.5
+    assert float(proj.bias.abs().max()) == 0.0
+    model.reset_classifier(120)
+    assert abs(float(model.head.weight.std()) - (2.0 / 120) ** 0.5) < 0.01
+    # init="torch" keeps the earlier (PyTorch default) initialisation of projections and head
+    torch.manual_seed(0)
+    plain = hypergcn_base(init="torch")
+    assert float(plain.encoder.units[3].residual[0].bias.detach().abs().max()) > 0.0
+    assert float(plain.head.weight.detach().std()) < 0.1
+    with pytest.raises(ConfigError, match="init must be"):
+        HyperGCN(init="kaiming")
+
+
 def test_hypergraph_has_k_nearest_incidence() -> None:
-    enc = hypergcn_tiny().eval()
+    enc = encoder("hypergcn_tiny").eval()
     gcn = enc.units[0].gcn
     x = torch.randn(2, 32, 6, 28)
     g = gcn.hypergraph(x)
     assert g.shape == (2, 8, 28, 28) and torch.isfinite(g).all()
     # hyper=False keeps only the fixed graph and still runs
-    plain = hypergcn_tiny(hyper=False).eval()
+    plain = encoder("hypergcn_tiny", hyper=False).eval()
     assert plain(skel(1)).shape == (1, 64)
 
 
 def test_hypergcn_dense_skips_and_strides() -> None:
-    enc = hypergcn_tiny().eval()
+    enc = encoder("hypergcn_tiny").eval()
+    assert isinstance(enc, HyperGCN)
     maps = enc.forward_maps(skel(1, 16))
     assert maps.shape == (1, 2, 64, 8, 25)  # one stride-2 stage
     assert enc._skip == [False, False, True, False, False, True]
@@ -193,12 +284,16 @@ def test_mamp_tokens_and_patch_embedding_match_a_strided_conv() -> None:
     ref = conv(x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v)).permute(0, 2, 3, 1)  # (NM, T', V, D)
     got = enc.patch_embed(enc.patchify(x))
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+    # raw patches are ordered (t, C) as MAMP's pre-training patchify: frame-major, xyz fastest
+    p = enc.patchify(x)  # (N*M, T', V, t*C)
+    torch.testing.assert_close(p[0, 1, 7, :3], x[0, :, 4, 7, 0])
+    torch.testing.assert_close(p[0, 1, 7, 3:6], x[0, :, 5, 7, 0])
     assert enc.forward_features(x).shape == (2, 2, 6, 25, 16)
     assert enc.forward_tokens(x).shape == (4, 150, 16)
 
 
 def test_mamp_masking_forwards_only_kept_tokens() -> None:
-    enc = mamp_transformer_tiny().eval()
+    enc = encoder("mamp_transformer_tiny").eval()
     x = skel(1, 16)  # 4 x 25 = 100 tokens per person, 2 persons
     mask = torch.zeros(2, 100, dtype=torch.bool)
     gen = torch.Generator().manual_seed(1)
@@ -223,7 +318,7 @@ def test_mamp_masking_forwards_only_kept_tokens() -> None:
 
 
 def test_mamp_mask_validation() -> None:
-    enc = mamp_transformer_tiny()
+    enc = encoder("mamp_transformer_tiny")
     x = skel(1, 8)
     uneven = torch.zeros(2, 50, dtype=torch.bool)
     uneven[0, :10] = True
@@ -240,6 +335,6 @@ def test_mamp_mask_validation() -> None:
 def test_layouts_other_than_ntu() -> None:
     x = torch.randn(1, 3, 8, 17, 2)
     for f in (stgcn_tiny, hypergcn_tiny, mamp_transformer_tiny):
-        enc = f(layout="coco17").eval()
-        assert enc(x).shape == (1, enc.out_dim)
+        model = f(num_classes=0, layout="coco17").eval()
+        assert model(x).shape == (1, model.num_features)
     assert NTU25.num_joints == 25

@@ -42,12 +42,20 @@ def analytic_macs(model: nn.Module, x: torch.Tensor) -> int:
 
 
 def meta_model(name: str, **kw: object) -> nn.Module:
-    # full-size shapes and counts without allocating or computing anything
+    # full-size shapes and counts without allocating or computing anything; the registered entry
+    # is the classifier (num_classes=0 by default), its backbone the bare X-ShiftNet
     with torch.device("meta"):
-        return mmfusion.create_model(name, **kw)
+        model = mmfusion.create_model(name, **kw)
+    return model if kw.get("num_classes") else model.backbone
+
+
+def backbone(name: str, **kw: object) -> nn.Module:
+    """The bare X-ShiftNet of a registered entry: (N, C, T, H, W) -> conv5 maps."""
+    return mmfusion.create_model(name, **kw).backbone
 
 
 def test_param_counts_match_official() -> None:
+    # the default build (num_classes=0) is the backbone with an Identity head: the official figures
     rgb = mmfusion.create_model("xshiftnet_rgb")
     pose = mmfusion.create_model("xshiftnet_pose")
     assert n_params(rgb) == RGB_PARAMS, f"RGB X-ShiftNet has {n_params(rgb)} params"
@@ -77,7 +85,7 @@ def test_full_size_shapes_and_macs(name: str, shape: tuple[int, ...], out_shape:
 @pytest.mark.slow
 def test_fvcore_agrees_on_convolutions() -> None:
     fvcore = pytest.importorskip("fvcore.nn")
-    model = mmfusion.create_model("xshiftnet_pose").eval()
+    model = backbone("xshiftnet_pose").eval()
     fa = fvcore.FlopCountAnalysis(model, torch.randn(1, 17, 48, 56, 56))
     fa.unsupported_ops_warnings(False)
     fa.uncalled_modules_warnings(False)
@@ -138,19 +146,19 @@ def test_block_semantics_shift_only_on_residual_branch() -> None:
 
 
 def test_tiny_forward_backward() -> None:
-    model = mmfusion.create_model("xshiftnet_rgb_tiny")
+    model = backbone("xshiftnet_rgb_tiny")
     x = torch.randn(2, 3, 4, 64, 64)
     y = model(x)
     assert y.shape == (2, model.out_dim, 4, 2, 2)
     assert torch.isfinite(y).all()
     y.square().mean().backward()
     assert all(p.grad is not None for p in model.parameters())
-    pose = mmfusion.create_model("xshiftnet_pose_tiny")
+    pose = backbone("xshiftnet_pose_tiny")
     assert pose(torch.rand(1, 17, 6, 16, 16)).shape == (1, pose.out_dim, 6, 2, 2)
 
 
 def test_init_recipe() -> None:
-    model = mmfusion.create_model("xshiftnet_rgb_tiny")
+    model = backbone("xshiftnet_rgb_tiny")
     blocks = [m for m in model.modules() if isinstance(m, XShiftBlock)]
     assert all(torch.all(b.conv3[1].weight == 0) for b in blocks)
     assert torch.all(model.stem[1].weight == 1)
@@ -168,12 +176,12 @@ def test_classifier_wrapper_and_registry() -> None:
     assert isinstance(clf, XShiftNetClassifier) and clf.modality == "heatmap"
     out = clf({"heatmap": torch.rand(2, 17, 4, 16, 16), "rgb": torch.zeros(1)})
     assert out["logits"].shape == (2, 7) and out["features"].shape == (2, clf.out_dim)
-    assert clf(torch.rand(1, 17, 4, 16, 16))["logits"].shape == (1, 7)
+    assert clf(torch.rand(1, 17, 4, 16, 16)).shape == (1, 7)  # a bare tensor gives the logits tensor
     with pytest.raises(MissingModalityError, match="heatmap"):
         clf({"rgb": torch.rand(1, 3, 4, 64, 64)})
     full = meta_model("xshiftnet_rgb", num_classes=60)
     assert n_params(full) == RGB_PARAMS + 432 * 60 + 60
-    custom = mmfusion.create_model("xshiftnet_pose", widths=(8, 16), stage_blocks=(1, 1), spatial_strides=(2, 2),
+    custom = backbone("xshiftnet_pose", widths=(8, 16), stage_blocks=(1, 1), spatial_strides=(2, 2),
                                    in_chans=5, fold_div=2)
     assert custom(torch.rand(1, 5, 4, 8, 8)).shape == (1, 36, 4, 2, 2)
 
@@ -183,13 +191,13 @@ def test_config_errors() -> None:
         XShiftNet(widths=(8, 16), stage_blocks=(1,))
     with pytest.raises(ConfigError):
         XShiftNet(se_style="some")
-    model = mmfusion.create_model("xshiftnet_rgb_tiny")
+    model = mmfusion.create_model("xshiftnet_rgb_tiny")  # the classifier validates through its backbone
     with pytest.raises(ConfigError, match="expects"):
         model(torch.randn(1, 17, 4, 64, 64))
 
 
 def test_bf16_autocast() -> None:
-    model = mmfusion.create_model("xshiftnet_rgb_tiny").eval()
+    model = backbone("xshiftnet_rgb_tiny").eval()
     x = torch.randn(1, 3, 4, 64, 64)
     with torch.no_grad():
         ref = model(x)

@@ -1,21 +1,17 @@
 """Every registered classifier must be trainable under DistributedDataParallel without
 ``find_unused_parameters``: each trainable parameter gets a finite gradient from the model's own
 training loss (a parameter outside the loss stalls DDP's reducer, as the per-stream heads of
-M-Mixer once did in the 2-process demo). Inputs: the demo-size specs of the benchmarks."""
+M-Mixer once did in the 2-process demo). Inputs: built from each entry's registered config."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
+import torch.nn.functional as F
 
 import mmfusion
+from mmfusion.model_cfg import call_model
 from mmfusion.registry import list_models
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from model_inputs import get_spec  # noqa: E402
 
 # the paper-size variants have the same structure as their tiny versions and cost seconds each
 SMALL = [n for n in list_models(tag="model") if n.endswith("_tiny") or n == "modality_classifier"]
@@ -27,13 +23,15 @@ def test_every_model_has_a_small_variant_here() -> None:
 
 @pytest.mark.parametrize("name", SMALL)
 def test_all_parameters_reach_the_training_loss(name: str) -> None:
-    spec = get_spec(name, "demo")
-    if spec is None:
-        pytest.skip(f"no demo input spec for {name} in benchmarks/model_inputs.py")
+    cfg = mmfusion.get_model_cfg(name)
+    assert cfg.kind == "classifier"
+    k = cfg.num_classes or 10
     torch.manual_seed(0)
-    model = mmfusion.create_model(name, **spec.kwargs).train()
-    batch = spec.batch(2)
-    loss = spec.train_loss(model, spec.run(model, batch), batch)
+    model = mmfusion.create_model(name, num_classes=k).train()
+    batch = mmfusion.dummy_inputs(name, batch_size=2)
+    target = torch.tensor([0, k - 1])
+    out = call_model(model, cfg, batch)
+    loss = model.loss(out, target) if hasattr(model, "loss") else F.cross_entropy(out["logits"].float(), target)
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"{name}: parameters outside the training loss (DDP would stall): {missing[:8]}"

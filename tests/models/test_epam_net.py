@@ -61,7 +61,7 @@ def test_tiny_forward_outputs_and_loss() -> None:
     model = mmfusion.create_model("epam_net_tiny", num_classes=5)
     batch = tiny_batch()
     out = model(batch)
-    assert set(out) == {"logits", "logits_rgb", "logits_pose", "attention"}
+    assert set(out) == {"logits", "logits_rgb", "logits_pose", "features", "attention"}
     assert out["logits"].shape == (2, 5) and out["attention"].shape == (2, 1, 8, 2, 2)
     torch.testing.assert_close(out["logits"], out["logits_rgb"] + out["logits_pose"])
     target = torch.tensor([1, 4])
@@ -105,7 +105,7 @@ def test_missing_modality_and_shape_errors() -> None:
     with pytest.raises(ConfigError, match="multiple"):
         model(dict(batch, heatmap=torch.rand(1, 17, 20, 16, 16)))
     with pytest.raises(ConfigError):
-        EPAMNet(num_classes=0)
+        EPAMNet(num_classes=-1)  # 0 is allowed: pooled features
 
 
 def test_bf16_autocast_training_step() -> None:

@@ -34,8 +34,9 @@ def test_tiny_forward_backward(content: str) -> None:
     model = mmfusion.create_model("mmixer_tiny", content=content, num_classes=10, aux_weight=0.5)
     b = batch()
     out = model(b)
-    assert set(out) == {"logits", "logits_rgb", "logits_depth", "logits_ir"}
-    assert all(v.shape == (2, 10) and torch.isfinite(v).all() for v in out.values())
+    assert set(out) == {"logits", "features", "logits_rgb", "logits_depth", "logits_ir"}
+    assert all(v.shape == (2, 10) and torch.isfinite(v).all() for k, v in out.items() if k.startswith("logits"))
+    assert out["features"].shape == (2, 3 * 64) and torch.isfinite(out["features"]).all()
     loss = model.loss(out, b["label"])
     loss.backward()
     for name, p in model.named_parameters():
@@ -95,10 +96,10 @@ def test_two_modality_subsets(mods: tuple[str, ...]) -> None:
     for content in ("cfem", "mean"):
         model = mmfusion.create_model("mmixer_tiny", modalities=mods, content=content, num_classes=5)
         out = model(batch(mods, s=32))
-        assert set(out) == {"logits"}  # per-stream heads only with aux_weight > 0
+        assert set(out) == {"logits", "features"}  # per-stream heads only with aux_weight > 0
         out = mmfusion.create_model("mmixer_tiny", modalities=mods, content=content, num_classes=5,
                                     aux_weight=0.5)(batch(mods, s=32))
-        assert set(out) == {"logits", *(f"logits_{m}" for m in mods)}
+        assert set(out) == {"logits", "features", *(f"logits_{m}" for m in mods)}
         assert out["logits"].shape == (2, 5)
 
 

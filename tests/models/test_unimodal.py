@@ -31,7 +31,7 @@ def test_frame_gru_tiny_matches_its_parts(modality: str, c: int) -> None:
         for t in range(4):
             h = cell(feats[:, t], h)
         ref = model.head(h)
-    assert set(out) == {"logits"} and out["logits"].shape == (2, 7)
+    assert set(out) == {"logits", "features"} and out["logits"].shape == (2, 7)
     assert torch.allclose(out["logits"], ref, atol=1e-5)
 
 
