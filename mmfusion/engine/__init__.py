@@ -21,8 +21,8 @@ See ``docs/training.md`` for launching on GPUs and for the run-folder layout.
 
 from __future__ import annotations
 
+from .args import apply_overrides, from_dict, parse_args
 from .checkpoint import latest_checkpoint, list_checkpoints, resolve_resume, save_weights
-from .cli_args import apply_overrides, build_parser, from_dict, parse_args
 from .config import TrainConfig, to_jsonable, write_json
 from .metrics import (
     ClassificationMetrics,
@@ -37,7 +37,7 @@ from .trainer import SeededSamples, StepInfo, TrainResult, evaluate, run_evaluat
 
 __all__ = [
     "ClassificationMetrics", "SeededSamples", "StepInfo", "TrainConfig", "TrainResult",
-    "apply_overrides", "build_parser", "classification_metrics", "confusion_matrix", "evaluate", "from_dict",
+    "apply_overrides", "classification_metrics", "confusion_matrix", "evaluate", "from_dict",
     "latest_checkpoint", "list_checkpoints", "mean_class_accuracy", "parse_args", "per_class_accuracy",
     "plot_confusion_matrix", "plot_curves", "resolve_resume", "run_evaluation", "save_weights", "shutdown",
     "to_jsonable", "topk_accuracy", "train", "write_json",

@@ -1,7 +1,7 @@
 """Training configuration as a plain dataclass (no config framework).
 
 A recipe builds a :class:`TrainConfig` (usually nested in its own recipe dataclass), lets
-:func:`mmfusion.engine.cli_args.parse_args` apply command-line overrides, and hands it to
+:func:`mmfusion.engine.args.parse_args` apply command-line overrides, and hands it to
 :func:`mmfusion.engine.train`. The resolved config is printed at start and written to
 ``<output_dir>/train_config.json`` so that a run can be repeated exactly.
 """
@@ -41,7 +41,8 @@ class TrainConfig:
         lr: peak learning rate (after warm-up).
         weight_decay: L2 (SGD) or decoupled (AdamW) weight decay.
         optimizer: "sgd" (momentum, optionally Nesterov) or "adamw".
-        momentum, nesterov: SGD settings.
+        momentum: SGD momentum.
+        nesterov: SGD with Nesterov momentum.
         betas: AdamW betas.
         no_decay_norm_bias: exclude biases and 1-D (norm) parameters from weight decay.
         scheduler: "cosine" (to ``min_lr``), "step" (x ``gamma`` at each of ``milestones``)
@@ -82,6 +83,14 @@ class TrainConfig:
             loss in some steps (dropped modality, auxiliary heads switched off).
         max_steps: stop after this many optimizer steps (smoke tests); the learning-rate
             schedule still follows ``epochs``.
+        ema: keep an exponential moving average of the weights (timm's ``ModelEmaV3``), updated
+            after every optimizer step; evaluation then uses the averaged weights, which are also
+            saved as ``model_ema.safetensors`` in the run folder.
+        ema_decay: the average's decay per optimizer step.
+        ema_warmup: ramp the decay up over the first steps (timm's warm-up) so that early averages
+            are not dominated by the random initial weights.
+        threads: torch compute threads per process; None: all cores the launch leaves (cores //
+            processes on this machine, minus ``num_workers``; see docs/training.md).
         cpu: force the CPU even when a GPU is visible.
     """
 
@@ -124,6 +133,10 @@ class TrainConfig:
     run_name: str | None = None
     find_unused_parameters: bool = False
     max_steps: int | None = None
+    ema: bool = False
+    ema_decay: float = 0.9998
+    ema_warmup: bool = False
+    threads: int | None = None
     cpu: bool = False
 
     def __post_init__(self) -> None:
@@ -164,6 +177,10 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.log_every must be >= 1, got {self.log_every}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"TrainConfig.max_steps must be >= 1 or None, got {self.max_steps}")
+        if not 0 < self.ema_decay < 1:
+            raise ConfigError(f"TrainConfig.ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"TrainConfig.threads must be >= 1 or None, got {self.threads}")
         if self.clip_grad is not None and self.clip_grad < 0:
             raise ConfigError(f"TrainConfig.clip_grad must be >= 0 or None, got {self.clip_grad}")
         choices = {"optimizer": ("sgd", "adamw"), "scheduler": ("cosine", "step", "constant"),

@@ -1,5 +1,8 @@
 """What every NTU recipe shares: data options, dataset construction, result tables.
 
+The engine (:mod:`mmfusion.engine`) trains any model on any dataset and knows nothing of NTU;
+this module ties it to the NTU data (:mod:`mmfusion.data`) for the scripts in ``recipes/``.
+
 A recipe is a short script: a dataclass deriving from :class:`NTURecipe` with its model and
 defaults, ``parse_args`` for command-line overrides, then :func:`fit` per model::
 
@@ -17,12 +20,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..data.dataset import NTUDataset
 from ..data.sources import resolve_ntu_source
-from .config import TrainConfig
-from .trainer import TrainResult, train
+from ..distributed import process_state
+from ..engine import TrainConfig, TrainResult, train
 
 _PACKED_AS = {"heatmap": "skeleton", "keypoints2d": "skeleton"}
 
@@ -45,11 +48,11 @@ class NTURecipe:
     """
 
     data_root: str | None = None
-    protocol: str = "xsub"
+    protocol: Literal["xsub", "xview", "xsub120", "xset"] = "xsub"
     cache_dir: str = ".cache/mmfusion"
     image_size: int = 48
     clip_len: int = 8
-    crop: str = "person"
+    crop: Literal["person", "full"] = "person"
     crop_scale: tuple[float, float] = (0.7, 1.0)
     num_points: int = 256
     output_dir: str = "runs/recipe"
@@ -135,7 +138,6 @@ def finish(cfg: NTURecipe, rows: list[dict[str, Any]], runs: Sequence[TrainResul
            footer: str | None = None) -> list[dict[str, Any]]:
     """End a recipe: :func:`print_results` on the main process, then the process group's
     shutdown; returns ``rows``."""
-    from ..distributed import process_state
     from .trainer import shutdown
 
     if process_state().is_main_process:
