@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 import mmfusion
 from mmfusion.engine import TrainConfig, train
 from mmfusion.engine.checkpoint import list_checkpoints
-from mmfusion.engine.trainer import lr_factor
+from mmfusion.engine.optim import lr_factor
 from mmfusion.errors import CheckpointError, ConfigError
 from mmfusion.registry import register_model
 
