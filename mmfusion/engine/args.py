@@ -5,15 +5,14 @@ underscores become hyphens (both spellings are accepted)::
 
     @dataclass
     class Recipe:
-        model: str = "xshiftnet_rgb"
-        # registered model name (the help text of --model)
+        model: str = "xshiftnet_rgb"  # registered model name (the help text of --model)
         train: TrainConfig = field(default_factory=TrainConfig)
 
     cfg = parse_args(Recipe(train=TrainConfig(lr=0.05)))   # defaults come from the instance
     # python recipe.py --train.lr 0.1 --train.epochs 2 --train.no-nesterov --train.milestones 20 30
 
-The help text of an option is the field's docstring (a string under the field), its comment or its entry in the
-class's ``Attributes:`` section; ``Literal`` fields list their choices. ``bool`` fields take
+The help text of an option is the field's docstring (a string under the field), its comment
+(on the field's line) or its entry in the class's ``Attributes:`` section; ``Literal`` fields list their choices. ``bool`` fields take
 ``--flag`` / ``--no-flag``; ``Optional`` fields take ``None``; tuples take several values
 (``--train.milestones`` alone = empty). A value that does not parse, is not one of the choices,
 or that the dataclass's own validation (``__post_init__`` raising
