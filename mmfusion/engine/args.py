@@ -12,8 +12,8 @@ underscores become hyphens (both spellings are accepted)::
     # python recipe.py --train.lr 0.1 --train.epochs 2 --train.no-nesterov --train.milestones 20 30
 
 The help text of an option is the field's docstring (a string under the field), its comment
-(on the field's line) or its entry in the class's ``Attributes:`` section; ``Literal`` fields list their choices. ``bool`` fields take
-``--flag`` / ``--no-flag``; ``Optional`` fields take ``None``; tuples take several values
+(on the field's line) or its entry in the class's ``Attributes:`` section; ``Literal`` fields
+list their choices. ``bool`` fields take ``--flag`` / ``--no-flag``; ``Optional`` fields take ``None``; tuples take several values
 (``--train.milestones`` alone = empty). A value that does not parse, is not one of the choices,
 or that the dataclass's own validation (``__post_init__`` raising
 :class:`~mmfusion.errors.ConfigError`) rejects is a usage error: a message naming the option on
