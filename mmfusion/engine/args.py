@@ -13,8 +13,8 @@ underscores become hyphens (both spellings are accepted)::
 
 The help text of an option is the field's docstring (a string under the field), its comment
 (on the field's line) or its entry in the class's ``Attributes:`` section; ``Literal`` fields
-list their choices. ``bool`` fields take ``--flag`` / ``--no-flag``; ``Optional`` fields take ``None``; tuples take several values
-(``--train.milestones`` alone = empty). A value that does not parse, is not one of the choices,
+list their choices. ``bool`` fields take ``--flag`` / ``--no-flag``; ``Optional`` fields take
+``None``; tuples take several values (``--train.milestones`` alone = empty). A value that does not parse, is not one of the choices,
 or that the dataclass's own validation (``__post_init__`` raising
 :class:`~mmfusion.errors.ConfigError`) rejects is a usage error: a message naming the option on
 stderr and exit status 2, before the recipe builds any data.

@@ -1,4 +1,4 @@
-"""Every NTU recipe's command line (and the inline-loop recipe's): --help documents each option, a bad value is a usage error.
+"""The recipes' command lines: --help documents each option, a bad value is a usage error.
 
 Runs each recipe as a script (a subprocess, as a user would), so that the exit status, the
 streams and the absence of a traceback are what a shell sees.
