@@ -11,13 +11,13 @@ underscores become hyphens (both spellings are accepted)::
     cfg = parse_args(Recipe(train=TrainConfig(lr=0.05)))   # defaults come from the instance
     # python recipe.py --train.lr 0.1 --train.epochs 2 --train.no-nesterov --train.milestones 20 30
 
-The help text of an option is the field's docstring (a string under the field), its comment
-(on the field's line) or its entry in the class's ``Attributes:`` section; ``Literal`` fields
-list their choices. ``bool`` fields take ``--flag`` / ``--no-flag``; ``Optional`` fields take
-``None``; tuples take several values (``--train.milestones`` alone = empty). A value that does not parse, is not one of the choices,
-or that the dataclass's own validation (``__post_init__`` raising
-:class:`~mmfusion.errors.ConfigError`) rejects is a usage error: a message naming the option on
-stderr and exit status 2, before the recipe builds any data.
+The help text of an option is the field's docstring (a string under the field), its comment (on
+the field's line) or its entry in the class's ``Attributes:`` section; ``Literal`` fields list
+their choices. ``bool`` fields take ``--flag`` / ``--no-flag``; ``Optional`` fields take
+``None``; tuples take several values (``--train.milestones`` alone = empty). A value that does
+not parse, is not one of the choices, or that the dataclass's own validation (``__post_init__``
+raising :class:`~mmfusion.errors.ConfigError`) rejects is a usage error: a message naming the
+option on stderr and exit status 2, before the recipe builds any data.
 
 ``--config FILE.json`` loads a JSON of field values first (e.g. a run's ``train_config.json``);
 options on the command line win. :func:`from_dict` / :func:`apply_overrides` do the same from
