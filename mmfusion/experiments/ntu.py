@@ -138,8 +138,6 @@ def finish(cfg: NTURecipe, rows: list[dict[str, Any]], runs: Sequence[TrainResul
            footer: str | None = None) -> list[dict[str, Any]]:
     """End a recipe: :func:`print_results` on the main process, then the process group's
     shutdown; returns ``rows``."""
-    from .trainer import shutdown
-
     if process_state().is_main_process:
         print_results(cfg, rows, runs, num_test, footer)
     shutdown()
