@@ -25,7 +25,7 @@ from typing import Any, Literal
 from ..data.dataset import NTUDataset
 from ..data.sources import resolve_ntu_source
 from ..distributed import process_state
-from ..engine import TrainConfig, TrainResult, train
+from ..engine import TrainConfig, TrainResult, shutdown, train
 
 _PACKED_AS = {"heatmap": "skeleton", "keypoints2d": "skeleton"}
 
