@@ -178,7 +178,7 @@ def _recipe() -> Any:
 def bench_loader(steps: int, workers: tuple[int, ...]) -> list[dict[str, Any]]:
     import mmfusion
     from mmfusion.data.dataset import collate
-    from mmfusion.engine.recipe import datasets
+    from mmfusion.experiments.ntu import datasets
 
     cfg = _recipe()
     cfg.cache_dir = str(REPO / cfg.cache_dir) if not os.path.isabs(cfg.cache_dir) else cfg.cache_dir

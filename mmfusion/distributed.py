@@ -6,6 +6,9 @@ accelerator, the launcher passes ``WORLD_SIZE=2`` but also resets ``ACCELERATE_U
 own flags, so a plain ``PartialState()`` silently starts two *independent* single-process runs.
 :func:`process_state` makes that case a gloo CPU group instead, which is what the user asked for.
 Every mmfusion module that needs the process group goes through it.
+
+It also decides how many torch threads a process computes with (:func:`set_compute_threads`):
+launchers set ``OMP_NUM_THREADS=1``, which would leave all but one core idle on a CPU run.
 """
 
 from __future__ import annotations
@@ -38,3 +41,57 @@ def process_state(cpu: bool = False) -> Any:
     if not PartialState._shared_state:
         return PartialState(cpu=wants_cpu_group(cpu))
     return PartialState()
+
+
+#: set by ``accelerate launch`` (every launcher mode) and by ``torchrun``; both also set
+#: OMP_NUM_THREADS (to 1 unless told otherwise), which then says nothing about the user's wish
+_LAUNCHER_MARKERS = ("ACCELERATE_DYNAMO_BACKEND", "TORCHELASTIC_RUN_ID")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask; ``os.cpu_count()`` elsewhere)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS / Windows
+        return os.cpu_count() or 1
+
+
+def local_processes() -> int:
+    """Processes of this run on this machine (the launcher's LOCAL_WORLD_SIZE, else WORLD_SIZE)."""
+    for key in ("LOCAL_WORLD_SIZE", "WORLD_SIZE"):
+        value = os.environ.get(key, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
+def compute_threads(requested: int | None = None, num_workers: int = 0) -> tuple[int, str]:
+    """How many torch threads one process should use for compute, and why (for the log).
+
+    Policy, first match wins:
+
+    1. ``requested`` (``TrainConfig.threads``): exactly that.
+    2. ``OMP_NUM_THREADS`` set by the user (not by ``accelerate launch`` / ``torchrun``, which
+       set it to 1 on their own): that.
+    3. All the cores the launch leaves: ``cores // local processes``, minus the process's
+       DataLoader workers (each works single-threaded), at least 1.
+    """
+    cores, procs = available_cores(), local_processes()
+    plural = "process" if procs == 1 else "processes"
+    if requested is not None:
+        return int(requested), f"{cores} cores, {procs} {plural}, set by TrainConfig.threads"
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    launched = any(k in os.environ for k in _LAUNCHER_MARKERS)
+    if omp.isdigit() and int(omp) > 0 and not launched:
+        return int(omp), f"{cores} cores, {procs} {plural}, set by OMP_NUM_THREADS"
+    workers = f", {num_workers} data worker(s)" if num_workers else ""
+    return max(1, cores // procs - num_workers), f"{cores} cores, {procs} {plural}{workers}"
+
+
+def set_compute_threads(requested: int | None = None, num_workers: int = 0) -> str:
+    """Apply :func:`compute_threads` to torch; returns the line to log
+    (``"torch threads: 2 (2 cores, 1 process)"``)."""
+    threads, why = compute_threads(requested, num_workers)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return f"torch threads: {threads} ({why})"

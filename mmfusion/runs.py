@@ -56,12 +56,48 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON atomically (temp file + ``os.replace``)."""
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"
+    return _write_atomic(Path(path), text.encode())
+
+
 def _write_atomic(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)  # a reader never sees half a file
     return path
+
+
+def nonfinite_entries(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    """Names of floating-point tensors in ``state_dict`` holding NaN or inf (one fused check per device)."""
+    items = [(k, v) for k, v in state_dict.items() if isinstance(v, torch.Tensor) and v.is_floating_point()
+             and v.numel()]
+    if not items:
+        return []
+    by_device: dict[torch.device, list[int]] = {}
+    for i, (_, v) in enumerate(items):
+        by_device.setdefault(v.device, []).append(i)
+    bad: list[int] = []
+    for idx in by_device.values():  # one stacked flag vector, one host sync per device
+        ok = torch.stack([torch.isfinite(items[i][1]).all() for i in idx]).cpu()
+        bad += [idx[j] for j in (~ok).nonzero().flatten().tolist()]
+    return [items[i][0] for i in sorted(bad)]
+
+
+def assert_finite_state(state_dict: Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
+    """Refuse to write ``path`` when a floating tensor of ``state_dict`` is not finite.
+
+    Raises:
+        CheckpointError: naming ``path`` and (up to five of) the offending tensors.
+    """
+    bad = nonfinite_entries(state_dict)
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise CheckpointError(f"{path}: refusing to write non-finite (NaN/inf) weights: {', '.join(bad[:5])}{more}; "
+                              f"the run diverged -- resume from an earlier checkpoint with a lower learning rate "
+                              f"or nonfinite='skip'")
 
 
 # -- weights ----------------------------------------------------------------------------------------
@@ -75,8 +111,10 @@ def save_weights(model: nn.Module, path: str | Path, metadata: Mapping[str, str]
     """Write ``model``'s weights (already unwrapped) as safetensors, atomically."""
     from safetensors.torch import save
 
+    state = state_dict_for_saving(model)
+    assert_finite_state(state, path)  # NaN weights must never become a model file
     meta = {"format": "pt", **{str(k): str(v) for k, v in (metadata or {}).items()}}
-    return _write_atomic(Path(path), save(state_dict_for_saving(model), metadata=meta))
+    return _write_atomic(Path(path), save(state, metadata=meta))
 
 
 def read_safetensors(path: str | Path) -> dict[str, Any]:
@@ -147,8 +185,7 @@ def write_model_config(run_dir: str | Path, model_name: str | None, model_kwargs
         "weights": WEIGHTS,
         **to_jsonable(dict(extra or {})),
     }
-    text = json.dumps(card, indent=2, allow_nan=False) + "\n"
-    return _write_atomic(Path(run_dir) / MODEL_CONFIG, text.encode())
+    return write_json(Path(run_dir) / MODEL_CONFIG, card)
 
 
 def save_run(run_dir: str | Path, model: nn.Module, model_name: str, model_kwargs: Mapping[str, Any] | None = None,

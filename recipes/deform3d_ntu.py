@@ -28,19 +28,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmfusion.engine import TrainConfig, parse_args
-from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit_row
+from mmfusion.experiments.ntu import NTURecipe, datasets, describe, finish, fit_row
 
 
 @dataclass
 class Deform3DRecipe(NTURecipe):
+    """3D deformable RGB + pose transformer on NTU RGB+D."""
+
     model: str = "deform3d_tiny"
+    """registered 3D deformable transformer variant"""
     image_size: int = 32
+    """side of the square RGB crops"""
     clip_len: int = 8
-    pose_clip_len: int = 16            # skeleton frames (= the model's pose_frames)
+    """RGB frames per clip"""
+    pose_clip_len: int = 16
+    """skeleton frames per clip (= the model's pose_frames)"""
     baselines: bool = False
+    """also train an RGB-only and a skeleton-only model"""
     rgb_baseline: str = "frame_gru_tiny"
+    """registered RGB-only baseline"""
     skeleton_baseline: str = "stgcn_tiny"
+    """registered skeleton-only baseline"""
     output_dir: str = "runs/deform3d_ntu"
+    """run folders go below it, one per trained model"""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=30, global_batch_size=16, lr=2e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
         warmup_epochs=2, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmfusion.engine import TrainConfig, parse_args
-from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit_row
 from mmfusion.errors import ConfigError
+from mmfusion.experiments.ntu import NTURecipe, datasets, describe, finish, fit_row
 
 
 @dataclass
@@ -38,16 +38,27 @@ class EPAMRecipe(NTURecipe):
     """EPAM-Net recipe; heatmap_size None = image_size / 4 (the size at which the maps align)."""
 
     model: str = "epam_net_tiny"
+    """registered EPAM-Net variant"""
     image_size: int = 64
+    """side of the square RGB crops (a multiple of 32)"""
     clip_len: int = 8
-    pose_clip_len: int = 24            # heatmap frames (a multiple of clip_len)
+    """RGB frames per clip"""
+    pose_clip_len: int = 24
+    """heatmap frames per clip (a multiple of clip_len)"""
     heatmap_size: int | None = None
+    """side of the pose heatmaps; None: image_size / 4"""
     heatmap_sigma: float = 0.6
-    dropout: float = 0.2               # before each stream's classifier (official: 0.5)
-    baselines: bool = False            # also train each stream alone
+    """Gaussian sigma of a joint's heatmap, in heatmap pixels"""
+    dropout: float = 0.2
+    """dropout before each stream's classifier (official: 0.5)"""
+    baselines: bool = False
+    """also train each stream alone"""
     rgb_baseline: str = "xshiftnet_rgb_tiny"
+    """registered RGB-only baseline"""
     pose_baseline: str = "xshiftnet_pose_tiny"
+    """registered pose-only baseline"""
     output_dir: str = "runs/epam_ntu"
+    """run folders go below it, one per trained model"""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=12, global_batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
         warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))

@@ -13,27 +13,37 @@ the paths of the curves and confusion matrices.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from mmfusion.engine import TrainConfig, parse_args
-from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit
+from mmfusion.experiments.ntu import NTURecipe, datasets, describe, finish, fit
 
 
 @dataclass
 class MMixerRecipe(NTURecipe):
+    """M-Mixer on NTU RGB+D (RGB + depth + IR) and single-modality baselines."""
+
     model: str = "mmixer_tiny"
-    content: str = "cfem"              # "cfem" (journal M-Mixer) or "mean" (WACV cross-modal content)
+    """registered M-Mixer variant (mmfusion models 'mmixer*')"""
+    content: Literal["cfem", "mean"] = "cfem"
+    """cross-modal content: "cfem" (journal M-Mixer) or "mean" (WACV paper)"""
     modalities: tuple[str, ...] = ("rgb", "depth", "ir")
-    baselines: bool = True             # also train each modality alone
+    """modalities fused by the model (and each trained alone with --baselines)"""
+    baselines: bool = True
+    """also train each modality alone"""
     baseline_model: str = "frame_gru_tiny"
+    """registered single-modality model of the baselines"""
     output_dir: str = "runs/mmixer_ntu"
+    """run folders go below it, one per trained model"""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=14, global_batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
         warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))
 
 
-def main() -> None:
-    cfg = parse_args(MMixerRecipe())
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    cfg = parse_args(MMixerRecipe(), argv)
     data = datasets(cfg, cfg.modalities)
     print(f"[mmixer_ntu] {describe(cfg, data)}")
     rows, runs = [], []
@@ -53,7 +63,7 @@ def main() -> None:
     if cfg.baselines:
         gain = 100 * (rows[-1]["top1"] - max(r["top1"] for r in rows[:-1]))
         footer = f"fusion vs best single modality: {gain:+.1f} points top-1"
-    finish(cfg, rows, runs, len(data[1]), footer)
+    return finish(cfg, rows, runs, len(data[1]), footer)
 
 
 if __name__ == "__main__":

@@ -28,16 +28,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmfusion.engine import TrainConfig, parse_args
-from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit_row
+from mmfusion.experiments.ntu import NTURecipe, datasets, describe, finish, fit_row
 
 
 @dataclass
 class PointsRecipe(NTURecipe):
+    """Point-cloud sequences on NTU RGB+D (PointNet++ per frame + temporal transformer)."""
+
     model: str = "point_sequence_encoder_tiny"
+    """registered point-sequence classifier"""
     clip_len: int = 8
+    """frames per clip"""
     num_points: int = 128
+    """points per frame"""
     dropout: float = 0.0
+    """classifier dropout"""
     output_dir: str = "runs/points_ntu"
+    """run folders go below it, one per trained model"""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=20, global_batch_size=16, lr=2e-3, optimizer="adamw", weight_decay=0.05, scheduler="cosine",
         warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))

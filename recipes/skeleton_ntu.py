@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmfusion.engine import TrainConfig, parse_args
-from mmfusion.engine.recipe import NTURecipe, datasets, describe, finish, fit_row
+from mmfusion.experiments.ntu import NTURecipe, datasets, describe, finish, fit_row
 
 #: short names accepted by --model
 ALIASES = {"hypergcn": "hypergcn_base", "mamp": "mamp_transformer", "mamp_tiny": "mamp_transformer_tiny"}
@@ -38,10 +38,16 @@ ALIASES = {"hypergcn": "hypergcn_base", "mamp": "mamp_transformer", "mamp_tiny":
 
 @dataclass
 class SkeletonRecipe(NTURecipe):
+    """Skeleton-only classifiers on NTU RGB+D, one table row per model."""
+
     model: tuple[str, ...] = ("stgcn_tiny",)
+    """one or more registered skeleton classifiers (short names: hypergcn, mamp, mamp_tiny)"""
     clip_len: int = 32
-    dropout: float | None = None       # None: each model's own default
+    """skeleton frames per clip"""
+    dropout: float | None = None
+    """classifier dropout; None: each model's own default"""
     output_dir: str = "runs/skeleton_ntu"
+    """run folders go below it, one per trained model"""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=12, global_batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.01, scheduler="cosine",
         warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))

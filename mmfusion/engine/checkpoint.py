@@ -24,7 +24,7 @@ logs "Could not load random states" at info level and continues with fresh RNG).
 is a :class:`CheckpointError` naming the file. Accelerate stores the optimizer, scheduler and
 RNG states with ``torch.save`` and loads them with ``weights_only=True`` (no arbitrary pickles
 are executed). Weights are never written when a tensor is NaN or inf
-(:func:`~mmfusion.engine.guards.assert_finite_state`).
+(:func:`~mmfusion.runs.assert_finite_state`).
 
 Checkpoints saved before the marker existed (no ``checkpoint.json``) are not picked up by
 ``resume="auto"`` (which then raises, rather than starting over); pass their folder explicitly
@@ -40,7 +40,7 @@ import os
 import random
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,13 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from .config import to_jsonable, write_json
-from .guards import assert_finite_state
+from ..runs import (
+    assert_finite_state,
+    write_json,
+)
 
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.json"
-WEIGHTS = "model.safetensors"
-MODEL_CONFIG = "config.json"
 #: completion marker and manifest of a checkpoint folder, written last
 MARKER = "checkpoint.json"
 MARKER_FORMAT = 1
@@ -373,39 +373,3 @@ def load_checkpoint(accelerator: Any, path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{rng_file}: random states were not restored by accelerate (resuming would continue "
                               f"with fresh RNG, i.e. another run)")
     return state
-
-
-def state_dict_for_saving(model: nn.Module) -> dict[str, torch.Tensor]:
-    """CPU, contiguous, non-shared copies of a model's state dict (what safetensors requires)."""
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-
-
-def save_weights(model: nn.Module, path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
-    """Write ``model``'s weights (already unwrapped) as safetensors, atomically."""
-    from safetensors.torch import save
-
-    path = Path(path)
-    state = state_dict_for_saving(model)
-    assert_finite_state(state, path)  # NaN weights must never become a model file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    meta = {"format": "pt", **{str(k): str(v) for k, v in (metadata or {}).items()}}
-    tmp.write_bytes(save(state, metadata=meta))  # normal umask permissions
-    os.replace(tmp, path)
-    return path
-
-
-def write_model_config(run_dir: str | Path, model_name: str | None, model_kwargs: Mapping[str, Any] | None = None,
-                       classes: Sequence[Any] | None = None, class_names: Sequence[str] | None = None,
-                       modalities: Sequence[str] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
-    """Write ``<run>/config.json``, read by ``mmfusion.create_model(name, checkpoint=run_dir)``."""
-    card: dict[str, Any] = {
-        "model_name": model_name,
-        "model_kwargs": to_jsonable(dict(model_kwargs or {})),
-        "classes": to_jsonable(list(classes)) if classes is not None else None,
-        "class_names": list(class_names) if class_names is not None else None,
-        "modalities": list(modalities) if modalities is not None else None,
-        "weights": WEIGHTS,
-        **to_jsonable(dict(extra or {})),
-    }
-    return write_json(Path(run_dir) / MODEL_CONFIG, card)

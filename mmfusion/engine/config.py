@@ -1,21 +1,19 @@
 """Training configuration as a plain dataclass (no config framework).
 
 A recipe builds a :class:`TrainConfig` (usually nested in its own recipe dataclass), lets
-:func:`mmfusion.engine.cli_args.parse_args` apply command-line overrides, and hands it to
+:func:`mmfusion.engine.args.parse_args` apply command-line overrides, and hands it to
 :func:`mmfusion.engine.train`. The resolved config is printed at start and written to
 ``<output_dir>/train_config.json`` so that a run can be repeated exactly.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError
+from ..runs import to_jsonable
 
 Optimizer = Literal["sgd", "adamw"]
 Scheduler = Literal["cosine", "step", "constant"]
@@ -41,7 +39,8 @@ class TrainConfig:
         lr: peak learning rate (after warm-up).
         weight_decay: L2 (SGD) or decoupled (AdamW) weight decay.
         optimizer: "sgd" (momentum, optionally Nesterov) or "adamw".
-        momentum, nesterov: SGD settings.
+        momentum: SGD momentum.
+        nesterov: SGD with Nesterov momentum.
         betas: AdamW betas.
         no_decay_norm_bias: exclude biases and 1-D (norm) parameters from weight decay.
         scheduler: "cosine" (to ``min_lr``), "step" (x ``gamma`` at each of ``milestones``)
@@ -82,6 +81,14 @@ class TrainConfig:
             loss in some steps (dropped modality, auxiliary heads switched off).
         max_steps: stop after this many optimizer steps (smoke tests); the learning-rate
             schedule still follows ``epochs``.
+        ema: keep an exponential moving average of the weights (timm's ``ModelEmaV3``), updated
+            after every optimizer step; evaluation then uses the averaged weights, which are also
+            saved as ``model_ema.safetensors`` in the run folder.
+        ema_decay: the average's decay per optimizer step.
+        ema_warmup: ramp the decay up over the first steps (timm's warm-up) so that early averages
+            are not dominated by the random initial weights.
+        threads: torch compute threads per process; None: all cores the launch leaves (cores //
+            processes on this machine, minus ``num_workers``; see docs/training.md).
         cpu: force the CPU even when a GPU is visible.
     """
 
@@ -124,6 +131,10 @@ class TrainConfig:
     run_name: str | None = None
     find_unused_parameters: bool = False
     max_steps: int | None = None
+    ema: bool = False
+    ema_decay: float = 0.9998
+    ema_warmup: bool = False
+    threads: int | None = None
     cpu: bool = False
 
     def __post_init__(self) -> None:
@@ -164,6 +175,10 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.log_every must be >= 1, got {self.log_every}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"TrainConfig.max_steps must be >= 1 or None, got {self.max_steps}")
+        if not 0 < self.ema_decay < 1:
+            raise ConfigError(f"TrainConfig.ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"TrainConfig.threads must be >= 1 or None, got {self.threads}")
         if self.clip_grad is not None and self.clip_grad < 0:
             raise ConfigError(f"TrainConfig.clip_grad must be >= 0 or None, got {self.clip_grad}")
         choices = {"optimizer": ("sgd", "adamw"), "scheduler": ("cosine", "step", "constant"),
@@ -186,32 +201,3 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Dataclasses, paths, tuples and numbers as plain JSON values (tuples become lists)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and obj != obj:  # NaN is not valid JSON
-        return None
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if hasattr(obj, "item") and callable(obj.item):  # 0-d tensors / numpy scalars
-        return to_jsonable(obj.item())
-    return repr(obj)
-
-
-def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically (temp file + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path

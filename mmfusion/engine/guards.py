@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -34,7 +33,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, ConfigError, NonFiniteError
+from ..errors import ConfigError, NonFiniteError
 
 NonFinitePolicy = Literal["stop", "skip"]
 log = logging.getLogger(__name__)
@@ -123,33 +122,3 @@ class NonFiniteGuard:
     def load_state_dict(self, state: Mapping[str, int]) -> None:
         self.skipped = int(state.get("skipped", 0))
         self.consecutive = int(state.get("consecutive", 0))
-
-
-def nonfinite_entries(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
-    """Names of floating-point tensors in ``state_dict`` holding NaN or inf (one fused check per device)."""
-    items = [(k, v) for k, v in state_dict.items() if isinstance(v, torch.Tensor) and v.is_floating_point()
-             and v.numel()]
-    if not items:
-        return []
-    by_device: dict[torch.device, list[int]] = {}
-    for i, (_, v) in enumerate(items):
-        by_device.setdefault(v.device, []).append(i)
-    bad: list[int] = []
-    for idx in by_device.values():  # one stacked flag vector, one host sync per device
-        ok = torch.stack([torch.isfinite(items[i][1]).all() for i in idx]).cpu()
-        bad += [idx[j] for j in (~ok).nonzero().flatten().tolist()]
-    return [items[i][0] for i in sorted(bad)]
-
-
-def assert_finite_state(state_dict: Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
-    """Refuse to write ``path`` when a floating tensor of ``state_dict`` is not finite.
-
-    Raises:
-        CheckpointError: naming ``path`` and (up to five of) the offending tensors.
-    """
-    bad = nonfinite_entries(state_dict)
-    if bad:
-        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        raise CheckpointError(f"{path}: refusing to write non-finite (NaN/inf) weights: {', '.join(bad[:5])}{more}; "
-                              f"the run diverged -- resume from an earlier checkpoint with a lower learning rate "
-                              f"or nonfinite='skip'")

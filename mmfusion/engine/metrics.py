@@ -1,10 +1,18 @@
-"""Classification metrics from gathered predictions (plain torch, any device).
+"""Classification metrics from gathered predictions (torchmetrics, any device).
 
 Conventions: ``logits`` (N, C) scores, ``target`` (N,) int64 class indices in [0, C);
 the confusion matrix is (C, C) int64 with rows = true class and columns = predicted class.
 Per-class accuracy is the recall of each class (diagonal / row sum); a class with no
 samples in the evaluated set has accuracy NaN and is left out of the mean class accuracy
 (the count of classes that entered the mean is reported as ``num_present_classes``).
+That is torchmetrics' macro accuracy except for one case: a class absent from the set but
+predicted for some sample counts as 0 in torchmetrics' macro mean and is left out here, so
+that the figure is the mean recall over the classes the set holds (as NTU papers report it).
+
+:class:`EvalAccumulator` collects an evaluation batch by batch (torchmetrics ``Metric``
+states); the engine feeds it the predictions ``accelerator.gather_for_metrics`` collected from
+all processes, so that every process holds the whole evaluation set's counts (torchmetrics'
+own cross-process sync is off: it would count the gathered batches once per process).
 """
 
 from __future__ import annotations
@@ -34,13 +42,15 @@ def topk_correct(logits: Tensor, target: Tensor, ks: Sequence[int] = (1, 5)) -> 
     """Number of samples whose true class is among the ``k`` highest scores, per ``k``.
 
     ``k`` larger than C counts every sample (the true class is always among all C).
-    Ties are broken by ``torch.topk`` (lowest index first on CPU).
     """
+    from torchmetrics.functional.classification import multiclass_accuracy
+
     _check(logits, target)
-    kmax = min(max(ks), logits.shape[1])
-    top = logits.topk(kmax, dim=1).indices  # (N, kmax)
-    hit = top.eq(target[:, None])  # (N, kmax)
-    return {k: int(hit[:, : min(k, kmax)].any(dim=1).sum()) for k in ks}
+    n, num_classes = logits.shape
+    if n == 0:
+        return {k: 0 for k in ks}
+    return {k: int(round(float(multiclass_accuracy(logits.float(), target, num_classes, average="micro",
+                                                   top_k=min(k, num_classes))) * n)) for k in ks}
 
 
 def topk_accuracy(logits: Tensor, target: Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, float]:
@@ -56,8 +66,11 @@ def confusion_matrix(preds: Tensor, target: Tensor, num_classes: int) -> Tensor:
     for name, t in (("preds", preds), ("target", target)):
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_classes):
             raise ConfigError(f"{name} values must lie in [0, {num_classes})")
-    idx = target.long() * num_classes + preds.long()
-    return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+    if preds.numel() == 0:
+        return torch.zeros(num_classes, num_classes, dtype=torch.long, device=preds.device)
+    return multiclass_confusion_matrix(preds.long(), target.long(), num_classes).long()
 
 
 def per_class_accuracy(cm: Tensor) -> Tensor:
@@ -118,6 +131,63 @@ class ClassificationMetrics:
                 f"mean-class {100 * self.mean_class:.2f}%{loss}  (n={self.num_samples})")
 
 
+class EvalAccumulator:
+    """Top-1 / top-5 accuracy, confusion matrix and mean loss of an evaluation, batch by batch.
+
+    ``update(logits (N, C), target (N,))``; ``compute()`` -> :class:`ClassificationMetrics`.
+    The torchmetrics states live on the device of the first batch. C is taken from the first
+    batch's logits.
+    """
+
+    def __init__(self) -> None:
+        self.metrics: Any = None
+        self.loss_sum = 0.0
+        self.num_samples = 0
+
+    def _build(self, num_classes: int, device: torch.device) -> Any:
+        from torchmetrics import MetricCollection
+        from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+        common = {"num_classes": num_classes, "sync_on_compute": False}  # inputs are already gathered
+        return MetricCollection({
+            "top1": MulticlassAccuracy(top_k=1, average="micro", **common),
+            "top5": MulticlassAccuracy(top_k=min(5, num_classes), average="micro", **common),
+            "confusion": MulticlassConfusionMatrix(**common),
+        }).to(device)
+
+    def update(self, logits: Tensor, target: Tensor, loss_sum: float | None = None) -> None:
+        """Add a batch; ``loss_sum`` is the batch's summed loss (cross-entropy when None)."""
+        import torch.nn.functional as F
+
+        _check(logits, target)
+        if target.numel() == 0:
+            return
+        logits, target = logits.float(), target.long()
+        if self.metrics is None:
+            self.metrics = self._build(logits.shape[1], logits.device)
+        elif logits.shape[1] != self.metrics["confusion"].num_classes:
+            raise ConfigError(f"logits have {logits.shape[1]} classes, earlier batches "
+                              f"{self.metrics['confusion'].num_classes}")
+        self.metrics.update(logits, target)
+        if loss_sum is None:
+            loss_sum = float(F.cross_entropy(logits, target, reduction="sum"))
+        self.loss_sum += float(loss_sum)
+        self.num_samples += int(target.shape[0])
+
+    def compute(self, class_names: Sequence[str] | None = None) -> ClassificationMetrics:
+        if self.metrics is None:
+            raise ConfigError("the evaluation set is empty")
+        values = self.metrics.compute()
+        cm = values["confusion"].long().cpu()
+        if class_names is not None and len(class_names) != cm.shape[0]:
+            raise ConfigError(f"{len(class_names)} class names for {cm.shape[0]} logits columns")
+        return ClassificationMetrics(
+            top1=float(values["top1"]), top5=float(values["top5"]), mean_class=mean_class_accuracy(cm),
+            per_class=per_class_accuracy(cm), confusion=cm, num_samples=self.num_samples,
+            loss=self.loss_sum / self.num_samples,
+            class_names=list(class_names) if class_names is not None else None)
+
+
 def classification_metrics(logits: Tensor, target: Tensor, class_names: Sequence[str] | None = None,
                            loss: float | None = None) -> ClassificationMetrics:
     """All metrics from (N, C) logits and (N,) targets (computed in float32 on the logits' device)."""
@@ -125,11 +195,14 @@ def classification_metrics(logits: Tensor, target: Tensor, class_names: Sequence
     num_classes = logits.shape[1]
     if class_names is not None and len(class_names) != num_classes:
         raise ConfigError(f"{len(class_names)} class names for {num_classes} logits columns")
-    logits = logits.float()
-    correct = topk_correct(logits, target, (1, 5))
     n = int(target.shape[0])
-    cm = confusion_matrix(logits.argmax(dim=1), target, num_classes).cpu()
-    return ClassificationMetrics(
-        top1=correct[1] / n if n else math.nan, top5=correct[5] / n if n else math.nan,
-        mean_class=mean_class_accuracy(cm), per_class=per_class_accuracy(cm), confusion=cm,
-        num_samples=n, loss=loss, class_names=list(class_names) if class_names is not None else None)
+    if n == 0:
+        cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
+        return ClassificationMetrics(top1=math.nan, top5=math.nan, mean_class=math.nan,
+                                     per_class=per_class_accuracy(cm), confusion=cm, num_samples=0, loss=loss,
+                                     class_names=list(class_names) if class_names is not None else None)
+    acc = EvalAccumulator()
+    acc.update(logits, target)
+    result = acc.compute(class_names)
+    result.loss = loss
+    return result

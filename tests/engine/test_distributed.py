@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from mmfusion.engine import TrainConfig, evaluate, train
-from mmfusion.engine.trainer import lr_factor
+from mmfusion.engine.optim import lr_factor
 
 IN_DIM, NUM_CLASSES = 6, 3
 TRAIN_N, EVAL_N = 32, 13  # 13 does not split evenly over 2 processes x batch 4: padding must not count

@@ -60,3 +60,25 @@ def test_accelerate_launch_two_cpu_processes(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)]
     assert lines == ["rank 0/2 DistributedType.MULTI_CPU gloo sum 3", "rank 1/2 DistributedType.MULTI_CPU gloo sum 3"]
+
+
+def test_compute_threads_policy(monkeypatch) -> None:
+    """All cores the launch leaves, unless the user asked (TrainConfig.threads, or OMP_NUM_THREADS
+    outside a launcher, which sets it to 1 on its own)."""
+    import mmfusion.distributed as dist
+
+    monkeypatch.setattr(dist, "available_cores", lambda: 8)
+    for key in ("LOCAL_WORLD_SIZE", "WORLD_SIZE", "OMP_NUM_THREADS", "ACCELERATE_DYNAMO_BACKEND",
+                "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(key, raising=False)
+    assert dist.compute_threads() == (8, "8 cores, 1 process")
+    assert dist.compute_threads(num_workers=2)[0] == 6
+    assert dist.compute_threads(requested=3)[0] == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert dist.compute_threads()[0] == 1  # a user's OMP_NUM_THREADS is respected
+    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "NO")  # ... but not the launcher's
+    assert dist.compute_threads() == (8, "8 cores, 1 process")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "3")
+    assert dist.compute_threads() == (2, "8 cores, 3 processes")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "16")
+    assert dist.compute_threads()[0] == 1

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 import mmfusion
 from mmfusion.engine import TrainConfig, train
 from mmfusion.engine.checkpoint import list_checkpoints
-from mmfusion.engine.trainer import lr_factor
+from mmfusion.engine.optim import lr_factor
 from mmfusion.errors import CheckpointError, ConfigError
 from mmfusion.registry import register_model
 
@@ -266,3 +266,48 @@ def test_dataset_settings_go_to_the_model_card(tmp_path) -> None:
     assert card["dataset"] == {"clip_len": {"skeleton": 4}, "image_size": 32}
     plain = train(_cfg(tmp_path, "plain", epochs=1, keep_last=0), "engine_test_mlp", ToySet(8))
     assert "dataset" not in json.loads(plain.model_config.read_text())
+
+
+def test_weight_average_is_evaluated_saved_and_resumed(tmp_path) -> None:
+    """ema=True: metrics.json measures the average, model.safetensors holds it, model_raw.safetensors
+    the optimizer's weights; a crash + resume gives the same average bit for bit."""
+    from mmfusion.engine import evaluate
+    from mmfusion.registry import load_weights
+
+    train_set, eval_set = ToySet(32), ToySet(10, seed=1, augment=False)
+    ema = dict(ema=True, ema_decay=0.9)
+    full = train(_cfg(tmp_path, "ema", **ema), "engine_test_mlp", train_set, eval_set)
+    avg, raw = _weights(full), load_file(str(tmp_path / "ema" / "model_raw.safetensors"))
+    assert not torch.equal(avg["fc1.weight"], raw["fc1.weight"])
+    net = ToyMLP()
+    load_weights(net, full.weights)
+    again = evaluate(net, eval_set, batch_size=4, cpu=True)
+    assert again.confusion.tolist() == full.metrics["confusion"] and again.top1 == full.metrics["top1"]
+    plain = train(_cfg(tmp_path, "plain"), "engine_test_mlp", train_set, eval_set)
+    for k, v in _weights(plain).items():  # the average does not change the training itself
+        assert torch.equal(raw[k], v), k
+
+    def crash(info) -> None:
+        if info.event == "step" and info.global_step == 11:
+            raise KeyboardInterrupt("simulated crash")
+
+    cut = _cfg(tmp_path, "ema_cut", save_every_steps=5, **ema)
+    with pytest.raises(KeyboardInterrupt):
+        train(cut, "engine_test_mlp", train_set, eval_set, callbacks=[crash])
+    assert (list_checkpoints(cut.output_dir)[-1] / "ema.safetensors").is_file()
+    resumed = train(_cfg(tmp_path, "ema_cut", resume="auto", save_every_steps=5, **ema), "engine_test_mlp",
+                    train_set, eval_set)
+    for k, v in avg.items():
+        assert torch.equal(_weights(resumed)[k], v), k
+    assert resumed.metrics["loss"] == full.metrics["loss"]
+
+
+def test_schedule_is_timms_and_follows_steps(tmp_path) -> None:
+    """The logged rate of every step is the timm schedule's (cosine with warm-up, per optimizer step)."""
+    cfg = _cfg(tmp_path, "sched", epochs=3, warmup_epochs=1, warmup_factor=0.1, min_lr=0.001)
+    result = train(cfg, ToyMLP(), ToySet(32), model_name="engine_test_mlp")
+    spe = 8
+    assert [h["lr"] for h in result.history["train"]] == pytest.approx(
+        [cfg.lr * lr_factor(k, cfg, spe) for k in range(1, 3 * spe + 1)], rel=1e-12)
+    assert result.history["train"][spe - 1]["lr"] == pytest.approx(cfg.lr)  # warm-up ends after epoch 1
+    assert result.history["train"][-1]["lr"] == pytest.approx(0.001)

@@ -168,7 +168,7 @@ def test_nan_weights_are_never_saved(run_dir: tuple[Path, Callable], snapshot: C
 
 
 def test_nan_final_weights_are_refused(tmp_path: Path) -> None:
-    from mmfusion.engine.checkpoint import save_weights
+    from mmfusion.runs import save_weights
 
     model = torch.nn.Linear(2, 2)
     good = save_weights(model, tmp_path / "model.safetensors")

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from mmfusion.engine.guards import NonFiniteGuard, assert_finite_state, check_gradients, gradient_max_abs
+from mmfusion.engine.guards import NonFiniteGuard, check_gradients, gradient_max_abs
 from mmfusion.errors import CheckpointError, ConfigError, NonFiniteError
+from mmfusion.runs import assert_finite_state
 
 
 def _model_with_nan_grad(poison: float = float("nan")) -> tuple[nn.Module, torch.Tensor]:

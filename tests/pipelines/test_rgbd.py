@@ -17,10 +17,10 @@ from mmfusion.data.formats.video import write_video
 from mmfusion.data.layouts import COCO17
 from mmfusion.data.settings import ClipSettings
 from mmfusion.data.synthetic import SynthConfig, generate, noisy_keypoints2d, render_sample
-from mmfusion.engine.checkpoint import save_weights, write_model_config
 from mmfusion.errors import CheckpointError, DataFormatError, MissingModalityError
 from mmfusion.pipelines import GivenKeypoints, PipelineConfig, RGBDActionPipeline, SkeletonFileDetector
 from mmfusion.pipelines.render import render_prediction
+from mmfusion.runs import save_weights, write_model_config
 
 NAME = "S001C001P002R001A010"
 CFG = SynthConfig(actions=(10, 34), performers=(2,), cameras=(1,), replications=(1,), frames=(12, 12),

@@ -1,7 +1,6 @@
 """Every NTU recipe runs one training step end to end on a tiny synthetic NTU tree.
 
-The tree (2 classes x performers 1 and 3 x camera 1: 2 cross-subject training and 2 test
-samples, 12-16 frames) is generated once per session and passed as ``--data-root``, so the
+The tree (the ``tiny_ntu`` fixture of conftest.py) is passed as ``--data-root``, so the
 recipes read it as a raw NTU tree, like real data. Each run must leave loadable weights, a
 model config, finite metrics and a printed results table.
 """
@@ -27,18 +26,10 @@ import points_ntu  # noqa: E402
 import skeleton_ntu  # noqa: E402
 
 import mmfusion  # noqa: E402
-from mmfusion.data.synthetic import SynthConfig, generate  # noqa: E402
 from mmfusion.errors import ConfigError  # noqa: E402
 
 #: one optimizer step on a 2-sample batch; everything else as small as the models allow
 STEP = ["--train.max-steps", "1", "--train.global-batch-size", "2", "--train.epochs", "1"]
-
-
-@pytest.fixture(scope="session")
-def tiny_ntu(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("recipes") / "ntu"
-    generate(root, SynthConfig.tiny())  # performers 1 (xsub train) and 3 (xsub test)
-    return root
 
 
 def _args(root: Path, out: Path, *extra: str) -> list[str]:

@@ -1,5 +1,8 @@
 """What every NTU recipe shares: data options, dataset construction, result tables.
 
+The engine (:mod:`mmfusion.engine`) trains any model on any dataset and knows nothing of NTU;
+this module ties it to the NTU data (:mod:`mmfusion.data`) for the scripts in ``recipes/``.
+
 A recipe is a short script: a dataclass deriving from :class:`NTURecipe` with its model and
 defaults, ``parse_args`` for command-line overrides, then :func:`fit` per model::
 
@@ -7,7 +10,7 @@ defaults, ``parse_args`` for command-line overrides, then :func:`fit` per model:
     res = fit(cfg, "stgcn_tiny", modalities=("skeleton",))
 
 Without ``--data-root`` the data is the synthetic NTU world (generated and packed once into
-``--cache-dir``); with it, a raw NTU tree or a packed store (see :mod:`mmfusion.data.sources`).
+``--cache-dir``); with it, a raw NTU tree or a packed store (see :mod:`mmfusion.data.roots`).
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..data.dataset import NTUDataset
-from ..data.sources import resolve_ntu_source
-from .config import TrainConfig
-from .trainer import TrainResult, train
+from ..data.modalities import kinds_for
+from ..data.roots import resolve_data_root
+from ..distributed import process_state
+from ..engine import TrainConfig, TrainResult, shutdown, train
 
-_PACKED_AS = {"heatmap": "skeleton", "keypoints2d": "skeleton"}
 
 
 @dataclass
@@ -45,11 +48,11 @@ class NTURecipe:
     """
 
     data_root: str | None = None
-    protocol: str = "xsub"
+    protocol: Literal["xsub", "xview", "xsub120", "xset"] = "xsub"
     cache_dir: str = ".cache/mmfusion"
     image_size: int = 48
     clip_len: int = 8
-    crop: str = "person"
+    crop: Literal["person", "full"] = "person"
     crop_scale: tuple[float, float] = (0.7, 1.0)
     num_points: int = 256
     output_dir: str = "runs/recipe"
@@ -59,8 +62,7 @@ class NTURecipe:
 def datasets(cfg: NTURecipe, modalities: Sequence[str], **overrides: Any) -> tuple[NTUDataset, NTUDataset]:
     """(train, test) datasets of ``cfg``'s protocol for ``modalities``."""
     # what has to be packed: the skeleton always (person crop, heatmaps), plus each image source
-    sources = {"skeleton"} | {_PACKED_AS.get(m, m) for m in modalities}
-    src = resolve_ntu_source(cfg.data_root, cfg.cache_dir, tuple(sorted(sources)))
+    src = resolve_data_root(cfg.data_root, cfg.cache_dir, tuple(kinds_for(modalities, person_crop=True)))
     kw: dict[str, Any] = dict(modalities=tuple(modalities), protocol=cfg.protocol, image_size=cfg.image_size,
                               clip_len=cfg.clip_len, crop=cfg.crop, crop_scale=cfg.crop_scale,
                               num_points=cfg.num_points, verbose=False, **src)
@@ -135,9 +137,6 @@ def finish(cfg: NTURecipe, rows: list[dict[str, Any]], runs: Sequence[TrainResul
            footer: str | None = None) -> list[dict[str, Any]]:
     """End a recipe: :func:`print_results` on the main process, then the process group's
     shutdown; returns ``rows``."""
-    from ..distributed import process_state
-    from .trainer import shutdown
-
     if process_state().is_main_process:
         print_results(cfg, rows, runs, num_test, footer)
     shutdown()

@@ -1,35 +1,38 @@
-"""Command-line overrides for (nested) config dataclasses, with nothing but argparse.
+"""Command-line options for (nested) config dataclasses, through tyro.
 
-Every leaf field of a dataclass becomes an option; nested dataclasses give dotted names, and
-a leaf whose name is unique in the whole tree also gets a flat alias::
+Every field of a recipe dataclass becomes an option; nested dataclasses give dotted names,
+underscores become hyphens (both spellings are accepted)::
 
     @dataclass
     class Recipe:
-        model: str = "xshiftnet_rgb"
+        model: str = "xshiftnet_rgb"  # registered model name (the help text of --model)
         train: TrainConfig = field(default_factory=TrainConfig)
 
     cfg = parse_args(Recipe(train=TrainConfig(lr=0.05)))   # defaults come from the instance
-    # python recipe.py --train.lr 0.1 --epochs 2 --no-nesterov --milestones 20 30 --resume none
+    # python recipe.py --train.lr 0.1 --train.epochs 2 --train.no-nesterov --train.milestones 20 30
 
-Rules: ``--x.y`` and ``--x.y-z`` / ``--x.y_z`` are the same option; ``bool`` fields take
-``--flag``, ``--flag false`` and ``--no-flag``; ``Optional`` fields take ``none``/``null``;
-``Literal`` fields list their choices in ``--help``; ``tuple``/``list`` fields take several
-values or one comma-separated value (``--milestones 20,30``; ``--milestones`` alone = empty);
-dicts take JSON. ``--config FILE.json`` loads a JSON of field values first (e.g. a run's
-``train_config.json``); options on the command line win. Values are validated by the
-dataclasses' own ``__post_init__``.
+The help text of an option is the field's docstring (a string under the field), its comment (on
+the field's line) or its entry in the class's ``Attributes:`` section; ``Literal`` fields list
+their choices. ``bool`` fields take ``--flag`` / ``--no-flag``; ``Optional`` fields take
+``None``; tuples take several values (``--train.milestones`` alone = empty). A value that does
+not parse, is not one of the choices, or that the dataclass's own validation (``__post_init__``
+raising :class:`~mmfusion.errors.ConfigError`) rejects is a usage error: a message naming the
+option on stderr and exit status 2, before the recipe builds any data.
+
+``--config FILE.json`` loads a JSON of field values first (e.g. a run's ``train_config.json``);
+options on the command line win. :func:`from_dict` / :func:`apply_overrides` do the same from
+Python (JSON values or strings, converted to the fields' types).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
+import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -39,21 +42,6 @@ T = TypeVar("T")
 _NONE_WORDS = {"none", "null"}
 _TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 _FALSE_WORDS = {"0", "false", "no", "n", "off"}
-
-
-@dataclass
-class _Leaf:
-    path: tuple[str, ...]  # ("train", "lr")
-    tp: Any  # resolved type hint
-    default: Any
-
-    @property
-    def dotted(self) -> str:
-        return ".".join(self.path)
-
-    @property
-    def dest(self) -> str:
-        return "__".join(self.path)
 
 
 # ------------------------------------------------------------------------------------------ types
@@ -240,117 +228,71 @@ def apply_overrides(config: T, overrides: Mapping[str, Any]) -> T:
     return from_dict(type(config), nested, base=copy.deepcopy(config))
 
 
+
+
 # ------------------------------------------------------------------------------------------ parser
 
 
-def _leaves(cls: type, instance: Any, prefix: tuple[str, ...] = ()) -> list[_Leaf]:
-    hints = _hints(cls)
-    out: list[_Leaf] = []
-    for f in dataclasses.fields(cls):
-        if not f.init:
+def _split_config_option(args: list[str]) -> tuple[str | None, list[str]]:
+    """Take ``--config FILE`` / ``--config=FILE`` out of ``args`` (tyro does not know it)."""
+    path, rest, i = None, [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--config":
+            if i + 1 >= len(args):
+                raise ConfigError("--config needs a JSON file")
+            path, i = args[i + 1], i + 2
             continue
-        tp = hints[f.name]
-        value = getattr(instance, f.name) if instance is not None else _field_default(f)
-        if _is_dataclass_type(tp):
-            out.extend(_leaves(tp, value, (*prefix, f.name)))
+        if arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
         else:
-            out.append(_Leaf((*prefix, f.name), tp, value))
-    return out
+            rest.append(arg)
+        i += 1
+    return path, rest
 
 
-def _field_default(f: dataclasses.Field) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return None
-
-
-def _option_names(dotted: str) -> list[str]:
-    names = [f"--{dotted}"]
-    if "_" in dotted:
-        names.append(f"--{dotted.replace('_', '-')}")
-    return names
-
-
-def _help(leaf: _Leaf) -> str:
-    inner, optional = _strip_optional(leaf.tp)
-    kind = _type_name(inner)
-    if get_origin(inner) is Literal:
-        kind = "{" + ",".join(str(c) for c in get_args(inner)) + "}"
-    if optional:
-        kind += " | none"
-    default = leaf.default
-    if isinstance(default, tuple):
-        default = ",".join(str(v) for v in default) or "(empty)"
-    return f"{kind} (default: {default})"
-
-
-def build_parser(config: Any, parser: argparse.ArgumentParser | None = None,
-                 description: str | None = None) -> tuple[argparse.ArgumentParser, list[_Leaf]]:
-    """An argparse parser with one option per leaf of ``config`` (a dataclass or its type)."""
-    cls = config if isinstance(config, type) else type(config)
-    instance = None if isinstance(config, type) else config
-    if not _is_dataclass_type(cls):
-        raise ConfigError(f"expected a dataclass, got {cls!r}")
-    parser = parser or argparse.ArgumentParser(description=description)
-    leaves = _leaves(cls, instance)
-    counts: dict[str, int] = {}
-    for leaf in leaves:
-        counts[leaf.path[-1]] = counts.get(leaf.path[-1], 0) + 1
-    parser.add_argument("--config", metavar="FILE.json", default=argparse.SUPPRESS, dest="__config__",
-                        help="JSON file of field values (e.g. a run's train_config.json), applied first")
-    groups: dict[tuple[str, ...], Any] = {}
-    for leaf in leaves:
-        group_key = leaf.path[:-1]
-        if group_key not in groups:
-            groups[group_key] = parser.add_argument_group(".".join(group_key)) if group_key else parser
-        group = groups[group_key]
-        names = _option_names(leaf.dotted)
-        flat = leaf.path[-1]
-        if len(leaf.path) > 1 and counts[flat] == 1 and flat != "config":
-            names += [n for n in _option_names(flat) if n not in names]
-        inner, _ = _strip_optional(leaf.tp)
-        help_text = _help(leaf)
-        if inner is bool:
-            group.add_argument(*names, dest=leaf.dest, nargs="?", const="true", default=argparse.SUPPRESS,
-                               metavar="BOOL", help=help_text)
-            no_names = [n.replace("--", "--no-", 1) for n in names]
-            group.add_argument(*no_names, dest=leaf.dest, action="store_const", const="false",
-                               default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        elif get_origin(inner) in (tuple, list) or inner in (tuple, list):
-            group.add_argument(*names, dest=leaf.dest, nargs="*", default=argparse.SUPPRESS,
-                               metavar="V", help=help_text)
-        else:
-            group.add_argument(*names, dest=leaf.dest, default=argparse.SUPPRESS, metavar="V", help=help_text)
-    return parser, leaves
+def _usage_error(prog: str, message: str) -> SystemExit:
+    print(f"usage: {prog} [-h] [--config FILE.json] [OPTIONS]\n{prog}: error: {message}\n"
+          f"For the options and their choices, run {prog} --help", file=sys.stderr)
+    return SystemExit(2)
 
 
 def parse_args(config: T | type[T], args: Sequence[str] | None = None, description: str | None = None,
-               parser: argparse.ArgumentParser | None = None) -> T:
+               prog: str | None = None) -> T:
     """Return a copy of ``config`` (an instance, or a dataclass type for its defaults) with the
-    command-line overrides in ``args`` (default ``sys.argv[1:]``) applied.
+    command-line options in ``args`` (default ``sys.argv[1:]``) applied, parsed by tyro.
 
     Raises:
-        SystemExit: argparse's usual exit on ``--help`` or an unknown option.
-        ConfigError: a value that does not fit its field (the message names the field).
+        SystemExit: 0 after ``--help``; 2 (usage message on stderr, no traceback) for an unknown
+            option, a value of the wrong type, a value outside a ``Literal``'s choices, an
+            unreadable ``--config`` file or a value the config's own validation rejects.
     """
-    parser, leaves = build_parser(config, parser, description)
-    ns = vars(parser.parse_args(args))
-    base = config() if isinstance(config, type) else copy.deepcopy(config)
-    if "__config__" in ns:
-        path = Path(ns.pop("__config__"))
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read config JSON ({exc})") from exc
-        base = from_dict(type(base), data, base=base)
-    overrides: dict[str, Any] = {}
-    for leaf in leaves:
-        if leaf.dest not in ns:
-            continue
-        raw = ns[leaf.dest]
-        if isinstance(raw, list) and not raw:  # "--milestones" with no values = empty
-            raw = ""
-        overrides[leaf.dotted] = convert(raw, leaf.tp, f"--{leaf.dotted}")
-    return apply_overrides(base, overrides) if overrides else base
+    import tyro  # deferred: only scripts that parse a command line pay for importing it
+
+    argv = list(sys.argv[1:] if args is None else args)
+    prog = prog or Path(sys.argv[0]).name or "recipe"
+    cls = config if isinstance(config, type) else type(config)
+    if not _is_dataclass_type(cls):
+        raise ConfigError(f"expected a dataclass, got {cls!r}")
+    try:
+        base = config() if isinstance(config, type) else copy.deepcopy(config)
+        path, argv = _split_config_option(argv)
+        if path is not None:
+            try:
+                data = json.loads(Path(path).read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ConfigError(f"{path}: cannot read config JSON ({exc})") from exc
+            base = from_dict(cls, data, base=base)
+    except ConfigError as exc:
+        raise _usage_error(prog, str(exc)) from None
+    text = description
+    if text is None:  # a dataclass without a docstring gets "Name(field: type, ...)" as __doc__
+        doc = (cls.__doc__ or "").strip()
+        text = "" if doc.startswith(f"{cls.__name__}(") else doc.split("\n")[0]
+    text = (text + "\n\n" if text else "") + "--config FILE.json: field values to start from (e.g. a run's " \
+        "train_config.json); the options below win."
+    try:
+        return tyro.cli(cls, default=base, args=argv, prog=prog, description=text)
+    except ConfigError as exc:  # raised by a __post_init__ outside tyro's own error handling
+        raise _usage_error(prog, str(exc)) from None
+
