@@ -29,7 +29,6 @@ from ..distributed import process_state
 from ..engine import TrainConfig, TrainResult, shutdown, train
 
 
-
 @dataclass
 class NTURecipe:
     """Data options common to the NTU recipes (model and training options live in subclasses).
