@@ -36,10 +36,10 @@ from torch.utils.data import DataLoader
 from mmfusion.data.dataset import collate
 from mmfusion.distributed import process_state, set_compute_threads, wants_cpu_group
 from mmfusion.engine import EvalAccumulator, SeededSamples, TrainConfig, parse_args, write_json
-from mmfusion.engine.checkpoint import save_weights, write_model_config
 from mmfusion.engine.optim import build_optimizer, build_scheduler
 from mmfusion.experiments.ntu import NTURecipe, datasets
 from mmfusion.registry import create_model
+from mmfusion.runs import save_weights, write_model_config
 
 
 @dataclass

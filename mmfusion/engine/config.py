@@ -54,9 +54,13 @@ class TrainConfig:
         grad_accum: micro-batches per optimizer step (``accelerator.accumulate``); the
             launcher's ``--gradient_accumulation_steps`` (environment) overrides it, as in Accelerate.
         clip_grad: max global gradient norm; ``None`` or 0 turns clipping off.
-        mixed_precision: "no", "bf16" or "fp16" (fp16 needs a GPU; bf16 also works on CPU);
+        mixed_precision: "no", "bf16" or "fp16" (both for GPUs; on the CPU train in fp32: torch 2.14's
+            CPU bf16 autocast gave NaN gradients in conv backward, see docs/reliability.md);
             None follows the launcher (``accelerate config`` / ``accelerate launch
             --mixed_precision``), else "no". An explicit value wins over the launcher.
+        nonfinite: a non-finite gradient (checked after unscaling and clipping, before the step):
+            "stop" raises :class:`~mmfusion.errors.NonFiniteError`, "skip" drops that update
+            (counted in the log and the checkpoint; 100 in a row still stop).
         seed: seeds Python, NumPy, torch and the data order; a run is a function of it.
         deterministic: also ask torch for deterministic kernels (slower on GPU).
         sample_seeding: draw every sample under a seed of (seed, epoch, index), so that data
@@ -113,6 +117,7 @@ class TrainConfig:
     grad_accum: int = 1
     clip_grad: float | None = None
     mixed_precision: Precision | None = None
+    nonfinite: Literal["stop", "skip"] = "stop"
     seed: int = 0
     deterministic: bool = False
     sample_seeding: bool = True
@@ -182,7 +187,7 @@ class TrainConfig:
         if self.clip_grad is not None and self.clip_grad < 0:
             raise ConfigError(f"TrainConfig.clip_grad must be >= 0 or None, got {self.clip_grad}")
         choices = {"optimizer": ("sgd", "adamw"), "scheduler": ("cosine", "step", "constant"),
-                   "mixed_precision": ("no", "bf16", "fp16", None)}
+                   "mixed_precision": ("no", "bf16", "fp16", None), "nonfinite": ("stop", "skip")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")

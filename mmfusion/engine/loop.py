@@ -17,8 +17,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import NonFiniteError
 from .checkpoint import save_checkpoint
 from .evaluation import forward
+from .guards import NonFiniteGuard
 from .loaders import SeededSamples, epoch_generator_seed
 from .metrics import ClassificationMetrics
 from .setup import RunSetup
@@ -63,6 +65,7 @@ class LoopState:
         history: ``{"train": [per-step dicts], "epochs": [per-epoch dicts]}``.
         epoch_stats: running sums of the current epoch (loss, steps, correct, count).
         stop: ``max_steps`` reached.
+        guard: the non-finite gradient policy and its skip counts (checkpointed).
     """
 
     epoch: int = 0
@@ -74,6 +77,7 @@ class LoopState:
     last_checkpoint: Path | None = None
     last_eval: ClassificationMetrics | None = None
     last_eval_step: int = -1
+    guard: NonFiniteGuard = field(default_factory=NonFiniteGuard)
 
     @classmethod
     def from_checkpoint(cls, state: dict[str, Any], path: Path) -> LoopState:
@@ -82,6 +86,7 @@ class LoopState:
                   global_step=int(state["global_step"]), last_checkpoint=path)
         out.history = state.get("history", out.history)
         out.epoch_stats = state.get("epoch_stats", out.epoch_stats)
+        out.guard.load_state_dict(state.get("nonfinite", {}))
         return out
 
     def trainer_state(self, run: RunSetup, epoch: int, batch: int) -> dict[str, Any]:
@@ -89,14 +94,15 @@ class LoopState:
         return {"epoch": epoch, "batch_in_epoch": batch, "global_step": self.global_step,
                 "batches_per_epoch": run.batches_per_epoch, "steps_per_epoch": run.steps_per_epoch,
                 "num_processes": run.accelerator.num_processes, "seed": run.cfg.seed,
-                "epoch_stats": self.epoch_stats, "history": self.history}
+                "epoch_stats": self.epoch_stats, "history": self.history, "nonfinite": self.guard.state_dict()}
 
     def checkpoint(self, run: RunSetup, epoch: int, batch: int) -> Path | None:
         """Save the full training state (every process must call this); None when checkpoints are off."""
         if run.cfg.keep_last == 0:
             return None
         self.last_checkpoint = save_checkpoint(run.accelerator, run.run_dir, self.global_step,
-                                               self.trainer_state(run, epoch, batch), run.cfg.keep_last)
+                                               self.trainer_state(run, epoch, batch), run.cfg.keep_last,
+                                               model=run.unwrapped)
         return self.last_checkpoint
 
 
@@ -127,6 +133,7 @@ def train_one_epoch(run: RunSetup, state: LoopState, callbacks: Sequence[Callbac
 
     cfg, accelerator, net = run.cfg, run.accelerator, run.model
     epoch, n_batches = state.epoch, run.batches_per_epoch
+    state.guard.policy = cfg.nonfinite
     skip = min(state.batch_in_epoch, n_batches)
     net.train()
     loader = _epoch_loader(run, epoch, skip)
@@ -144,7 +151,12 @@ def train_one_epoch(run: RunSetup, state: LoopState, callbacks: Sequence[Callbac
             accelerator.backward(loss)
             if accelerator.sync_gradients and cfg.clip_grad:
                 accelerator.clip_grad_norm_(net.parameters(), cfg.clip_grad)
-            run.optimizer.step()
+            # a finite loss can still give NaN gradients: check them (after clipping) before they reach the
+            # weights; with a GradScaler (fp16) the scaler already skips such steps itself
+            skipped = (accelerator.sync_gradients and accelerator.scaler is None
+                       and not state.guard.allow_step(net, step=state.global_step + 1, epoch=epoch))
+            if not skipped:
+                run.optimizer.step()
             run.optimizer.zero_grad(set_to_none=True)
         state.batch_in_epoch += 1
         micro += 1
@@ -164,16 +176,18 @@ def train_one_epoch(run: RunSetup, state: LoopState, callbacks: Sequence[Callbac
                              torch.tensor(float(run_count), device=run_loss.device)])
         stats = accelerator.reduce(stats, reduction="sum")
         step_loss = float(stats[0]) / accelerator.num_processes
-        if not math.isfinite(step_loss):
-            raise FloatingPointError(f"non-finite training loss ({step_loss}) at step {state.global_step}, epoch "
-                                     f"{epoch + 1}; lower lr, enable clip_grad or use bf16 instead of fp16")
+        if not math.isfinite(step_loss) and not skipped:
+            raise NonFiniteError(f"non-finite training loss ({step_loss}) at step {state.global_step}, epoch "
+                                 f"{epoch + 1}; lower lr, enable clip_grad, or set nonfinite='skip'")
         lr = current_lr(run)
-        state.history["train"].append({"step": state.global_step, "epoch": epoch + state.batch_in_epoch / n_batches,
-                                       "loss": step_loss, "lr": lr})
-        state.epoch_stats["loss_sum"] += step_loss
-        state.epoch_stats["steps"] += 1
-        state.epoch_stats["correct"] += float(stats[1])
-        state.epoch_stats["count"] += float(stats[2])
+        if not skipped:  # a dropped update does not enter the curves or the epoch's means
+            state.history["train"].append({"step": state.global_step,
+                                           "epoch": epoch + state.batch_in_epoch / n_batches,
+                                           "loss": step_loss, "lr": lr})
+            state.epoch_stats["loss_sum"] += step_loss
+            state.epoch_stats["steps"] += 1
+            state.epoch_stats["correct"] += float(stats[1])
+            state.epoch_stats["count"] += float(stats[2])
         run_loss.zero_()
         run_correct.zero_()
         run_count, micro = 0, 0

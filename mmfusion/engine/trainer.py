@@ -25,6 +25,7 @@ the batches already seen with ``skip_first_batches`` and continues the same run:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from typing import Any
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..locks import FolderLock
 from .accelerator import make_accelerator
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
@@ -184,36 +186,40 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
     # -- set-up ------------------------------------------------------------------------------------
     cfg.validate()
     accelerator = make_accelerator(cfg)
-    resume_from = resume_target(cfg, accelerator)
-    run = setup_run(cfg, accelerator, model, train_set, eval_set, model_kwargs=model_kwargs,
-                    model_name=model_name, collate_fn=collate_fn)
-    classes = classes if classes is not None else getattr(train_set, "classes", None)
-    class_names = class_names if class_names is not None else getattr(train_set, "class_names", None)
-    modalities = modalities if modalities is not None else getattr(train_set, "modalities", None)
-    check_class_names(class_names, model_kwargs)
-    files = write_run_start(run, recipe_config if recipe_config is not None else cfg, train_set, model_kwargs,
-                            classes, class_names, modalities)
-    state = resume(run, resume_from)
+    with contextlib.ExitStack() as held:
+        if accelerator.is_main_process:
+            # one writer per run folder: a second run into it fails at once and names the holder
+            held.enter_context(FolderLock(cfg.output_dir, "training"))
+        resume_from = resume_target(cfg, accelerator)
+        run = setup_run(cfg, accelerator, model, train_set, eval_set, model_kwargs=model_kwargs,
+                        model_name=model_name, collate_fn=collate_fn)
+        classes = classes if classes is not None else getattr(train_set, "classes", None)
+        class_names = class_names if class_names is not None else getattr(train_set, "class_names", None)
+        modalities = modalities if modalities is not None else getattr(train_set, "modalities", None)
+        check_class_names(class_names, model_kwargs)
+        files = write_run_start(run, recipe_config if recipe_config is not None else cfg, train_set, model_kwargs,
+                                classes, class_names, modalities)
+        state = resume(run, resume_from)
 
-    # -- epochs ------------------------------------------------------------------------------------
-    state.stop = cfg.max_steps is not None and state.global_step >= cfg.max_steps
-    stopped_inside = False
-    while state.epoch < cfg.epochs and not state.stop:
-        if not train_one_epoch(run, state, callbacks):
-            stopped_inside = True  # max_steps reached inside the epoch
-            break
-        end_epoch(run, state, class_names, callbacks)
-        state.epoch += 1
-        state.batch_in_epoch = 0
+        # -- epochs ------------------------------------------------------------------------------------
+        state.stop = cfg.max_steps is not None and state.global_step >= cfg.max_steps
+        stopped_inside = False
+        while state.epoch < cfg.epochs and not state.stop:
+            if not train_one_epoch(run, state, callbacks):
+                stopped_inside = True  # max_steps reached inside the epoch
+                break
+            end_epoch(run, state, class_names, callbacks)
+            state.epoch += 1
+            state.batch_in_epoch = 0
 
-    # -- final evaluation and run folder -----------------------------------------------------------
-    saved_now = state.last_checkpoint is not None and state.last_checkpoint.name == f"step_{state.global_step:08d}"
-    if stopped_inside and not saved_now:
-        state.checkpoint(run, state.epoch, state.batch_in_epoch)
-    final = state.last_eval
-    if run.eval_loader is not None and (final is None or state.last_eval_step != state.global_step):
-        final = run_evaluation(accelerator, run.eval_model, run.eval_loader, class_names)
-    weights, plots = write_run_end(run, state, final, files)
-    return TrainResult(run_dir=run.run_dir, metrics=final.to_dict() if final is not None else {}, eval=final,
-                       history=state.history, weights=weights, model_config=run.run_dir / "config.json",
-                       plots=plots, checkpoint=state.last_checkpoint, global_step=state.global_step, files=files)
+        # -- final evaluation and run folder -----------------------------------------------------------
+        saved_now = state.last_checkpoint is not None and state.last_checkpoint.name == f"step_{state.global_step:08d}"
+        if stopped_inside and not saved_now:
+            state.checkpoint(run, state.epoch, state.batch_in_epoch)
+        final = state.last_eval
+        if run.eval_loader is not None and (final is None or state.last_eval_step != state.global_step):
+            final = run_evaluation(accelerator, run.eval_model, run.eval_loader, class_names)
+        weights, plots = write_run_end(run, state, final, files)
+        return TrainResult(run_dir=run.run_dir, metrics=final.to_dict() if final is not None else {}, eval=final,
+                           history=state.history, weights=weights, model_config=run.run_dir / "config.json",
+                           plots=plots, checkpoint=state.last_checkpoint, global_step=state.global_step, files=files)
