@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmfusion-installed
 TEST_STAMP := $(VENV)/.mmfusion-test-installed
 
-.PHONY: setup setup-test demo test lint bench constraints clean
+.PHONY: setup setup-test demo test lint bench mediapipe constraints clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,11 @@ lint: setup-test
 
 bench: setup-test
 	$(PY) benchmarks/run_all.py
+
+# Optional: MediaPipe Pose as the offline 2-D detector of `mmfusion predict` / `mmfusion keypoints`
+# (--no-deps: see the `mediapipe` extra in pyproject.toml).
+mediapipe: setup
+	$(PY) -m pip install -q --no-deps mediapipe==0.10.14 opencv-contrib-python==4.14.0.94
 
 constraints:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^mmfusion' > constraints.txt.new && mv constraints.txt.new constraints.txt

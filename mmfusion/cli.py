@@ -7,7 +7,12 @@ subcommand's module when it is used so that ``mmfusion --help`` stays fast.
     mmfusion synth OUT            write the synthetic NTU world
     mmfusion prepare RAW OUT      pack a raw NTU tree into a memory-mappable store
     mmfusion predict --rgb V --depth D --checkpoint C    RGB-D video in, action out
+    mmfusion keypoints VIDEO --out FILE    2-D keypoints of every frame (pose extraction)
+    mmfusion synth-skeleton OUT   write the skeleton-only synthetic NTU world
     mmfusion models [PATTERN]     list registered models
+
+A user error (bad input file, unusable output path, invalid option value) ends with one line
+``mmfusion: error: ...`` and exit code 2 (:mod:`mmfusion.cli_errors`).
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .errors import MMFusionError
+from .cli_errors import run_command
 
 #: subcommand -> (module, help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("mmfusion.data.synthetic.cli", "write the synthetic NTU-format world"),
     "prepare": ("mmfusion.data.store", "pack a raw NTU tree into a memory-mappable store"),
     "predict": ("mmfusion.pipelines.cli", "RGB-D video in, action out"),
+    "keypoints": ("mmfusion.pipelines.keypoints", "2-D keypoints of every video frame (pose extraction)"),
+    "synth-skeleton": ("mmfusion.data.synthetic.skeleton_world", "write the skeleton-only synthetic NTU world"),
 }
 
 
@@ -56,11 +63,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except MMFusionError as exc:
-        print(f"mmfusion: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(lambda: args.func(args), "mmfusion")
 
 
 if __name__ == "__main__":

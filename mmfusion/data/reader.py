@@ -24,7 +24,6 @@ Arrays (T = the frames asked for, M bodies, V = 25 joints):
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,10 +32,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import ConfigError, DataFormatError, MissingModalityError
+from ..errors import ConfigError, MissingModalityError
 from .camera import KINECT_V2_DEPTH, CameraIntrinsics, depth_to_points
 from .formats.depth import depth_frame_paths, read_depth_folder
 from .formats.skeleton import read_skeleton
+from .formats.synth_meta import read_synth_meta_file
 from .formats.video import read_video, video_num_frames
 from .ntu import NTUTree, load_missing_skeletons
 from .pointcloud import sample_points
@@ -109,10 +109,7 @@ def read_synth_meta(root: str | Path | None) -> dict[str, Any]:
     p = Path(root) / SYNTH_META
     if not p.is_file():
         return {}
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(p, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    return read_synth_meta_file(p)  # checked: wrong types are a DataFormatError naming the key
 
 
 def meta_sizes(meta: Mapping[str, Any]) -> dict[str, tuple[int, int]]:

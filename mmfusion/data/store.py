@@ -59,7 +59,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..cli_errors import run_command
 from ..errors import ConfigError, MMFusionError
+from ..locks import FolderLock
 from .formats.depth import read_depth_folder
 from .formats.video import read_video
 from .modalities import KINDS
@@ -311,34 +313,36 @@ def pack_ntu(raw_root: str | Path, out: str | Path, modalities: Sequence[str] = 
                 "size": size, "skeleton_dtype": skeleton_dtype, "max_bodies": max_bodies,
                 "num_points": num_points, "points_dtype": points_dtype, "point_method": point_method,
                 "shard_size": shard_size, "frame_codec": frame_codec}
-    (out / "shards").mkdir(parents=True, exist_ok=True)
-    settings_path = out / "store.json"
-    if settings_path.is_file():
-        old = json.loads(settings_path.read_text())
-        if (old.get("settings") != settings or old.get("names") != plan) and overwrite:
-            _remove_store(out)
-        elif old.get("settings") != settings or old.get("names") != plan:
-            raise ConfigError(f"{out} holds a store packed with other settings or samples; "
-                              "use another output folder, delete it, or pass overwrite=True to repack")
-    if not settings_path.is_file():
-        _atomic_write_text(settings_path, json.dumps({"settings": settings, "raw_root": str(raw_root),
-                                                      "names": plan}))
-    listed = sorted(load_name_list(missing_skeletons))
-    shards = [(k, plan[i:i + shard_size]) for k, i in enumerate(range(0, len(plan), shard_size))]
-    todo = [(k, ns) for k, ns in shards if not (out / "shards" / f"{k:05d}.json").is_file()]
-    done = len(plan) - sum(len(ns) for _, ns in todo)
-    bar = tqdm(total=len(plan), initial=done, unit="sample", desc="packing NTU", disable=not progress)
-    if workers <= 1:
-        for k, ns in todo:
-            _pack_shard(str(raw_root), str(out), k, ns, settings, listed)
-            bar.update(len(ns))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_pack_shard, str(raw_root), str(out), k, ns, settings, listed) for k, ns in todo]
-            for fut in as_completed(futures):
-                bar.update(fut.result())
-    bar.close()
-    finalize(out, src.meta)
+    # one packer per store folder: a second one fails at once and names the holder
+    with FolderLock(out, "packing a store"):
+        (out / "shards").mkdir(parents=True, exist_ok=True)
+        settings_path = out / "store.json"
+        if settings_path.is_file():
+            old = json.loads(settings_path.read_text())
+            if (old.get("settings") != settings or old.get("names") != plan) and overwrite:
+                _remove_store(out)
+            elif old.get("settings") != settings or old.get("names") != plan:
+                raise ConfigError(f"{out} holds a store packed with other settings or samples; "
+                                  "use another output folder, delete it, or pass overwrite=True to repack")
+        if not settings_path.is_file():
+            _atomic_write_text(settings_path, json.dumps({"settings": settings, "raw_root": str(raw_root),
+                                                          "names": plan}))
+        listed = sorted(load_name_list(missing_skeletons))
+        shards = [(k, plan[i:i + shard_size]) for k, i in enumerate(range(0, len(plan), shard_size))]
+        todo = [(k, ns) for k, ns in shards if not (out / "shards" / f"{k:05d}.json").is_file()]
+        done = len(plan) - sum(len(ns) for _, ns in todo)
+        bar = tqdm(total=len(plan), initial=done, unit="sample", desc="packing NTU", disable=not progress)
+        if workers <= 1:
+            for k, ns in todo:
+                _pack_shard(str(raw_root), str(out), k, ns, settings, listed)
+                bar.update(len(ns))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(_pack_shard, str(raw_root), str(out), k, ns, settings, listed) for k, ns in todo]
+                for fut in as_completed(futures):
+                    bar.update(fut.result())
+        bar.close()
+        finalize(out, src.meta)
     return out
 
 
@@ -493,11 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prepare_ntu", description="pack a raw NTU tree into a store")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except MMFusionError as exc:
-        print(f"prepare_ntu: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(lambda: run(args), "prepare_ntu")
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ from .detectors import (
     GivenKeypoints,
     KeypointDetector,
     KeypointRCNNDetector,
+    MediaPipeDetector,
     SkeletonFileDetector,
     SyntheticDetector,
+    default_detector,
     make_detector,
 )
 from .export import save_clouds
@@ -41,8 +43,8 @@ from .rgb_action import PipelineConfig, RGBDActionPipeline, load_action_model
 
 __all__ = [
     "ActionScore", "Capture", "CaptureReader", "DETECTORS", "DepthClip", "Detections", "GivenKeypoints",
-    "KeypointDetector", "KeypointRCNNDetector", "PipelineConfig", "Prediction", "RGBDActionPipeline",
-    "RGBDCalibration", "SkeletonFileDetector", "SyntheticDetector", "coco17_to_ntu25", "lift_persons",
-    "load_action_model", "make_detector", "open_depth", "person_masks", "render_prediction", "render_skeleton",
-    "save_clouds",
+    "KeypointDetector", "KeypointRCNNDetector", "MediaPipeDetector", "PipelineConfig", "Prediction",
+    "RGBDActionPipeline", "RGBDCalibration", "SkeletonFileDetector", "SyntheticDetector", "coco17_to_ntu25",
+    "default_detector", "lift_persons", "load_action_model", "make_detector", "open_depth", "person_masks",
+    "render_prediction", "render_skeleton", "save_clouds",
 ]

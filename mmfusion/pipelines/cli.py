@@ -2,7 +2,8 @@
 
     mmfusion predict --rgb S001C001P001R001A010_rgb.avi --depth nturgb+d_depth_masked/S001C001P001R001A010 \\
         --checkpoint runs/mmixer_ntu/fusion_rgbd [--pose-checkpoint runs/unipose] [--topk 5] \\
-        [--json out.json] [--render out.png] [--save-clouds DIR] [--detector keypointrcnn|skeleton|synthetic|keypoints]
+        [--json out.json] [--render out.png] [--save-clouds DIR]
+        [--detector mediapipe|keypointrcnn|skeleton|synthetic|keypoints]
 
 See :mod:`mmfusion.pipelines.rgb_action` for the stages and docs/pipeline.md for a walk-through.
 """
@@ -17,12 +18,20 @@ from ..data.camera import CameraIntrinsics
 from ..data.formats.video import read_video
 from ..errors import ConfigError
 from .capture import RGBDCalibration, open_depth
-from .detectors import KeypointDetector, KeypointRCNNDetector, SkeletonFileDetector, SyntheticDetector, make_detector
+from .detectors import (
+    KeypointDetector,
+    KeypointRCNNDetector,
+    MediaPipeDetector,
+    SkeletonFileDetector,
+    SyntheticDetector,
+    default_detector,
+    make_detector,
+)
 from .export import save_clouds
 from .render import render_prediction
 from .rgb_action import PipelineConfig, RGBDActionPipeline
 
-DETECTOR_CHOICES = ("keypointrcnn", "skeleton", "synthetic", "keypoints")
+DETECTOR_CHOICES = ("mediapipe", "keypointrcnn", "skeleton", "synthetic", "keypoints")
 
 
 def _four(text: str) -> tuple[float, float, float, float]:
@@ -48,8 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write each sampled frame's point cloud (coloured, outliers removed) and lifted "
                              "skeleton as PLY files into DIR (open3d)")
     g = parser.add_argument_group("2-D keypoints")
-    g.add_argument("--detector", default="keypointrcnn", choices=DETECTOR_CHOICES,
-                   help="keypointrcnn: torchvision Keypoint R-CNN (weights must be in the torch hub cache); "
+    g.add_argument("--detector", default=None, choices=DETECTOR_CHOICES,
+                   help="mediapipe (default where installed: pip install 'mmfusion[mediapipe]', models in the "
+                        "wheel); keypointrcnn (default otherwise): torchvision Keypoint R-CNN (weights must be in "
+                        "the torch hub cache); "
                         "skeleton: colour joints of the sample's NTU .skeleton file; synthetic: the same through "
                         "the simulated detector; keypoints: a .npz (--keypoints)")
     g.add_argument("--detector-weights", help="Keypoint R-CNN weights file (default: the torch hub cache)")
@@ -100,13 +111,16 @@ def _calibration(args: argparse.Namespace, rgb: Path, depth: Path) -> RGBDCalibr
 
 
 def _detector(args: argparse.Namespace, max_persons: int = 2) -> KeypointDetector:
-    if args.detector == "keypointrcnn":
+    name = args.detector or default_detector()
+    if name == "mediapipe":
+        return MediaPipeDetector(max_persons=max_persons)
+    if name == "keypointrcnn":
         return KeypointRCNNDetector(args.detector_weights, score_threshold=args.score_threshold,
                                     max_persons=max_persons, device=args.device, min_size=args.detector_size,
                                     max_size=max(args.detector_size, round(args.detector_size * 1333 / 800)))
-    if args.detector == "skeleton":
+    if name == "skeleton":
         return SkeletonFileDetector(args.skeleton, max_persons=max_persons)
-    if args.detector == "synthetic":
+    if name == "synthetic":
         return SyntheticDetector(args.skeleton, max_persons=max_persons, seed=args.seed)
     return make_detector("keypoints", path=args.keypoints)
 

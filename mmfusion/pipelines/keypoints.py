@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from ..cli_errors import run_command
 from ..data.formats.video import read_video, video_num_frames
 from ..data.layouts import COCO17, NTU25
-from ..errors import ConfigError, MMFusionError
+from ..errors import ConfigError
 from .detectors import KeypointRCNNDetector, default_detector, track_persons
 from .mediapipe_pose import MP33_JOINTS, MediaPipePose, mp33_to_coco17, mp33_to_ntu25, require_mediapipe
 
@@ -189,11 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mmfusion keypoints", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        return run(args)
-    except MMFusionError as exc:
-        print(f"mmfusion keypoints: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(lambda: run(args), "mmfusion keypoints")
 
 
 if __name__ == "__main__":

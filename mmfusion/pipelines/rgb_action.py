@@ -57,7 +57,7 @@ from ..data.settings import ClipSettings
 from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError
 from ..pose.lift import load_lifter
 from .capture import CaptureReader, RGBDCalibration, _require, find_ntu_tree, open_depth
-from .detectors import Detections, KeypointDetector, find_skeleton_file, make_detector
+from .detectors import Detections, KeypointDetector, default_detector, find_skeleton_file, make_detector
 from .lifting import PersonMasks, coco17_to_ntu25, lift_persons, person_masks, reference_depth
 from .results import ActionScore, Capture, Prediction
 
@@ -239,7 +239,7 @@ class RGBDActionPipeline:
     """
 
     def __init__(self, checkpoint: str | os.PathLike[str], pose_checkpoint: str | os.PathLike[str] | None = None,
-                 detector: str | KeypointDetector = "keypointrcnn", calibration: RGBDCalibration | None = None,
+                 detector: str | KeypointDetector | None = None, calibration: RGBDCalibration | None = None,
                  config: PipelineConfig | None = None, device: str | torch.device = "cpu",
                  model_name: str | None = None) -> None:
         self.config = config or PipelineConfig()
@@ -257,6 +257,7 @@ class RGBDActionPipeline:
         #: model modality -> T (tests and callers may change it before :meth:`capture`)
         self.clip_lens = self.settings.clip_lens
         self.calibration = calibration
+        detector = detector or default_detector()  # mediapipe where installed, else keypointrcnn
         if isinstance(detector, str):
             opts: dict[str, Any] = {"max_persons": int(self.settings.max_bodies)}
             if detector == "keypointrcnn":

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ...cli_errors import run_command
 from .config import NATIVE_DEPTH_SIZE, NATIVE_RGB_SIZE, SynthConfig, parse_int_list
 
 
@@ -90,16 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mmfusion.errors import MMFusionError
-
     p = argparse.ArgumentParser(prog="mmfusion synth", description="Write the synthetic NTU RGB+D world.")
     add_arguments(p)
     args = p.parse_args(argv)
-    try:
-        return run(args)
-    except MMFusionError as exc:
-        print(f"mmfusion synth: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(lambda: run(args), "mmfusion synth")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from ...cli_errors import run_command
 from ...errors import ConfigError
 from ..layouts import NTU25, convert
 from ..ntu import PROTOCOLS, split_of
@@ -444,11 +445,9 @@ def load_packed(root: str | os.PathLike[str], convention: str = "ntu25",
         return data, f["labels"], [str(s) for s in f["names"]], f["lengths"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``mmfusion synth-skeleton OUT [--classes 60|120] [--num N] ...``"""
-    ap = argparse.ArgumentParser(prog="mmfusion synth-skeleton",
-                                 description="Generate the skeleton-only synthetic NTU world (labelled synthetic).")
-    ap.add_argument("out")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """Options of ``mmfusion synth-skeleton OUT [--classes 60|120] [--num N] ...``."""
+    ap.add_argument("out", help="output folder")
     ap.add_argument("--classes", type=int, choices=(60, 120), default=60)
     ap.add_argument("--num", type=int, default=10_000, help="number of .skeleton files (3 cameras per performance)")
     ap.add_argument("--seed", type=int, default=0)
@@ -457,8 +456,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="n_min / n_max of the long-tail profile (1 = balanced)")
     ap.add_argument("--conventions", default="ntu25", help="comma list from ntu25,smpl24,h36m17,coco17")
     ap.add_argument("--packed-only", action="store_true", help="skip the .skeleton files")
-    ap.add_argument("--overwrite", action="store_true")
-    a = ap.parse_args(argv)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing world in OUT")
+
+
+def run(a: argparse.Namespace) -> int:
+    if a.num < 1 or a.workers < 1 or not 0 < a.imbalance <= 1:
+        raise ConfigError(f"--num and --workers must be >= 1 and --imbalance in (0, 1], got {a.num}, {a.workers}, "
+                          f"{a.imbalance}")
     cfg = SkeletonWorldConfig(num_sequences=a.num, classes=a.classes, seed=a.seed, workers=a.workers,
                               imbalance=a.imbalance, conventions=tuple(a.conventions.split(",")))
     t0 = time.perf_counter()
@@ -469,5 +473,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["META_FILE", "Performance", "SkeletonWorldConfig", "class_counts", "generate_skeleton_world",
-           "is_complete", "load_packed", "main", "performances", "split_counts", "world_names"]
+def main(argv: Sequence[str] | None = None) -> int:
+    """``mmfusion synth-skeleton OUT [--classes 60|120] [--num N] ...``"""
+    ap = argparse.ArgumentParser(prog="mmfusion synth-skeleton",
+                                 description="Generate the skeleton-only synthetic NTU world (labelled synthetic).")
+    add_arguments(ap)
+    args = ap.parse_args(argv)
+    return run_command(lambda: run(args), "mmfusion synth-skeleton")
+
+
+__all__ = ["META_FILE", "Performance", "SkeletonWorldConfig", "add_arguments", "class_counts",
+           "generate_skeleton_world", "is_complete", "load_packed", "main", "performances", "run", "split_counts",
+           "world_names"]
