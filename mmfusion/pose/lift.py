@@ -8,7 +8,7 @@ The one-call API for pipelines (RGB-D -> skeleton -> action)::
 
 * ``model=None``: every keypoint is back-projected with the depth image at its pixel (nearest
   valid pixel of a 5 x 5 window, else the frame's median depth) —
-  :func:`mmfusion.pose.data.lift_with_depth`. The joints then lie on the visible body
+  :func:`mmfusion.pose.cloud.lift_with_depth`. The joints then lie on the visible body
   surface (a few cm in front of the joint centres) and inherit every depth hole / occlusion.
 * ``model`` = a stage-A :class:`~mmfusion.pose.pointnet_pose.PointPoseNet` (or the folder of
   one, see :func:`save_lifter`): the person's points are cut from the depth frames with the
@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from ..errors import CheckpointError, ConfigError
 from .a2j import keypoint_boxes
-from .data import depth_normals, lift_with_depth, sample_cloud
+from .cloud import depth_normals, lift_with_depth, sample_cloud
 from .decode import intrinsics_tensor
 
 __all__ = ["lift_rgbd", "load_lifter", "save_lifter", "person_depth", "remove_floor"]

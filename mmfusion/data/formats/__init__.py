@@ -8,7 +8,13 @@ depth          NTU masked depth, 16-bit PNG folders (mm)          ``uint16 (T, H
 video          RGB / IR AVI (decord, PyAV fallback; ffv1 writer)  ``uint8 (T, H, W[, 3])``
 ucla           NW-UCLA ``all_sqe`` JSON                           ``(T, 20, 3)``
 pku            PKU-MMD skeleton rows and label files              ``(2, T, 25, 3)``
+itop           ITOP HDF5 labels / point clouds / depth maps       ``(N, 15, 3)``, ``(N, 76800, 3)``
+panoptic       CMU Panoptic bodies, calibration, sync, Kinect     ``(19, 4)``, ``uint16 (424, 512)``
+               depth (panoptic-toolbox JSON + ``depthdata.dat``)
 =============  =================================================  ==========================
+
+``itop`` and ``panoptic`` are imported on use (``from mmfusion.data.formats.itop import ...``):
+they serve the pose data sets (:mod:`mmfusion.pose.data`) only.
 
 Every reader raises :class:`mmfusion.errors.DataFormatError` naming the file (and line).
 """

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.layouts import SkeletonLayout
-from ..errors import DataFormatError
+from ...errors import DataFormatError
+from ..layouts import SkeletonLayout
 
 __all__ = [
     "ITOP15", "ITOP_INTRINSICS", "ITOP_SIZE", "ITOPLabels", "itop_path", "parse_itop_id", "read_itop_ids",
@@ -88,7 +88,7 @@ def parse_itop_id(frame_id: str) -> tuple[int, int]:
 
 
 def _open(path: str | PathLike[str]) -> Any:
-    import h5py
+    import h5py  # deferred: only ITOP needs it, and it loads a large native library
 
     p = Path(path)
     if not p.is_file():

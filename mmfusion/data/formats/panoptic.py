@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataFormatError
+from ...errors import DataFormatError
 
 __all__ = [
     "PANOPTIC19_JOINTS", "PANOPTIC_TO_COCO17", "PANOPTIC_TRAIN", "PANOPTIC_TEST", "KINECT_DEPTH_SIZE",
