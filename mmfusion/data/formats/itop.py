@@ -176,7 +176,7 @@ def read_itop_depth(path: str | PathLike[str], indices: Sequence[int] | None = N
 
 def write_itop_labels(path: str | PathLike[str], labels: ITOPLabels) -> None:
     """Write an ITOP labels file (gzip, as the published ones); segmentation all -1 if None."""
-    import h5py
+    import h5py  # deferred, see _open
 
     n = len(labels)
     seg = labels.segmentation if labels.segmentation is not None else np.full((n, *ITOP_SIZE), -1, np.int8)
@@ -191,7 +191,7 @@ def write_itop_labels(path: str | PathLike[str], labels: ITOPLabels) -> None:
 
 def write_itop_point_cloud(path: str | PathLike[str], ids: Sequence[str], data: np.ndarray) -> None:
     """Write an ITOP point-cloud file: ``data`` float (n, 76800, 3) metres."""
-    import h5py
+    import h5py  # deferred, see _open
 
     arr = np.asarray(data, dtype=np.float16 if data.dtype == np.float16 else np.float32)
     if arr.shape[1:] != (ITOP_SIZE[0] * ITOP_SIZE[1], 3) or arr.shape[0] != len(ids):

@@ -8,7 +8,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmfusion.errors import MMFusionError
+
 from .config import NATIVE_DEPTH_SIZE, NATIVE_RGB_SIZE, SynthConfig, parse_int_list
+from .generate import META_FILE, generate, is_complete, sample_specs
 
 
 def _ints(values: Sequence[str] | None) -> tuple[int, ...] | None:
@@ -67,8 +70,6 @@ def _du(path: Path) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .generate import META_FILE, generate, is_complete, sample_specs
-
     cfg = config_from_args(args)
     root = Path(args.out)
     cached = not args.overwrite and is_complete(root, cfg)
@@ -90,8 +91,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mmfusion.errors import MMFusionError
-
     p = argparse.ArgumentParser(prog="mmfusion synth", description="Write the synthetic NTU RGB+D world.")
     add_arguments(p)
     args = p.parse_args(argv)

@@ -31,6 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from mmfusion.data.formats.depth import depth_frame_name, write_depth_png
+from mmfusion.data.formats.skeleton import SkeletonSequence, write_skeleton
+from mmfusion.data.formats.video import write_video
 from mmfusion.errors import ConfigError
 
 from .actions import ACTIONS, PAIRS, perform
@@ -308,8 +311,6 @@ def _lean(perf: Performance) -> np.ndarray:
 
 
 def _skeleton_sequence(s: dict[str, Any], spec: SampleSpec, cfg: SynthConfig) -> Any:
-    from mmfusion.data.formats.skeleton import SkeletonSequence
-
     m = s["kinect_xyz"].shape[0]
     rng = _rng(cfg, 61, *spec.performance_key(), spec.camera)
     ids = [KINECT_BODY_ID + int(rng.integers(1000, 60000)) + 7 * k for k in range(m)]
@@ -329,10 +330,6 @@ def _skeleton_sequence(s: dict[str, Any], spec: SampleSpec, cfg: SynthConfig) ->
 def write_sample(root: Path, spec: SampleSpec, cfg: SynthConfig,
                  sample: dict[str, Any] | None = None) -> dict[str, Any]:
     """Render (unless given) and write one sample into the NTU tree at ``root``; returns its stats."""
-    from mmfusion.data.formats.depth import depth_frame_name, write_depth_png
-    from mmfusion.data.formats.skeleton import write_skeleton
-    from mmfusion.data.formats.video import write_video
-
     s = sample if sample is not None else render_sample(spec, cfg, full_depth="depth_full" in cfg.write)
     name = spec.name
     if "skeleton" in cfg.write:
