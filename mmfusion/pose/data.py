@@ -40,6 +40,7 @@ from ..data.formats.itop import (
 from ..data.formats.panoptic import (
     body_to_coco17,
     nearest_frame,
+    opencv_to_yup,
     read_body3d_scene,
     read_kinect_calibration,
     read_kinect_depth,
@@ -283,8 +284,7 @@ class PanopticPoseDataset(Dataset):
             if di is None:
                 continue
             xyz, ok = body_to_coco17(fr.bodies[0].joints19)
-            cam = world_to_kinect_depth(xyz * 100.0, self.sensor)
-            cam[..., 1] *= -1  # OpenCV -> Y up
+            cam = opencv_to_yup(world_to_kinect_depth(xyz * 100.0, self.sensor))
             hd.append(int(f.stem.split("_")[-1]))
             depth_idx.append(di)
             gts.append(cam.astype(np.float32))
