@@ -16,7 +16,6 @@ AP@10cm = "mAP" over the 15 joints). The RGB network of stage B is skipped (no R
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,25 +23,22 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from unipose_synth import (  # noqa: E402  (sibling recipe, shared loops)
+from mmfusion.data.formats.itop import ITOP15
+from mmfusion.engine import parse_args
+from mmfusion.errors import ConfigError
+from mmfusion.pose.data import ITOPPoseDataset, lift_with_depth
+from mmfusion.pose.metrics import per_joint_ap
+from mmfusion.pose.train import (
     StageAConfig,
     StageBConfig,
     build_stage_a,
-    pick_device,
+    evaluate_row,
+    pose_accelerator,
     predict_stage_a,
     print_table,
-    row,
     run_stage_b,
     train_stage_a,
 )
-
-from mmfusion.engine import parse_args  # noqa: E402
-from mmfusion.errors import ConfigError  # noqa: E402
-from mmfusion.pose.data import ITOPPoseDataset, lift_with_depth  # noqa: E402
-from mmfusion.pose.itop import ITOP15  # noqa: E402
-from mmfusion.pose.metrics import per_joint_ap  # noqa: E402
 
 
 @dataclass
@@ -64,7 +60,8 @@ class ITOPRecipe:
     smoke: bool = False
     seed: int = 0
     threads: int = 0
-    device: str = "auto"
+    cpu: bool = False
+    mixed_precision: str = "no"
     out: str = ""
 
 
@@ -82,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _smoke(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    acc = pose_accelerator(cfg.cpu, cfg.mixed_precision, cfg.seed, "runs/unipose_itop")
     torch.manual_seed(cfg.seed)
     t_start = time.time()
 
@@ -98,25 +95,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     layout, nj = ITOP15, ITOP15.num_joints
 
-    # ITOP15 is not among the shared layouts (mmfusion.data.layouts): the object itself is passed
+    # ITOP15 lives with its format (mmfusion.data.formats.itop), not among the named layouts: passed as an object
     model_a = build_stage_a(cfg.stage_a, layout, nj)
     t0 = time.time()
-    train_stage_a(model_a, train_set, cfg.stage_a, layout, device, cfg.seed)
+    train_stage_a(model_a, train_set, cfg.stage_a, layout, acc, cfg.seed)
     train_set.resample_points = False
-    test_pred = predict_stage_a(model_a, test_set, device)
+    test_pred = predict_stage_a(model_a, test_set, acc)
     gt, valid = test_pred["joints3d"], test_pred["joints_valid"]
     naive = lift_with_depth(test_pred["keypoints2d"][:, 0],
                             torch.stack([test_set[i]["depth"][0] for i in range(len(test_set))]),
                             test_pred["intrinsics"])
-    rows.append(row("naive: 2-D keypoints lifted with the depth image", naive, gt, valid, layout))
-    r = row(f"UniPose stage A: point cloud ({cfg.stage_a.model}), weak 2-D losses", test_pred["pred"], gt, valid,
-            layout)
+    rows.append(evaluate_row("naive: 2-D keypoints lifted with the depth image", naive, gt, valid, layout))
+    r = evaluate_row(f"UniPose stage A: point cloud ({cfg.stage_a.model}), weak 2-D losses", test_pred["pred"], gt,
+                     valid, layout)
     r["seconds"] = time.time() - t0
     rows.append(r)
     if not cfg.skip_stage_b:
-        train_pred = predict_stage_a(model_a, train_set, device)
+        train_pred = predict_stage_a(model_a, train_set, acc)
         rows += run_stage_b(cfg.stage_b, train_set, test_set, train_pred["pred"], train_pred, test_pred, layout, nj,
-                            device, cfg.seed, variants=("depth",))
+                            acc, cfg.seed, variants=("depth",))
     pj = per_joint_ap(test_pred["pred"], gt, valid=valid)
     text = print_table(rows, f"ITOP {cfg.view} test ({len(test_set)} clips), {time.time() - t_start:.0f}s")
     print("stage A per-joint AP@10cm: " + ", ".join(f"{n}={v:.2f}" for n, v in zip(layout.joints, pj.tolist())))

@@ -8,8 +8,11 @@ Stage B (:mod:`.a2j`): anchor-to-joint networks on depth and RGB frames trained 
 3-D outputs as pseudo labels.
 Pipelines lift a clip with :func:`mmfusion.pose.lift.lift_rgbd` (depth (T, H, W) uint16 mm +
 keypoints (T, V, 2) px -> (T, V, 3) metres; stage A from a :func:`~.lift.save_lifter` folder or naive).
-Data: :mod:`.data` (synthetic pose clips, ITOP / CMU Panoptic data sets), readers
-:mod:`.itop` and :mod:`.panoptic`; metrics :mod:`.metrics` (MPJPE mm, AP@10cm).
+Data: :mod:`.data` (data sets of synthetic pose clips, ITOP, CMU Panoptic; the files are read
+by :mod:`mmfusion.data.formats.itop` / :mod:`~mmfusion.data.formats.panoptic`, the synthetic
+clips rendered by :mod:`mmfusion.data.synthetic.pose_world`), point clouds from depth and the
+naive lifting :mod:`.cloud`; metrics :mod:`.metrics` (MPJPE mm, AP@10cm). Training of both
+stages: :mod:`.train` (on the engine's accelerator and checkpoint writing).
 
 Registered models: ``unipose_pointnet(_tiny)``, ``a2j_depth(_tiny)``, ``a2j_rgb(_tiny)``.
 Submodules are imported on use (``import mmfusion.pose.losses``) to keep imports light.

@@ -8,7 +8,7 @@ The one-call API for pipelines (RGB-D -> skeleton -> action)::
 
 * ``model=None``: every keypoint is back-projected with the depth image at its pixel (nearest
   valid pixel of a 5 x 5 window, else the frame's median depth) —
-  :func:`mmfusion.pose.data.lift_with_depth`. The joints then lie on the visible body
+  :func:`mmfusion.pose.cloud.lift_with_depth`. The joints then lie on the visible body
   surface (a few cm in front of the joint centres) and inherit every depth hole / occlusion.
 * ``model`` = a stage-A :class:`~mmfusion.pose.pointnet_pose.PointPoseNet` (or the folder of
   one, see :func:`save_lifter`): the person's points are cut from the depth frames with the
@@ -36,8 +36,10 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointError, ConfigError
+from ..registry import create_model
+from ..runs import save_weights, write_model_config
 from .a2j import keypoint_boxes
-from .data import depth_normals, lift_with_depth, sample_cloud
+from .cloud import depth_normals, lift_with_depth, sample_cloud
 from .decode import intrinsics_tensor
 
 __all__ = ["lift_rgbd", "load_lifter", "save_lifter", "person_depth", "remove_floor"]
@@ -58,8 +60,6 @@ def save_lifter(model: nn.Module, run_dir: str | Path, model_name: str, model_kw
     :func:`load_lifter`; ``num_points`` (points per frame at training) is kept in the JSON
     and used by :func:`lift_rgbd`. Returns the folder.
     """
-    from ..engine.checkpoint import save_weights, write_model_config
-
     run_dir = Path(run_dir)
     save_weights(model, run_dir / "model.safetensors", metadata={"model_name": model_name})
     write_model_config(run_dir, model_name, dict(model_kwargs), modalities=("points", "keypoints2d"),
@@ -73,8 +73,6 @@ def load_lifter(run_dir: str | Path, device: str | torch.device = "cpu") -> nn.M
     Raises:
         CheckpointError: no ``config.json`` / weights, or weights that do not fit.
     """
-    import mmfusion
-
     run_dir = Path(run_dir)
     cfg_file = run_dir / "config.json"
     if not cfg_file.is_file():
@@ -85,7 +83,7 @@ def load_lifter(run_dir: str | Path, device: str | torch.device = "cpu") -> nn.M
         raise CheckpointError(f"{cfg_file}: not valid JSON ({exc})") from exc
     if not cfg.get("model_name"):
         raise CheckpointError(f"{cfg_file}: no 'model_name'")
-    model = mmfusion.create_model(cfg["model_name"], checkpoint=run_dir)
+    model = create_model(cfg["model_name"], checkpoint=run_dir)
     model.lift_num_points = int(cfg.get("num_points") or DEFAULT_POINTS)  # read by lift_rgbd
     return model.to(device).eval()
 

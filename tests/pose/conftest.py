@@ -1,15 +1,21 @@
-"""Shared helpers of the pose tests: an ITOP-format fixture rendered from the synthetic pose world."""
+"""Shared helpers of the pose tests: an ITOP-format fixture rendered from the synthetic pose world,
+and the UniPose recipes loaded by path."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 
-from mmfusion.pose.data import SynthPoseConfig, make_subject, render_frames, simulate_clip
-from mmfusion.pose.itop import ITOP_INTRINSICS, ITOPLabels, itop_path, write_itop_labels, write_itop_point_cloud
+from mmfusion.data.formats.itop import ITOP_INTRINSICS, ITOPLabels, itop_path, write_itop_labels, write_itop_point_cloud
+from mmfusion.data.synthetic.pose_world import SynthPoseConfig, pose_subject, render_pose_clip
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 # COCO-17 joints feeding each ITOP-15 joint (head = ears, neck = shoulders, torso = shoulders+hips)
 _ITOP_FROM_COCO = [(3, 4), (5, 6), (6,), (5,), (8,), (7,), (10,), (9,), (5, 6, 11, 12), (12,), (11,), (14,), (13,),
@@ -19,12 +25,9 @@ _ITOP_FROM_COCO = [(3, 4), (5, 6), (6,), (5,), (8,), (7,), (10,), (9,), (5, 6, 1
 def _render(size: tuple[int, int], fx: float, frames: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic person rendered with a given focal length: depth (T, H, W) m, COCO joints (T, 17, 3)."""
     hfov = float(np.degrees(2 * np.arctan(size[1] / 2 / fx)))
-    cfg = SynthPoseConfig(image_size=size, hfov_deg=hfov, frames=frames)
-    rng = np.random.default_rng(seed)
-    subj = make_subject(seed)
-    joints, body = simulate_clip(subj, "wave", frames, 10.0, rng)
-    depth, _ = render_frames(joints, body, subj, cfg, rng)
-    return depth, joints
+    cfg = SynthPoseConfig(image_size=size, hfov_deg=hfov, frames=frames, motions=("wave",))
+    clip = render_pose_clip(cfg, pose_subject(seed), np.random.default_rng(seed))
+    return clip.depth, clip.joints3d.astype(np.float64)
 
 
 def write_itop_fixture(root: Path, split: str = "train", runs: tuple[tuple[int, int], ...] = ((1, 4), (2, 3))) -> None:
@@ -62,3 +65,18 @@ def _write_itop_fixture() -> Callable[..., None]:
 def _render_person() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     """``render_person(size, fx, frames, seed=3)`` -> depth (T, H, W) m, COCO joints (T, 17, 3)."""
     return _render
+
+
+@pytest.fixture(name="load_recipe", scope="session")
+def _load_recipe() -> Callable[[str], ModuleType]:
+    """``load_recipe("unipose_synth")``: a script of recipes/ imported by path (recipes are not a package)."""
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(f"recipe_{name}", RECIPES / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -11,16 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmfusion.errors import DataFormatError
-from mmfusion.pose.data import (
-    ITOPPoseDataset,
-    PanopticPoseDataset,
-    SyntheticPoseDataset,
-    SynthPoseConfig,
-    depth_normals,
-    lift_with_depth,
-)
-from mmfusion.pose.itop import (
+from mmfusion.data.formats.itop import (
     ITOP15,
     itop_path,
     parse_itop_id,
@@ -28,7 +19,7 @@ from mmfusion.pose.itop import (
     read_itop_labels,
     read_itop_point_cloud,
 )
-from mmfusion.pose.panoptic import (
+from mmfusion.data.formats.panoptic import (
     PANOPTIC_TO_COCO17,
     body_to_coco17,
     nearest_frame,
@@ -40,6 +31,9 @@ from mmfusion.pose.panoptic import (
     read_kinect_sync,
     world_to_kinect_depth,
 )
+from mmfusion.errors import DataFormatError
+from mmfusion.pose.cloud import depth_normals, lift_with_depth
+from mmfusion.pose.data import ITOPPoseDataset, PanopticPoseDataset, SyntheticPoseDataset, SynthPoseConfig
 
 Render = Callable[..., tuple[np.ndarray, np.ndarray]]
 

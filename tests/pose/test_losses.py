@@ -119,7 +119,7 @@ def test_limb_bones_and_pairs_from_layout() -> None:
     for i, k in pairs:
         assert (COCO17.flip[bones[i][0]], COCO17.flip[bones[i][1]]) == bones[k]
     assert prior_bone_lengths(COCO17).shape == (8,)
-    from mmfusion.pose.itop import ITOP15
+    from mmfusion.data.formats.itop import ITOP15
 
     assert len(limb_bones(ITOP15)) == 8 and prior_bone_lengths(ITOP15).shape == (8,)
     d = prior_joint_depths(ITOP15)

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-sys.path.insert(0, str(RECIPES))
-
-import unipose_itop  # noqa: E402
-import unipose_synth  # noqa: E402
-
-import mmfusion  # noqa: E402
-from mmfusion.errors import ConfigError  # noqa: E402
+import mmfusion
+from mmfusion.errors import ConfigError
 
 
 def _check_rows(rows: list[dict], n: int) -> None:
@@ -25,7 +19,9 @@ def _check_rows(rows: list[dict], n: int) -> None:
         assert math.isfinite(r["mpjpe_mm"]) and r["mpjpe_mm"] > 0 and 0.0 <= r["ap10"] <= 1.0
 
 
-def test_synth_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_synth_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            load_recipe: Callable[[str], ModuleType]) -> None:
+    unipose_synth = load_recipe("unipose_synth")
     out = tmp_path / "res.json"
     res = unipose_synth.main(["--train-subjects", "1", "--test-subjects", "1", "--clips-per-subject", "2",
                               "--frames", "3", "--num-points", "160", "--stage-a.epochs", "1", "--stage-a.batch", "2",
@@ -53,7 +49,8 @@ def test_synth_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_itop_recipe_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                           write_itop_fixture: Callable[..., None]) -> None:
+                           write_itop_fixture: Callable[..., None], load_recipe: Callable[[str], ModuleType]) -> None:
+    unipose_itop = load_recipe("unipose_itop")
     write_itop_fixture(tmp_path, "train", runs=((1, 4), (2, 3)))
     write_itop_fixture(tmp_path, "test", runs=((3, 4),))
     res = unipose_itop.main(["--data-root", str(tmp_path), "--smoke"])

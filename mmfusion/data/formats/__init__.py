@@ -9,7 +9,13 @@ video          RGB / IR AVI (decord, PyAV fallback; ffv1 writer)  ``uint8 (T, H,
 ucla           NW-UCLA ``all_sqe`` JSON                           ``(T, 20, 3)``
 pku            PKU-MMD skeleton rows and label files              ``(2, T, 25, 3)``
 synth_meta     synthetic world ``mmfusion_synth.json`` (checks)   dict
+itop           ITOP HDF5 labels / point clouds / depth maps       ``(N, 15, 3)``, ``(N, 76800, 3)``
+panoptic       CMU Panoptic bodies, calibration, sync, Kinect     ``(19, 4)``, ``uint16 (424, 512)``
+               depth (panoptic-toolbox JSON + ``depthdata.dat``)
 =============  =================================================  ==========================
+
+``itop`` and ``panoptic`` are imported on use (``from mmfusion.data.formats.itop import ...``):
+they serve the pose data sets (:mod:`mmfusion.pose.data`) only.
 
 Every reader raises :class:`mmfusion.errors.DataFormatError` naming the file (and line), also
 for values a float32 model input cannot hold (1e39 is finite in float64, inf in float32), for

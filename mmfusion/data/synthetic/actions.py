@@ -546,10 +546,6 @@ def perform(action: int, subject: Subject, T: int, rng: np.random.Generator, fps
     return PosedClip(pos, glob, tau)
 
 
-def prop_of(action: int) -> Prop | None:
-    return ACTIONS[action].prop
-
-
 __all__ = ["ACTIONS", "ActionDef", "DRIVERS", "MOTIONS", "Motion", "MotionContext",
-           "PAIRS", "PosedClip", "Prop", "driver_rotation", "envelope", "keyframes", "perform", "prop_of",
+           "PAIRS", "PosedClip", "Prop", "driver_rotation", "envelope", "keyframes", "perform",
            "smoothstep", "time_warp"]

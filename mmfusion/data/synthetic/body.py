@@ -18,7 +18,9 @@ Shapes: ``forward_kinematics`` takes ``root_pos (T, 3)``, ``root_rot (T, 3, 3)``
 The body surface is a set of :class:`Shape` primitives (ellipsoids for head, hair and trunk,
 capsules for neck and limbs) attached to joints; :func:`body_primitives` poses them for a
 clip. Each subject has its own size, limb proportions, girth, skin/hair/clothing colours and
-clothing IR reflectance (:class:`Subject`).
+clothing IR reflectance (:class:`Subject`). :func:`coco17_points` reads the 17 COCO keypoints
+(face points from the head's pose) off a posed body. This one body serves both synthetic
+worlds: the NTU world (:mod:`.actions`, :mod:`.generate`) and the pose world (:mod:`.pose_world`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmfusion.data.layouts import NTU25, SkeletonLayout
+from mmfusion.data.layouts import COCO17, NTU25, NTU25_TO_COCO17, SkeletonLayout
 
 J = {name: i for i, name in enumerate(NTU25.joints)}
 
@@ -363,10 +365,23 @@ def two_bone_ik(shoulder: np.ndarray, target: np.ndarray, pole: np.ndarray, l1: 
     return g1, g2, end
 
 
-def body_shapes() -> tuple[Shape, ...]:
-    return BODY_SHAPES
+#: offsets (Head frame, metres, reference size) of the COCO-17 face points from the Head joint
+COCO_FACE: dict[str, tuple[float, float, float]] = {
+    "nose": (0.0, -0.005, 0.1), "left_eye": (0.032, 0.03, 0.08), "right_eye": (-0.032, 0.03, 0.08),
+    "left_ear": (0.078, 0.01, 0.0), "right_ear": (-0.078, 0.01, 0.0)}
 
 
-__all__ = ["BODY_SHAPES", "J", "KINEMATIC_PARENT", "KPARENT", "LEAF_JOINTS", "Material", "ORDER", "Shape",
-           "Subject", "forward_kinematics", "frame_from", "kinematic_order", "matrix_to_quaternion",
+def coco17_points(joints: np.ndarray, glob: np.ndarray, scale: float) -> np.ndarray:
+    """(T, 17, 3) COCO-17 keypoints of a posed body ((T, 25, 3) joints, (T, 25, 3, 3) global
+    rotations, ``scale`` = the subject's ``height_scale``): face points from the head's pose,
+    the rest from the NTU joints (:data:`~mmfusion.data.layouts.NTU25_TO_COCO17`)."""
+    out = joints[:, list(NTU25_TO_COCO17)].copy()
+    head_rot = glob[:, J["Head"]]
+    for name, off in COCO_FACE.items():
+        out[:, COCO17.joints.index(name)] = joints[:, J["Head"]] + head_rot @ (np.asarray(off) * scale)
+    return out
+
+
+__all__ = ["BODY_SHAPES", "COCO_FACE", "J", "KINEMATIC_PARENT", "KPARENT", "LEAF_JOINTS", "Material", "ORDER", "Shape",
+           "Subject", "coco17_points", "forward_kinematics", "frame_from", "kinematic_order", "matrix_to_quaternion",
            "rest_positions", "rot_x", "rot_y", "rot_z", "two_bone_ik"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ...cli_errors import run_command
 from .config import NATIVE_DEPTH_SIZE, NATIVE_RGB_SIZE, SynthConfig, parse_int_list
+from .generate import META_FILE, generate, is_complete, sample_specs
 
 
 def _ints(values: Sequence[str] | None) -> tuple[int, ...] | None:
@@ -68,8 +69,6 @@ def _du(path: Path) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .generate import META_FILE, generate, is_complete, sample_specs
-
     cfg = config_from_args(args)
     root = Path(args.out)
     cached = not args.overwrite and is_complete(root, cfg)

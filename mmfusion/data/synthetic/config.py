@@ -15,6 +15,8 @@ from typing import Any
 
 from mmfusion.errors import ConfigError
 
+from .actions import ACTIONS
+
 #: native Kinect v2 frame sizes (H, W)
 NATIVE_DEPTH_SIZE: tuple[int, int] = (424, 512)
 NATIVE_RGB_SIZE: tuple[int, int] = (1080, 1920)
@@ -203,8 +205,6 @@ class SynthConfig:
     # -- checks ------------------------------------------------------------------------------
     def validate(self) -> None:
         """Raise :class:`~mmfusion.errors.ConfigError` on any impossible value."""
-        from .actions import ACTIONS
-
         def ints(name: str, lo: int, hi: int) -> None:
             vals = getattr(self, name)
             if not vals:

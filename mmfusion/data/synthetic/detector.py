@@ -4,7 +4,9 @@
 outputs: Gaussian pixel noise proportional to the person's size in the image (larger at
 wrists/ankles and at occluded joints), occasional outliers (a joint jumps elsewhere with a low
 score), missed joints (score near 0, position arbitrary) and whole-body left/right swaps.
-Scores fall with the error, as a detector's confidence does.
+Scores fall with the error, as a detector's confidence does. Both synthetic worlds use it: the
+NTU world through :func:`detect`, the pose world (:mod:`.pose_world`) with a fixed pixel noise
+(``sigma_px``).
 
 Shapes: keypoints ``(M, T, V, 2)`` pixels, visibility and scores ``(M, T, V)``; V = 17
 (COCO-17) or 25 (NTU-25, mapped to COCO-17 with :data:`~mmfusion.data.layouts.NTU25_TO_COCO17`).
@@ -26,7 +28,8 @@ _JOINT_NOISE = np.array([0.8, 0.7, 0.7, 0.9, 0.9, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 
 def noisy_keypoints2d(keypoints: np.ndarray, visible: np.ndarray | None = None,
                       rng: np.random.Generator | int | None = None, sigma: float = 0.012,
                       outlier_rate: float = 0.02, miss_rate: float = 0.01, swap_rate: float = 0.01,
-                      image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      image_size: tuple[int, int] | None = None,
+                      sigma_px: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Simulate a 2D detector on clean keypoints.
 
     Args:
@@ -37,6 +40,8 @@ def noisy_keypoints2d(keypoints: np.ndarray, visible: np.ndarray | None = None,
         outlier_rate, miss_rate: per-joint probabilities of an outlier / a missed joint.
         swap_rate: per-frame probability of a left/right swap of the whole body.
         image_size: (H, W); if given, outputs are clipped to the image.
+        sigma_px: if given, the noise std in pixels (instead of ``sigma`` x box height): a
+            detector of fixed pixel accuracy, as the pose world's ``kp_noise_px``.
 
     Returns:
         keypoints (M, T, 17, 2) float32 pixels and scores (M, T, 17) float32 in [0, 1].
@@ -56,11 +61,14 @@ def noisy_keypoints2d(keypoints: np.ndarray, visible: np.ndarray | None = None,
                     ("swap_rate", swap_rate)):
         if not 0 <= v <= 1:
             raise ConfigError(f"{name}={v} must be in [0, 1]")
+    if sigma_px is not None and not sigma_px >= 0:
+        raise ConfigError(f"sigma_px={sigma_px} must be >= 0")
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(0 if rng is None else rng)
     m, t, v, _ = kps.shape
     box_h = np.maximum(np.ptp(kps[..., 1], axis=-1), 1.0)[..., None, None]          # (M, T, 1, 1)
-    scale = sigma * box_h * _JOINT_NOISE[None, None, :, None] * np.where(visible, 1.0, 2.5)[..., None]
+    base = sigma * box_h if sigma_px is None else sigma_px
+    scale = base * _JOINT_NOISE[None, None, :, None] * np.where(visible, 1.0, 2.5)[..., None]
     err = rng.normal(0.0, 1.0, kps.shape) * scale
     out = kps + err
     # outliers: the joint lands somewhere else on (or near) the body

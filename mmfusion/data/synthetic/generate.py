@@ -31,10 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from mmfusion.data.formats.depth import depth_frame_name, write_depth_png
+from mmfusion.data.formats.skeleton import SkeletonSequence, write_skeleton
+from mmfusion.data.formats.video import write_video
 from mmfusion.errors import ConfigError
 
 from .actions import ACTIONS, PAIRS, perform
-from .body import LEAF_JOINTS, J, Subject, matrix_to_quaternion
+from .body import LEAF_JOINTS, J, Subject, coco17_points, matrix_to_quaternion
 from .config import (
     XSUB_TRAIN_PERFORMERS,
     XVIEW_TRAIN_CAMERAS,
@@ -60,11 +63,6 @@ FORMAT_VERSION = 2
 NTU_DIRS = {"skeleton": "nturgb+d_skeletons", "depth": "nturgb+d_depth_masked", "rgb": "nturgb+d_rgb",
             "ir": "nturgb+d_ir", "depth_full": "nturgb+d_depth"}
 KINECT_BODY_ID = 72057594037927936  # 2**56: real Kinect v2 tracking IDs start here
-#: extra offsets (body frame, metres) of the COCO-17 face points from the Head joint
-_FACE = {"nose": (0.0, -0.005, 0.1), "left_eye": (0.032, 0.03, 0.08), "right_eye": (-0.032, 0.03, 0.08),
-         "left_ear": (0.078, 0.01, 0.0), "right_ear": (-0.078, 0.01, 0.0)}
-
-
 # ----------------------------------------------------------------------------- seeds and caches
 
 
@@ -136,17 +134,6 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], width: float
     out = np.zeros_like(white)
     for i, kv in enumerate(k):
         out += kv * pad[i:i + shape[0]]
-    return out
-
-
-def coco17_points(joints: np.ndarray, glob: np.ndarray, scale: float) -> np.ndarray:
-    """(T, 17, 3) COCO-17 keypoints: face points from the head's pose, the rest from NTU joints."""
-    from mmfusion.data.layouts import COCO17, NTU25_TO_COCO17
-
-    out = joints[:, list(NTU25_TO_COCO17)].copy()
-    head_rot = glob[:, J["Head"]]
-    for name, off in _FACE.items():
-        out[:, COCO17.joints.index(name)] = joints[:, J["Head"]] + head_rot @ (np.asarray(off) * scale)
     return out
 
 
@@ -324,8 +311,6 @@ def _lean(perf: Performance) -> np.ndarray:
 
 
 def _skeleton_sequence(s: dict[str, Any], spec: SampleSpec, cfg: SynthConfig) -> Any:
-    from mmfusion.data.formats.skeleton import SkeletonSequence
-
     m = s["kinect_xyz"].shape[0]
     rng = _rng(cfg, 61, *spec.performance_key(), spec.camera)
     ids = [KINECT_BODY_ID + int(rng.integers(1000, 60000)) + 7 * k for k in range(m)]
@@ -345,10 +330,6 @@ def _skeleton_sequence(s: dict[str, Any], spec: SampleSpec, cfg: SynthConfig) ->
 def write_sample(root: Path, spec: SampleSpec, cfg: SynthConfig,
                  sample: dict[str, Any] | None = None) -> dict[str, Any]:
     """Render (unless given) and write one sample into the NTU tree at ``root``; returns its stats."""
-    from mmfusion.data.formats.depth import depth_frame_name, write_depth_png
-    from mmfusion.data.formats.skeleton import write_skeleton
-    from mmfusion.data.formats.video import write_video
-
     s = sample if sample is not None else render_sample(spec, cfg, full_depth="depth_full" in cfg.write)
     name = spec.name
     if "skeleton" in cfg.write:

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mmfusion.data.formats.depth import read_depth_folder
+from mmfusion.data.formats.skeleton import read_skeleton
+from mmfusion.data.formats.video import read_video
 from mmfusion.data.layouts import NTU25
 
 
@@ -37,14 +40,10 @@ def render_overview(out_png: str | os.PathLike[str], root: str | os.PathLike[str
         name: sample name, e.g. ``S001C001P001R001A001``.
         crop: zoom the image panels on the person (box from the skeleton's pixel coordinates).
     """
-    import matplotlib
+    import matplotlib  # deferred: heavy, and only the overview needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from mmfusion.data.formats.depth import read_depth_folder
-    from mmfusion.data.formats.skeleton import read_skeleton
-    from mmfusion.data.formats.video import read_video
 
     root = Path(root)
     seq = read_skeleton(root / "nturgb+d_skeletons" / f"{name}.skeleton")

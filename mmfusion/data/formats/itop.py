@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.layouts import SkeletonLayout
-from ..errors import DataFormatError
+from ...errors import DataFormatError
+from ..layouts import SkeletonLayout
 
 __all__ = [
     "ITOP15", "ITOP_INTRINSICS", "ITOP_SIZE", "ITOPLabels", "itop_path", "parse_itop_id", "read_itop_ids",
@@ -88,7 +88,7 @@ def parse_itop_id(frame_id: str) -> tuple[int, int]:
 
 
 def _open(path: str | PathLike[str]) -> Any:
-    import h5py
+    import h5py  # deferred: only ITOP needs it, and it loads a large native library
 
     p = Path(path)
     if not p.is_file():
@@ -176,7 +176,7 @@ def read_itop_depth(path: str | PathLike[str], indices: Sequence[int] | None = N
 
 def write_itop_labels(path: str | PathLike[str], labels: ITOPLabels) -> None:
     """Write an ITOP labels file (gzip, as the published ones); segmentation all -1 if None."""
-    import h5py
+    import h5py  # deferred, see _open
 
     n = len(labels)
     seg = labels.segmentation if labels.segmentation is not None else np.full((n, *ITOP_SIZE), -1, np.int8)
@@ -191,7 +191,7 @@ def write_itop_labels(path: str | PathLike[str], labels: ITOPLabels) -> None:
 
 def write_itop_point_cloud(path: str | PathLike[str], ids: Sequence[str], data: np.ndarray) -> None:
     """Write an ITOP point-cloud file: ``data`` float (n, 76800, 3) metres."""
-    import h5py
+    import h5py  # deferred, see _open
 
     arr = np.asarray(data, dtype=np.float16 if data.dtype == np.float16 else np.float32)
     if arr.shape[1:] != (ITOP_SIZE[0] * ITOP_SIZE[1], 3) or arr.shape[0] != len(ids):

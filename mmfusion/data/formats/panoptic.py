@@ -32,13 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataFormatError
+from ...errors import DataFormatError
 
 __all__ = [
     "PANOPTIC19_JOINTS", "PANOPTIC_TO_COCO17", "PANOPTIC_TRAIN", "PANOPTIC_TEST", "KINECT_DEPTH_SIZE",
     "PanopticBody", "PanopticFrame", "PanopticCamera", "KinectSensor", "read_body3d_scene", "body_to_coco17",
     "read_calibration", "read_kinect_calibration", "read_kinect_sync", "nearest_frame", "read_kinect_depth",
-    "project_camera", "world_to_kinect_depth", "opencv_to_yup", "body3d_path",
+    "project_camera", "world_to_kinect_depth", "opencv_to_yup",
 ]
 
 PANOPTIC19_JOINTS: tuple[str, ...] = (
@@ -97,11 +97,6 @@ class KinectSensor:
     M_color: np.ndarray
     dist_color: np.ndarray
     M_world2sensor: np.ndarray
-
-
-def body3d_path(seq_root: str | PathLike[str], hd_index: int) -> Path:
-    """``seq_root/hdPose3d_stage1_coco19/body3DScene_%08d.json``."""
-    return Path(seq_root) / "hdPose3d_stage1_coco19" / f"body3DScene_{hd_index:08d}.json"
 
 
 def _load_json(path: str | PathLike[str]) -> Any:
