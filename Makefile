@@ -27,9 +27,11 @@ $(TEST_STAMP): $(STAMP)
 
 # The main job: generate the synthetic NTU world (cached), train M-Mixer and the single-modality
 # baselines on its cross-subject split, print the accuracy table. The launcher sets
-# OMP_NUM_THREADS=1; the engine still computes on every core the launch leaves (docs/training.md).
+# OMP_NUM_THREADS=1; the engine still computes on every core the launch leaves, and
+# OMP_WAIT_POLICY=PASSIVE keeps those threads from spin-waiting when other jobs share the cores
+# (docs/training.md#cpu-threads).
 demo: setup
-	$(VENV)/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no recipes/mmixer_ntu.py
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(VENV)/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no recipes/mmixer_ntu.py
 
 test: setup-test
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q -p no:cacheprovider

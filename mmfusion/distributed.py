@@ -88,10 +88,33 @@ def compute_threads(requested: int | None = None, num_workers: int = 0) -> tuple
     return max(1, cores // procs - num_workers), f"{cores} cores, {procs} {plural}{workers}"
 
 
+def busy_machine_note(threads: int) -> str | None:
+    """A warning when several threads meet a machine that other jobs already keep busy.
+
+    OpenMP's default wait policy spins at each barrier; when another process holds one of the
+    cores, the spinning threads wait for a descheduled peer, and a step can take many times as
+    long as with one thread (measured: 8.6 s vs 0.7 s per M-Mixer step, load 3 on 2 cores).
+    ``OMP_WAIT_POLICY=PASSIVE`` (read when torch is imported) avoids that. The thread count is
+    not lowered here: it would make a run's numbers depend on the machine's load.
+    """
+    if threads < 2 or os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
+        return None
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    cores = available_cores()
+    if load <= cores:
+        return None
+    return (f"warning: load average {load:.1f} on {cores} cores: {threads} threads that spin-wait can be much "
+            f"slower than 1; set OMP_WAIT_POLICY=PASSIVE (before starting Python) or --train.threads 1")
+
+
 def set_compute_threads(requested: int | None = None, num_workers: int = 0) -> str:
-    """Apply :func:`compute_threads` to torch; returns the line to log
-    (``"torch threads: 2 (2 cores, 1 process)"``)."""
+    """Apply :func:`compute_threads` to torch; returns the line(s) to log
+    (``"torch threads: 2 (2 cores, 1 process)"``, plus :func:`busy_machine_note`'s warning)."""
     threads, why = compute_threads(requested, num_workers)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
-    return f"torch threads: {threads} ({why})"
+    note = busy_machine_note(threads)
+    return f"torch threads: {threads} ({why})" + (f"\n{note}" if note else "")

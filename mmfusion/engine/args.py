@@ -295,4 +295,8 @@ def parse_args(config: T | type[T], args: Sequence[str] | None = None, descripti
         return tyro.cli(cls, default=base, args=argv, prog=prog, description=text)
     except ConfigError as exc:  # raised by a __post_init__ outside tyro's own error handling
         raise _usage_error(prog, str(exc)) from None
+    except SystemExit as exc:
+        if exc.code == 2:  # tyro has printed what is wrong; add the usual one-line usage under it
+            print(f"usage: {prog} [-h] [--config FILE.json] [OPTIONS]", file=sys.stderr)
+        raise
 

@@ -74,7 +74,7 @@ def test_bad_values_are_usage_errors(args: list[str], message: str, capsys) -> N
         parse_args(Recipe(), args)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "--help" in err
+    assert message in err and "--help" in err and "usage: " in err
 
 
 def test_config_file_round_trip(tmp_path) -> None:

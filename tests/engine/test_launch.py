@@ -82,3 +82,18 @@ def test_compute_threads_policy(monkeypatch) -> None:
     assert dist.compute_threads() == (2, "8 cores, 3 processes")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "16")
     assert dist.compute_threads()[0] == 1
+
+
+def test_busy_machine_note(monkeypatch) -> None:
+    import mmfusion.distributed as dist
+
+    monkeypatch.setattr(dist, "available_cores", lambda: 2)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setattr(dist.os, "getloadavg", lambda: (5.0, 5.0, 5.0))
+    assert "OMP_WAIT_POLICY=PASSIVE" in dist.busy_machine_note(2)
+    assert dist.busy_machine_note(1) is None  # one thread does not spin-wait on a peer
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+    assert dist.busy_machine_note(2) is None
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setattr(dist.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert dist.busy_machine_note(2) is None

@@ -56,7 +56,7 @@ BAD = [(script, ("--protocol", "bogus"), "--protocol") for script in RECIPES] + 
 def test_bad_value_is_a_usage_error(script: Path, args: tuple[str, ...], option: str, tmp_path: Path) -> None:
     proc = _run(script, *args, "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(tmp_path / "runs"))
     assert proc.returncode == 2, proc.stderr
-    assert option in proc.stderr and "--help" in proc.stderr
+    assert option in proc.stderr and "--help" in proc.stderr and "usage: " in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "cache").exists() and not (tmp_path / "runs").exists()  # nothing built
 
