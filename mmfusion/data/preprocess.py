@@ -500,14 +500,6 @@ def random_rotation(x: np.ndarray, theta: float = 0.3, rng: np.random.Generator 
 # temporal crop / resize
 
 
-def valid_range(x: np.ndarray) -> tuple[int, int]:
-    """[begin, end) of the frames between the first and last non-zero frame; x is (M, T, V, C)."""
-    nz = np.flatnonzero(np.any(x != 0, axis=(0, 2, 3)))
-    if nz.size == 0:
-        return 0, 0
-    return int(nz[0]), int(nz[-1]) + 1
-
-
 def crop_resize_positions(begin: int, end: int, p_interval: Sequence[float], window: int,
                           rng: np.random.Generator | None = None, min_crop: int = 64) -> np.ndarray:
     """Fractional source frame positions of CTR-GCN ``valid_crop_resize``.
@@ -584,55 +576,6 @@ def pad_or_crop(x: np.ndarray, length: int, time_axis: int = 1) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # streams
-
-
-def bone_stream(x: ArrayT, layout: str | SkeletonLayout = "ntu25", joint_axis: int = -2) -> ArrayT:
-    """Bones: joint minus its parent (``layout.parents``); the root's bone is zero.
-
-    Works on numpy arrays and tensors of layout (M, T, V, C), (C, T, V, M), (N, C, T, V, M).
-    """
-    parents = list(get_layout(layout).parents)
-    if isinstance(x, torch.Tensor):
-        if x.shape[joint_axis] != len(parents):
-            raise ValueError(f"joint axis has {x.shape[joint_axis]} joints, layout has {len(parents)}")
-        idx = torch.as_tensor(parents, device=x.device)
-        return x - x.index_select(joint_axis % x.ndim, idx)
-    x = np.asarray(x)
-    if x.shape[joint_axis] != len(parents):
-        raise ValueError(f"joint axis has {x.shape[joint_axis]} joints, layout has {len(parents)}")
-    return x - np.take(x, parents, axis=joint_axis)
-
-
-def motion_stream(x: ArrayT, time_axis: int = -3, mask_missing: bool = False, coord_axis: int = -4) -> ArrayT:
-    """Motion (velocity): ``x[t + 1] - x[t]``, last frame zero (CTR-GCN ``vel``).
-
-    Args:
-        x: (C, T, V, M), (N, C, T, V, M) or (M, T, V, C) (time axis -3 in all of them).
-        mask_missing: zero the motion where the actor is absent (all zero) in either frame,
-            instead of the jump to/from the origin that CTR-GCN produces.
-        coord_axis: the C axis, used with ``mask_missing``: -4 for (C, T, V, M) and
-            (N, C, T, V, M), -1 for (M, T, V, C).
-    """
-    is_t = isinstance(x, torch.Tensor)
-    ax = time_axis % x.ndim
-    n = x.shape[ax]
-    hi = [slice(None)] * x.ndim
-    lo = [slice(None)] * x.ndim
-    hi[ax], lo[ax] = slice(1, n), slice(0, n - 1)
-    out = torch.zeros_like(x) if is_t else np.zeros_like(x)
-    out[tuple(lo)] = x[tuple(hi)] - x[tuple(lo)]
-    if mask_missing:
-        red = tuple(sorted({(-2) % x.ndim, coord_axis % x.ndim}))
-        nz = x != 0
-        pres = nz.any(dim=red[1], keepdim=True).any(dim=red[0], keepdim=True) if is_t \
-            else nz.any(axis=red, keepdims=True)
-        keep = pres.clone() if is_t else pres.copy()
-        keep[tuple(lo)] = pres[tuple(lo)] & pres[tuple(hi)]
-        last = [slice(None)] * x.ndim
-        last[ax] = slice(n - 1, n)
-        keep[tuple(last)] = False
-        out = out * keep
-    return out
 
 
 def to_ctvm(x: ArrayT) -> ArrayT:

@@ -13,12 +13,10 @@ import torch.nn.functional as F
 from mmfusion.data.layouts import NTU25
 from mmfusion.data.preprocess import (
     BodyTrack,
-    bone_stream,
     center_skeleton,
     crop_resize_positions,
     denoise_bodies,
     denoise_tracks,
-    motion_stream,
     noisy_frame_mask,
     pack_actors,
     prenormalize_3d,
@@ -29,6 +27,7 @@ from mmfusion.data.preprocess import (
     tracks_from_sequence,
     valid_crop_resize,
 )
+from mmfusion.data.skeleton.streams import bone, motion
 from mmfusion.errors import DataFormatError
 
 V = 25
@@ -286,30 +285,29 @@ def test_crop_resize_train_and_test_ranges() -> None:
 
 def test_bone_stream() -> None:
     x = np.random.default_rng(0).standard_normal((3, 4, V, 2)).astype(np.float32)
-    b = bone_stream(x)
+    b = bone(x)
     for child, parent in NTU25.bones:
         np.testing.assert_allclose(b[:, :, child], x[:, :, child] - x[:, :, parent])
     root = [c for c, p in enumerate(NTU25.parents) if c == p][0]
     assert not b[:, :, root].any()
-    bt = bone_stream(torch.tensor(x)[None])  # batched tensor (N, C, T, V, M)
+    bt = bone(torch.tensor(x)[None])  # batched tensor (N, C, T, V, M)
     np.testing.assert_allclose(bt[0].numpy(), b, atol=1e-6)
 
 
 def test_motion_stream() -> None:
     x = np.zeros((1, 4, V, 3), np.float32)  # (M, T, V, C)
     x[0, :, 0, 0] = [1.0, 3.0, 6.0, 10.0]
-    m = motion_stream(x)
-    assert m[0, :, 0, 0].tolist() == [2.0, 3.0, 4.0, 0.0]
     c = to_ctvm(x)  # (C, T, V, M)
-    np.testing.assert_array_equal(to_mtvc(motion_stream(c)), m)
+    m = to_mtvc(motion(c))
+    assert m[0, :, 0, 0].tolist() == [2.0, 3.0, 4.0, 0.0]
     # actor appears at frame 2: jump from zero is masked with mask_missing
     y = np.zeros((3, 4, V, 1), np.float32)
     y[:, 2:] = 1.0
     y[0, 3] = 2.0
-    assert motion_stream(y)[0, 1, 0, 0] == 1.0
-    mm = motion_stream(y, mask_missing=True)
+    assert motion(y)[0, 1, 0, 0] == 1.0
+    mm = motion(y, mask_missing=True)
     assert mm[0, 1, 0, 0] == 0.0 and mm[0, 2, 0, 0] == 1.0
-    mt = motion_stream(torch.tensor(y)[None], mask_missing=True)
+    mt = motion(torch.tensor(y)[None], mask_missing=True)
     np.testing.assert_array_equal(mt[0].numpy(), mm)
 
 

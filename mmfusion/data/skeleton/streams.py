@@ -65,14 +65,26 @@ def skip_bone(x: ArrayT, layout: str | SkeletonLayout = "ntu25") -> ArrayT:
     return x - _take_joints(x, lay.grandparents)
 
 
-def motion(x: ArrayT, stride: int = 1) -> ArrayT:
-    """``x[t + stride] - x[t]`` along time; the last ``stride`` frames are 0."""
+def motion(x: ArrayT, stride: int = 1, mask_missing: bool = False) -> ArrayT:
+    """``x[t + stride] - x[t]`` along time; the last ``stride`` frames are 0.
+
+    ``mask_missing``: zero the motion where the actor is absent (all-zero joints) in either frame,
+    instead of the jump to / from the origin that CTR-GCN's ``vel`` keeps.
+    """
     if stride < 1:
         raise ConfigError(f"motion stride must be >= 1, got {stride}")
     t = x.shape[_T]
     out = torch.zeros_like(x) if isinstance(x, torch.Tensor) else np.zeros_like(x)
     if stride < t:
         out[..., : t - stride, :, :] = x[..., stride:, :, :] - x[..., : t - stride, :, :]
+        if mask_missing:
+            nz = x != 0  # present: any coordinate of any joint of that actor in that frame
+            if isinstance(x, torch.Tensor):
+                pres = nz.any(dim=x.ndim + _V, keepdim=True).any(dim=x.ndim + _C, keepdim=True)
+            else:
+                pres = nz.any(axis=(x.ndim + _C, x.ndim + _V), keepdims=True)
+            keep = pres[..., stride:, :, :] & pres[..., : t - stride, :, :]
+            out[..., : t - stride, :, :] = out[..., : t - stride, :, :] * keep
     return out
 
 
