@@ -129,7 +129,7 @@ def test_lower_layers_never_import_higher_ones() -> None:
 
 def test_modules_stay_small_or_say_why() -> None:
     big = []
-    for m, p in _modules().items():
+    for _m, p in _modules().items():
         n = len(p.read_text().splitlines())
         doc = ast.get_docstring(ast.parse(p.read_text())) or ""
         if n > MAX_LINES and SIZE_MARKER not in doc:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmfusion.encoders.aimclr_stgcn import AimCLRSTGCN, aimclr_stgcn
+import mmfusion
+from mmfusion.encoders.aimclr_stgcn import AimCLRSTGCN
 
 
 def test_parameter_count_matches_the_official_encoder(count_params) -> None:
     # Levigty/AimCLR net.st_gcn.Model(hidden_channels=16, hidden_dim=256): 821,380 without its fc;
     # the "0.84 M" figure includes a 60-class head, AimCLR's 128-d MoCo fc gives 854,276
-    assert count_params(aimclr_stgcn()) == 821_380
-    assert count_params(aimclr_stgcn(num_classes=60)) == 836_800
-    assert count_params(aimclr_stgcn(num_classes=128)) == 854_276
+    assert count_params(AimCLRSTGCN()) == 821_380
+    assert count_params(mmfusion.create_model("aimclr_stgcn", num_classes=60)) == 836_800
+    assert count_params(mmfusion.create_model("aimclr_stgcn", num_classes=128)) == 854_276
 
 
 def test_macs_at_t50_two_persons() -> None:
     fvcore = pytest.importorskip("fvcore.nn")
-    flops = fvcore.FlopCountAnalysis(aimclr_stgcn().eval(), torch.zeros(1, 3, 50, 25, 2))
+    flops = fvcore.FlopCountAnalysis(AimCLRSTGCN().eval(), torch.zeros(1, 3, 50, 25, 2))
     flops.unsupported_ops_warnings(False)
     flops.uncalled_modules_warnings(False)
     assert flops.total() / 1e9 == pytest.approx(0.61, rel=0.02)
