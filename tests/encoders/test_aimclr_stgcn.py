@@ -30,3 +30,14 @@ def test_official_graph_and_widths() -> None:
     assert [int((p > 0).sum()) for p in enc.A] == [25, 40, 8]  # yysijie/st-gcn NTU graph, centre joint 21
     assert [b.gcn.out_channels for b in enc.blocks] == [16, 16, 16, 16, 32, 32, 32, 64, 64, 256]
     assert enc.data_bn.num_features == 75  # BN over (V, C), persons folded into the batch
+
+
+def test_one_builder_gives_the_official_stgcn_graph() -> None:
+    # STGCN's graph="official" is the only place that picks the centre and hop truncation
+    from mmfusion.data.layouts import NTU25
+    from mmfusion.encoders.graph import spatial_partition
+    from mmfusion.encoders.stgcn import STGCN
+
+    official = spatial_partition(NTU25, center=20, truncated_hops=True)
+    torch.testing.assert_close(AimCLRSTGCN().A, torch.from_numpy(official))
+    torch.testing.assert_close(STGCN().A, torch.from_numpy(official))
