@@ -4,7 +4,7 @@ Public classes are exported lazily (``from mmfusion.encoders import XShiftNet, S
 a submodule is imported on first access. Registered entries built on them:
 ``mmfusion.list_models(tag="encoder")`` (bare encoders) and the classifiers of
 :mod:`mmfusion.models.classifiers` (``stgcn``, ``hypergcn_*``, ``mamp_transformer*``,
-``point_sequence_encoder*``).
+``point_sequence_encoder*``) and :mod:`mmfusion.models.skeleton_zoo` (the zoo below).
 
 * :mod:`.frame2d` -- ``FrameEncoder2D``: a timm 2-D CNN per frame, (N, C, T, H, W) -> (N, T, D)
   (``frame_resnet18``, ``frame_resnet34``, ``frame_tiny``; RGB, depth or IR stems).
@@ -14,6 +14,12 @@ a submodule is imported on first access. Registered entries built on them:
 * :mod:`.stgcn` (ST-GCN), :mod:`.hypergcn` (Hyper-GCN), :mod:`.skeleton_transformer`
   (MAMP-style transformer) -- skeleton (N, 3, T, V, M) -> (N, D); :mod:`.graph` builds their
   graphs from a :class:`~mmfusion.data.layouts.SkeletonLayout`.
+* the supervised / self-supervised skeleton zoo, all (N, C, T, V, M) -> (N, D):
+  :mod:`.ctrgcn` (CTR-GCN, ``CTRGCN``; also ``SkeletonDataBN``), :mod:`.stgcnpp` (ST-GCN++ of
+  PYSKL, ``STGCNPlusPlus``), :mod:`.aimclr_stgcn` (AimCLR's quarter-width ST-GCN, ``AimCLRSTGCN``),
+  :mod:`.aclnet` (ACLNet's ``ACLNetGCN`` + ``ACLNetLoss``), :mod:`.psumnet` (PSUMNet part streams,
+  ``PSUMNetStream``), :mod:`.dstanet` (DSTA-Net, ``DSTANet``), :mod:`.bigru` (CMD / HaLP ``BiGRU``),
+  :mod:`.cascadeformer` (CascadeFormer 1.0, ``CascadeFormer``).
 * :mod:`.point_sequence` -- per-frame PointNet++ + temporal transformer, points (N, T, P, 3) -> (N, D);
   :mod:`.pointnet2` -- the batched pure-torch FPS / ball-query / set-abstraction operators.
 
@@ -61,6 +67,18 @@ _EXPORTS: dict[str, str] = {
     "uniform_partition": "graph",
     "distance_partition": "graph",
     "virtual_joint_adjacency": "graph",
+    "inward_outward_graph": "graph",
+    "CTRGCN": "ctrgcn",
+    "SkeletonDataBN": "ctrgcn",
+    "STGCNPlusPlus": "stgcnpp",
+    "AimCLRSTGCN": "aimclr_stgcn",
+    "ACLNetGCN": "aclnet",
+    "ACLNetLoss": "aclnet",
+    "PSUMNetStream": "psumnet",
+    "psumnet_unified_input": "psumnet",
+    "DSTANet": "dstanet",
+    "BiGRU": "bigru",
+    "CascadeFormer": "cascadeformer",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -39,7 +39,9 @@ differentiable, so after DDP's gradient averaging the update equals the single-p
 :meth:`InterAffinityContrastiveLoss.set_epoch` (1-based) instead of a training hook.
 
 Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, 384); ``forward(x, return_aux=True)`` ->
-``((N, 384), {"graph": (N, V*V)})``; ``forward_features(x)`` -> ((N*M, 384, T/4, V), (N, V*V)).
+``((N, 384), {"graph": (N, V*V)})``; ``forward_features(x)`` -> ((N, M, 384, T/4, V), (N, V*V));
+``pool`` maps the first to (N, 384). The registered classifiers (``aclnet``, ``aclnet_tiny``, in
+:mod:`mmfusion.models.skeleton_zoo`) return ``"graph"`` beside the logits for :class:`ACLNetLoss`.
 Parameter count (official config): 3,705,696 for the backbone, 3,728,796 with a 60-class head
 (the "3.73 M" measured figure; the two loss projections add 2 x 160,256); fvcore 7.48 GMACs at
 T=100, M=2 (measured figure 7.42 G with torch's flop counter, which skips BN and element-wise ops).
@@ -49,7 +51,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
@@ -59,14 +60,13 @@ from torch import Tensor, nn
 
 from ..data.layouts import get_layout
 from ..errors import ConfigError
-from ..registry import register_model
 from .ctrgcn import SkeletonDataBN
 from .graph import random_graph
-from .stgcn import _maybe_head
+from .stgcn import STGCN
 from .stgcnpp import MSTCN, PyskTemporalConv
 
-__all__ = ["ACLGraphConv", "ACLNetBlock", "ACLNetGCN", "ACLNetLoss", "InterAffinityContrastiveLoss",
-           "IntraAffinityContrastiveLoss", "aclnet", "aclnet_tiny"]
+__all__ = ["ACLNET_BLOCKS", "ACLNET_TINY_BLOCKS", "ACLGraphConv", "ACLNetBlock", "ACLNetGCN", "ACLNetLoss",
+           "InterAffinityContrastiveLoss", "IntraAffinityContrastiveLoss"]
 
 ACLNET_BLOCKS: tuple[tuple[int, int], ...] = (
     (96, 1), (96, 1), (96, 1), (96, 1), (192, 2), (192, 1), (192, 1), (384, 2), (384, 1), (384, 1))
@@ -183,20 +183,21 @@ class ACLNetGCN(nn.Module):
         self.graph_dim = v * v
 
     def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(N, C, T, V, M) -> (maps (N*M, out_dim, T', V), graph feature (N, V*V))."""
+        """(N, C, T, V, M) -> (maps (N, M, out_dim, T', V), graph feature (N, V*V))."""
         n, m, v = x.shape[0], x.shape[-1], x.shape[3]
         y = self.data_bn(x)
         graph = y.new_zeros(())
         for block in self.gcn:
             y, graph = block(y)
         graph = graph.reshape(n, m, -1, v, v).mean(1).mean(1).reshape(n, v * v)
-        return y, graph
+        return y.reshape(n, m, *y.shape[1:]), graph
+
+    pool = staticmethod(STGCN.pool)  # PYSKL ``GCNHead`` pooling: mean over (T', V), then persons
 
     def forward(self, x: Tensor, return_aux: bool = False) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """(N, C, T, V, M) -> (N, out_dim) [, {"graph": (N, V*V)}]."""
-        n, m = x.shape[0], x.shape[-1]
-        y, graph = self.forward_features(x)
-        feats = y.reshape(n, m, y.shape[1], -1).mean(3).mean(1)
+        maps, graph = self.forward_features(x)
+        feats = self.pool(maps)
         return (feats, {"graph": graph}) if return_aux else feats
 
 
@@ -423,21 +424,3 @@ class ACLNetLoss(nn.Module):
         intra = self.intra(graph, labels)
         total = ce + self.weights[0] * inter.float() + self.weights[1] * intra.float()
         return {"loss": total, "loss_cls": ce, "loss_inter": inter, "loss_intra": intra}
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def aclnet(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """ACLNet ``GCN_Module`` (official NTU config): (N, C, T, V, M) -> (N, 384) (+ ``"graph"`` aux).
-
-    With ``num_classes`` a linear classifier whose outputs include ``"graph"`` (N, V*V), the
-    input of :class:`ACLNetLoss`.
-    """
-    return _maybe_head(ACLNetGCN(layout=layout, **kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def aclnet_tiny(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """Three-block ACLNet (24, 48/s2, 48; ratio 0.25) for tests; (N, C, T, V, M) -> (N, 48)."""
-    kwargs.setdefault("blocks", ACLNET_TINY_BLOCKS)
-    kwargs.setdefault("ratio", 0.25)
-    return _maybe_head(ACLNetGCN(layout=layout, **kwargs), num_classes)

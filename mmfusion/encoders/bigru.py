@@ -7,7 +7,8 @@ CVPR 2023), re-implemented after ``anshulbshah/HaLP`` ``moco/GRU.py`` (``BIGRU``
   then coordinate, then person - the official ``permute(0, 2, 3, 1, 4)``), BatchNorm1d over
   those values, then a 3-layer GRU with 1024 hidden units per direction.
 * Feature: the output of the last frame, 2 x 1024 = 2048-d (the official ``fc`` maps it to
-  the 128-d MoCo embedding; use ``with_head`` / your own projection for that).
+  the 128-d MoCo embedding; the ``bigru`` classifier's head replaces it, as in the linear
+  evaluation).
 * Faithful detail: the official encoder feeds the ``nn.GRU(bidirectional=True)`` one frame
   at a time and carries the hidden state, so its "reverse" direction also reads the clip
   forward in time (each call sees a single frame). :class:`BiGRU` computes exactly that
@@ -17,7 +18,8 @@ CVPR 2023), re-implemented after ``anshulbshah/HaLP`` ``moco/GRU.py`` (``BIGRU``
   otherwise.
 
 Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, 2048); ``forward_features(x)``: -> (N, T, 2048),
-the per-frame outputs of the last layer.
+the per-frame outputs of the last layer; ``pool`` keeps the last frame. The registered
+classifiers (``bigru``, ``bigru_tiny``) live in :mod:`mmfusion.models.skeleton_zoo`.
 
 Parameters: 44,998,956 for the encoder; with the official 128-d ``fc`` 45,261,228 (the
 "45.3 M" measured figure).
@@ -25,16 +27,13 @@ Parameters: 44,998,956 for the encoder; with the official 128-d ``fc`` 45,261,22
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..registry import register_model
-from .stgcn import _maybe_head, check_skeleton
+from .stgcn import check_skeleton
 
-__all__ = ["BiGRU", "bigru", "bigru_tiny", "load_official_bigru_state"]
+__all__ = ["BiGRU", "load_official_bigru_state"]
 
 
 class BiGRU(nn.Module):
@@ -89,9 +88,14 @@ class BiGRU(nn.Module):
             y = torch.cat([fwd, bwd], dim=-1)
         return y
 
+    @staticmethod
+    def pool(features: Tensor) -> Tensor:
+        """(N, T, 2 * hidden) -> (N, 2 * hidden): the last frame's output (official)."""
+        return features[:, -1]
+
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, T, V, M) -> (N, 2 * hidden): the last frame's output."""
-        return self.forward_features(x)[:, -1]
+        return self.pool(self.forward_features(x))
 
 
 def load_official_bigru_state(model: BiGRU, state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -107,17 +111,3 @@ def load_official_bigru_state(model: BiGRU, state: dict[str, Tensor]) -> dict[st
             base, layer = name.removesuffix("_reverse").rsplit("_l", 1)
             out[f"layers.{layer}.{'bwd' if reverse else 'fwd'}.{base}_l0"] = value
     return out
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def bigru(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """CMD / HaLP BiGRU (3 x 1024, 150 inputs): (N, 3, T, 25, 2) -> (N, 2048) or logits."""
-    return _maybe_head(BiGRU(**kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def bigru_tiny(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """Two-layer, 32-unit BiGRU for tests; (N, 3, T, 25, 2) -> (N, 64)."""
-    kwargs.setdefault("hidden_size", 32)
-    kwargs.setdefault("num_layers", 2)
-    return _maybe_head(BiGRU(**kwargs), num_classes)

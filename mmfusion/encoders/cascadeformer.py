@@ -20,7 +20,9 @@ Sizes (``NTU_main.py``): cross-subject d 768, 16 heads, 16 layers (``cascadeform
 cross-view d 512, 8 heads, 12 layers (``cascadeformer_cv``).
 
 Shapes: ``forward(x)``: (N, C, T<=64, V, M) -> (N, d); ``forward_features(x)``: -> (N, T, d),
-the fused frame tokens.
+the fused frame tokens; ``pool`` averages them over frames. The registered classifiers
+(``cascadeformer``, ``cascadeformer_cv``, ``cascadeformer_t1``, ``cascadeformer_tiny``, with the
+official MLP head) live in :mod:`mmfusion.models.skeleton_zoo`.
 
 Parameters: T1 (with its reconstruction head) 88,388,939 at the cross-subject size (the
 "88.4 M" measured figure), 37,938,763 at the cross-view size (37.9 M); the full encoder
@@ -29,18 +31,14 @@ Parameters: T1 (with its reconstruction head) 88,388,939 at the cross-subject si
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..registry import register_model
-from .stgcn import _maybe_head, check_skeleton
+from .stgcn import check_skeleton
 
-__all__ = ["CascadeFormer", "CrossAttentionFFN", "FrameTokenTransformer", "cascadeformer", "cascadeformer_cv",
-           "cascadeformer_mlp_head", "cascadeformer_t1", "cascadeformer_tiny", "mask_random_joints",
-           "select_most_active_person"]
+__all__ = ["CascadeFormer", "CrossAttentionFFN", "FrameTokenTransformer", "cascadeformer_mlp_head",
+           "mask_random_joints", "select_most_active_person"]
 
 #: longest clip the positional embedding covers (official ``POSITIONAL_UPPER_BOUND``).
 MAX_FRAMES = 64
@@ -167,41 +165,17 @@ class CascadeFormer(nn.Module):
         x2 = self.t2(x1)
         return self.cross_attn(x1, x2, x2)
 
+    @staticmethod
+    def pool(features: Tensor) -> Tensor:
+        """(N, T, d) -> (N, d): mean over frames (official)."""
+        return features.mean(dim=1)
+
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, T, V, M) -> (N, d): mean over frames."""
-        return self.forward_features(x).mean(dim=1)
+        return self.pool(self.forward_features(x))
 
 
 def cascadeformer_mlp_head(d_model: int, num_classes: int, dropout: float = 0.3) -> nn.Sequential:
     """Official classifier (``GaitRecognitionHeadMLP``): (N, d) -> (N, num_classes)."""
     return nn.Sequential(nn.LayerNorm(d_model), nn.Dropout(dropout), nn.Linear(d_model, d_model), nn.ReLU(),
                          nn.Dropout(dropout), nn.Linear(d_model, num_classes))
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def cascadeformer(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """CascadeFormer 1.0, NTU cross-subject size (d 768, 16 heads, 16 layers): (N, C, T, V, M) -> (N, 768)."""
-    return _maybe_head(CascadeFormer(**kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def cascadeformer_cv(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """CascadeFormer 1.0, NTU cross-view size (d 512, 8 heads, 12 layers): (N, C, T, V, M) -> (N, 512)."""
-    kwargs.setdefault("d_model", 512)
-    kwargs.setdefault("nhead", 8)
-    kwargs.setdefault("num_layers", 12)
-    return _maybe_head(CascadeFormer(**kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def cascadeformer_t1(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """T1 alone (cross-subject size unless overridden): (N, C, T, V, M) -> (N, d)."""
-    return _maybe_head(CascadeFormer(cascade=False, **kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def cascadeformer_tiny(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """d 32, 2 heads, 1 layer, FFN 64 for tests; (N, C, T, V, M) -> (N, 32)."""
-    for k, v in (("d_model", 32), ("nhead", 2), ("num_layers", 1), ("ffn", 64)):
-        kwargs.setdefault(k, v)
-    return _maybe_head(CascadeFormer(**kwargs), num_classes)

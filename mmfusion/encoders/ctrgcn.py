@@ -15,8 +15,8 @@ Action Recognition", ICCV 2021), re-implemented after the official ``Uason-Chen/
   1e-6), temporal-module BN weights ``N(1, 0.02)``.
 
 Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, 256), mean over (T', V) then persons;
-``forward_features(x)``: (N, C, T, V, M) -> (N*M, 256, T/4, V) (persons folded into the batch,
-person-major: row ``n*M + m``).
+``forward_features(x)``: (N, C, T, V, M) -> (N, M, 256, T/4, V); ``pool`` maps it to (N, 256).
+The registered classifiers (``ctrgcn``, ``ctrgcn_tiny``) live in :mod:`mmfusion.models.skeleton_zoo`.
 
 Parameter count at the official NTU-60 configuration: 1,431,252 for the encoder; with the
 60-class linear head 1,446,672, the "1.46 M" of the paper (its figure includes the head).
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,12 +33,11 @@ from torch import Tensor, nn
 
 from ..data.layouts import get_layout
 from ..errors import ConfigError
-from ..registry import register_model
 from .graph import inward_outward_graph
-from .stgcn import _maybe_head, check_skeleton
+from .stgcn import STGCN, check_skeleton
 
-__all__ = ["CTRGC", "CTRGCN", "CTRGCNBlock", "CTRGCNGraphConv", "MultiScaleTemporalConv", "SkeletonDataBN",
-           "CTRGCN_BLOCKS", "ctrgcn", "ctrgcn_tiny"]
+__all__ = ["CTRGC", "CTRGCN", "CTRGCNBlock", "CTRGCNGraphConv", "CTRGCN_BLOCKS", "CTRGCN_TINY_BLOCKS",
+           "MultiScaleTemporalConv", "SkeletonDataBN", "init_linear_head"]
 
 #: (out_channels, temporal stride) of the ten official CTR-GCN units.
 CTRGCN_BLOCKS: tuple[tuple[int, int], ...] = (
@@ -309,40 +307,21 @@ class CTRGCN(nn.Module):
         self.out_dim = c_in
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """(N, C, T, V, M) -> (N*M, out_dim, T', V) before pooling (person-major rows)."""
+        """(N, C, T, V, M) -> (N, M, out_dim, T', V) before pooling."""
+        n, m = x.shape[0], x.shape[-1]
         y = self.data_bn(x)
         for layer in self.layers:
             y = layer(y)
-        return y
+        return y.reshape(n, m, *y.shape[1:])
+
+    pool = staticmethod(STGCN.pool)  # (N, M, C, T', V) -> (N, C): mean over (T', V), then persons (official)
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, T, V, M) -> (N, out_dim): mean over (T', V), then over persons (official order)."""
-        n, m = x.shape[0], x.shape[-1]
-        y = self.forward_features(x)
-        return y.reshape(n, m, y.shape[1], -1).mean(3).mean(1)
+        return self.pool(self.forward_features(x))
 
 
 def init_linear_head(head: nn.Linear) -> None:
     """Official CTR-GCN / PSUMNet classifier init: weight ``N(0, 2 / num_classes)``, zero bias."""
     nn.init.normal_(head.weight, 0.0, math.sqrt(2.0 / head.out_features))
     nn.init.zeros_(head.bias)
-
-
-def _ctrgcn_head(encoder: nn.Module, num_classes: int | None, **head_kw: Any) -> nn.Module:
-    model = _maybe_head(encoder, num_classes, **head_kw)
-    if num_classes is not None:
-        init_linear_head(model.head)
-    return model
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def ctrgcn(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """CTR-GCN, official NTU configuration: (N, 3, T, 25, 2) -> (N, 256) (or logits with ``num_classes``)."""
-    return _ctrgcn_head(CTRGCN(layout=layout, **kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def ctrgcn_tiny(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """Three-unit CTR-GCN (24, 48/s2, 48) for tests; (N, C, T, V, M) -> (N, 48)."""
-    kwargs.setdefault("blocks", CTRGCN_TINY_BLOCKS)
-    return _ctrgcn_head(CTRGCN(layout=layout, **kwargs), num_classes)

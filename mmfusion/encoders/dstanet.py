@@ -18,7 +18,9 @@ transformer encoder (``JHang2020/HiCLR`` ``config/release/transformer_ntu60``).
 * Init: kaiming-normal (fan_out) conv weights (biases keep PyTorch's default init, as in the
   official ``conv_init``), BN weight 1 / bias 0, Linear xavier-normal.
 
-Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, 256); ``forward_features``: -> (N*M, 256, T/4, V).
+Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, 256); ``forward_features``: -> (N, M, 256, T/4, V);
+``pool`` maps it to (N, 256). The registered classifiers (``dstanet``, ``dstanet_ntu``,
+``dstanet_tiny``, with the official xavier-normal ``fc_init``) live in :mod:`mmfusion.models.skeleton_zoo`.
 ``T`` may not exceed ``num_frame`` (the positional encodings are precomputed).
 
 Parameters: 1,546,480 for the encoder, 1,561,900 with a 60-class head (the "1.56 M" figure;
@@ -30,18 +32,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..data.layouts import get_layout
 from ..errors import ConfigError
-from ..registry import register_model
-from .stgcn import _maybe_head, check_skeleton
+from .stgcn import STGCN, check_skeleton
 
-__all__ = ["DSTANET_HICLR_CONFIG", "DSTANET_NTU_CONFIG", "DSTANet", "STAttentionBlock", "dstanet", "dstanet_ntu",
-           "dstanet_tiny", "sinusoidal_position_map"]
+__all__ = ["DSTANET_HICLR_CONFIG", "DSTANET_NTU_CONFIG", "DSTANET_TINY_CONFIG", "DSTANet", "STAttentionBlock",
+           "sinusoidal_position_map"]
 
 #: (in, out, inter, stride) per block - HiCLR's DSTA-Net.
 DSTANET_HICLR_CONFIG: tuple[tuple[int, int, int, int], ...] = (
@@ -204,7 +204,7 @@ class DSTANet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """(N, C, T, V, M) -> (N*M, out_dim, T', V) (person-major rows)."""
+        """(N, C, T, V, M) -> (N, M, out_dim, T', V)."""
         n, c, t, v, m = check_skeleton(x, self.layout.num_joints, self.in_channels, "DSTA-Net")
         if t > self.num_frames:
             raise ConfigError(f"DSTA-Net: input has T={t} frames but the model was built for num_frames="
@@ -212,40 +212,10 @@ class DSTANet(nn.Module):
         y = self.input_map(x.permute(0, 4, 1, 2, 3).reshape(n * m, c, t, v))
         for layer in self.graph_layers:
             y = layer(y)
-        return y
+        return y.reshape(n, m, *y.shape[1:])
+
+    pool = staticmethod(STGCN.pool)  # mean over (T', V), then persons (the official mean over M, T*V)
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, T, V, M) -> (N, out_dim): mean over persons, frames and joints."""
-        n, m = x.shape[0], x.shape[-1]
-        y = self.forward_features(x)
-        return y.reshape(n, m, y.shape[1], -1).mean(dim=(1, 3))
-
-
-def _dsta_head(encoder: DSTANet, num_classes: int | None) -> nn.Module:
-    model = _maybe_head(encoder, num_classes)
-    if num_classes is not None:
-        nn.init.xavier_normal_(model.head.weight)  # official fc_init
-        nn.init.zeros_(model.head.bias)
-    return model
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def dstanet(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """DSTA-Net, HiCLR configuration (32 ... 256, 50 frames, spatial attention): (N, C, T<=50, V, M) -> (N, 256)."""
-    return _dsta_head(DSTANet(layout=layout, **kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def dstanet_ntu(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """DSTA-Net, original NTU configuration (64 ... 256, 128 frames): (N, C, T<=128, V, M) -> (N, 256)."""
-    kwargs.setdefault("config", DSTANET_NTU_CONFIG)
-    kwargs.setdefault("num_frames", 128)
-    return _dsta_head(DSTANet(layout=layout, **kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def dstanet_tiny(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """Two-block DSTA-Net (16, 32/s2) for tests; (N, C, T<=32, V, M) -> (N, 32)."""
-    kwargs.setdefault("config", DSTANET_TINY_CONFIG)
-    kwargs.setdefault("num_frames", 32)
-    return _dsta_head(DSTANet(layout=layout, **kwargs), num_classes)
+        return self.pool(self.forward_features(x))

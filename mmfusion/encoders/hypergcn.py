@@ -22,9 +22,14 @@ Architecture facts follow the official ``6UOOON9/Hyper-GCN`` ``hypergcn_base.py`
 * diversity loss on the hyper joints: mean ReLU'd off-diagonal cosine similarity, averaged
   over layers (returned as ``"loss_div"`` by ``forward(x, return_aux=True)``).
 
-Differences from the official code (documented, deliberate): the graph comes from the
-:class:`~mmfusion.data.layouts.SkeletonLayout` (the official NTU list joins HandTip/Thumb
-straight to the hand; mmfusion's NTU25 bones are ST-GCN's); the fixed adjacency is a buffer
+Graph: ``graph="official"`` (default) is the official NTU edge list, in which HandTip / Thumb hang
+straight from the hand (:data:`~mmfusion.encoders.graph.NTU25_HAND_STAR_INWARD`, the PYSKL
+``nturgb+d`` graph) for the ``ntu25`` layout, the layout's bones for other layouts;
+``graph="layout"`` uses the :class:`~mmfusion.data.layouts.SkeletonLayout` bones for every layout
+(mmfusion's NTU25 bones are ST-GCN's; the earlier default). The graph is a fixed buffer, so both
+have the same parameter count.
+
+Differences from the official code (documented, deliberate): the fixed adjacency is a buffer
 (the official code stores it as a frozen ``nn.Parameter``, which naive parameter counts
 include: 9 x 8 x 28 x 28 = 56,448 extra); the three hyper joints start from independent
 random vectors (the official code repeats one random vector).
@@ -48,7 +53,7 @@ from torch import Tensor, nn
 
 from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
-from .graph import virtual_joint_adjacency
+from .graph import NTU25_HAND_STAR_INWARD, virtual_joint_adjacency
 from .stgcn import STGCN, check_skeleton
 
 __all__ = ["HyperGCN", "HyperGraphConv", "MultiScaleTCN", "HyperGCNUnit", "hyper_joint_diversity_loss",
@@ -261,6 +266,8 @@ class HyperGCN(nn.Module):
         k: joints per hyper-edge (9).
         num_person: M for the data BatchNorm over (M, V, embed_dim).
         hyper: use the adaptive hyper-graph term (ablation switch).
+        graph: ``"official"`` (the official NTU edges for ``ntu25``, default) or ``"layout"`` (the
+            layout's bones); see the module docstring.
         init: ``"official"`` (residual projections kaiming-normal fan-out, default) or ``"torch"``
             (PyTorch's default init of those projections, the earlier mmfusion behaviour).
 
@@ -275,10 +282,12 @@ class HyperGCN(nn.Module):
     def __init__(self, layout: SkeletonLayout | str = "ntu25", in_channels: int = 3, embed_dim: int = 128,
                  stages: Sequence[Sequence[int]] = HYPERGCN_BASE_STAGES, num_virtual: int = 3, num_subsets: int = 8,
                  k: int = 9, num_person: int = 2, hyper: bool = True, kernel_size: int = 5,
-                 dilations: Sequence[int] = (1, 2), init: str = "official") -> None:
+                 dilations: Sequence[int] = (1, 2), graph: str = "official", init: str = "official") -> None:
         super().__init__()
         if init not in ("official", "torch"):
             raise ConfigError(f"Hyper-GCN: init must be 'official' or 'torch', got {init!r}")
+        if graph not in ("official", "layout"):
+            raise ConfigError(f"Hyper-GCN: graph must be 'official' or 'layout', got {graph!r}")
         self.layout = get_layout(layout)
         v = self.layout.num_joints
         if not stages or not all(stages):
@@ -289,7 +298,8 @@ class HyperGCN(nn.Module):
         self.to_joint_embedding = nn.Linear(in_channels, embed_dim)
         self.pos_embedding = nn.Parameter(torch.randn(1, v, embed_dim))
         self.data_bn = nn.BatchNorm1d(num_person * v * embed_dim)
-        adj = torch.from_numpy(virtual_joint_adjacency(self.layout, num_virtual, num_subsets))
+        inward = NTU25_HAND_STAR_INWARD if graph == "official" and self.layout.name == "ntu25" else None
+        adj = torch.from_numpy(virtual_joint_adjacency(self.layout, num_virtual, num_subsets, inward=inward))
         units: list[HyperGCNUnit] = []
         self._skip: list[bool] = []
         c_in = embed_dim

@@ -18,8 +18,15 @@ oddities (FootLeft linked to SpineBase and HipRight, FootRight isolated) so that
 weights load; the stream scores are fused by a weighted sum outside the model (official
 weights per split, e.g. NTU-60 xsub 2 / 1.8 / 0.7 for body / hand / leg).
 
-Shapes: ``forward(x)``: (N, 12, T, V_part, M) -> (N, 256); ``forward_features`` ->
-(N*M, 256, T', V_part). Parameters with the official 60-class head (init ``N(0, 2/60)``):
+Input: :class:`PSUMNetStream` builds the unified modality itself from the NTU-25 joints
+(``from_joints=True``, default; the conversion has no parameters, so official weights load
+unchanged): every skeleton classifier then reads the same ``batch["skeleton"]`` (N, 3, T, 25, M).
+``from_joints=False`` takes the official feeder's precomputed (N, 12, T, V_part, M) instead.
+
+Shapes: ``forward(x)``: (N, 3, T, 25, M) (or (N, 12, T, V_part, M)) -> (N, 256);
+``forward_features`` -> (N, M, 256, T', V_part). The registered classifiers (``psumnet_body``,
+``psumnet_hand``, ``psumnet_leg``, ``psumnet_tiny``) live in :mod:`mmfusion.models.skeleton_zoo`.
+Parameters with the official 60-class head (init ``N(0, 2/60)``):
 body 1,448,418 / hand 978,482 / leg 499,898, equal to the official code built the same way
 (measured figures 1.45 / 0.98 / 0.50 M).
 """
@@ -29,12 +36,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..data.layouts import NTU25
 from ..errors import ConfigError
-from ..registry import register_model
-from .ctrgcn import CTRGCN, CTRGCN_BLOCKS, _ctrgcn_head
+from .ctrgcn import CTRGCN, CTRGCN_BLOCKS
 from .graph import (
     PSUMNET_HAND_INWARD,
     PSUMNET_HAND_JOINTS,
@@ -44,8 +50,7 @@ from .graph import (
 )
 from .stgcn import check_skeleton
 
-__all__ = ["PSUMNET_STREAMS", "psumnet_body", "psumnet_hand", "psumnet_leg", "psumnet_stream",
-           "psumnet_tiny", "psumnet_unified_input"]
+__all__ = ["PSUMNET_STREAMS", "PSUMNetStream", "psumnet_unified_input"]
 
 #: stream -> (NTU-25 joints read, (child, parent) edges in stream indices or None for the
 #: NTU-25 bones, blocks).
@@ -55,6 +60,7 @@ PSUMNET_STREAMS: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int], ...] | 
     "hand": (PSUMNET_HAND_JOINTS, PSUMNET_HAND_INWARD, ((64, 1), (128, 2), (128, 1), (128, 1), (256, 2), (256, 1))),
     "leg": (PSUMNET_LEG_JOINTS, PSUMNET_LEG_INWARD, ((64, 1), (128, 2), (128, 1), (256, 2))),
 }
+
 
 def _stream(stream: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
     if stream not in PSUMNET_STREAMS:
@@ -84,38 +90,32 @@ def psumnet_unified_input(x: Tensor, stream: str = "body") -> Tensor:
     return torch.cat([j, bone, jv, bv], dim=1)
 
 
-def psumnet_stream(stream: str = "body", num_classes: int | None = None, in_channels: int = 12,
-                   num_person: int = 2, blocks: Any = None, **kwargs: Any) -> nn.Module:
-    """One PSUMNet part stream: (N, 12, T, V_part, M) -> (N, 256) (or logits with ``num_classes``)."""
-    joints, edges, default_blocks = _stream(stream)
-    graph = inward_outward_graph(edges, len(joints))
-    enc = CTRGCN(layout="ntu25", in_channels=in_channels, num_person=num_person,
-                 blocks=default_blocks if blocks is None else blocks, graph=graph, small_inputs=(3, 6),
-                 name=f"PSUMNet-{stream}", **kwargs)
-    enc.stream = stream
-    return _ctrgcn_head(enc, num_classes)
+class PSUMNetStream(CTRGCN):
+    """One PSUMNet part stream: a :class:`~mmfusion.encoders.ctrgcn.CTRGCN` trunk on the part graph.
 
+    Args:
+        stream: ``"body"``, ``"hand"`` or ``"leg"`` (:data:`PSUMNET_STREAMS`).
+        from_joints: build the 12-channel unified modality from NTU-25 joints (N, 3, T, 25, M)
+            inside the model (default); False reads the precomputed (N, 12, T, V_part, M).
+        in_channels: channels of the unified modality (12).
+        num_person: M of the ``"mvc"`` data BN (2).
+        blocks: ``(out_channels, temporal_stride)`` per unit (default: the stream's official units).
+        **kwargs: further :class:`CTRGCN` arguments.
 
-@register_model(tags=("encoder", "skeleton", "model"))
-def psumnet_body(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """PSUMNet body stream (25 joints, 10 units): (N, 12, T, 25, 2) -> (N, 256)."""
-    return psumnet_stream("body", num_classes, **kwargs)
+    Shapes: see the module docstring.
+    """
 
+    def __init__(self, stream: str = "body", from_joints: bool = True, in_channels: int = 12, num_person: int = 2,
+                 blocks: Any = None, **kwargs: Any) -> None:
+        joints, edges, default_blocks = _stream(stream)
+        graph = inward_outward_graph(edges, len(joints))
+        super().__init__(layout="ntu25", in_channels=in_channels, num_person=num_person,
+                         blocks=default_blocks if blocks is None else blocks, graph=graph, small_inputs=(3, 6),
+                         name=f"PSUMNet-{stream}", **kwargs)
+        self.stream, self.from_joints = stream, from_joints
 
-@register_model(tags=("encoder", "skeleton", "model"))
-def psumnet_hand(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """PSUMNet hand stream (13 joints, 6 units): (N, 12, T, 13, 2) -> (N, 256)."""
-    return psumnet_stream("hand", num_classes, **kwargs)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def psumnet_leg(num_classes: int | None = None, **kwargs: Any) -> nn.Module:
-    """PSUMNet leg stream (9 joints, 4 units): (N, 12, T, 9, 2) -> (N, 256)."""
-    return psumnet_stream("leg", num_classes, **kwargs)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def psumnet_tiny(num_classes: int | None = None, stream: str = "hand", **kwargs: Any) -> nn.Module:
-    """Two-unit part stream (24, 48/s2) for tests; (N, 12, T, V_part, M) -> (N, 48)."""
-    kwargs.setdefault("blocks", ((24, 1), (48, 2)))
-    return psumnet_stream(stream, num_classes, **kwargs)
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(N, 3, T, 25, M) joints (or the (N, 12, T, V_part, M) unified input) -> (N, M, 256, T', V_part)."""
+        if self.from_joints:
+            x = psumnet_unified_input(x, self.stream)
+        return super().forward_features(x)

@@ -20,7 +20,6 @@ and the pooled features are averaged over persons at the end.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
@@ -251,10 +250,3 @@ class STGCN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, T, V, M) -> (N, out_dim): mean over time, joints, then persons."""
         return self.pool(self.forward_maps(x))
-
-
-def _maybe_head(encoder: nn.Module, num_classes: int | None, **head_kw: Any) -> nn.Module:
-    """Compatibility shim for encoder files not yet on the classifier contract (see ``models.heads.with_head``)."""
-    from ..models.heads import with_head  # deferred: encoders sit below models in the layering
-
-    return with_head(encoder, num_classes, **head_kw)

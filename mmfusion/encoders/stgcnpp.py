@@ -17,7 +17,8 @@ ACM MM 2022), re-implemented after PYSKL's ``models/gcns/stgcn.py`` with the ST-
 * Init: PyTorch defaults (PYSKL's backbone ``init_weights`` only loads checkpoints).
 
 Shapes: ``forward(x)``: (N, C, T, V, M) -> (N, 256); ``forward_features(x)``: ->
-(N*M, 256, T/4, V), person-major rows.
+(N, M, 256, T/4, V); ``pool`` maps it to (N, 256). The registered classifiers (``stgcnpp``,
+``stgcnpp_tiny``) live in :mod:`mmfusion.models.skeleton_zoo`.
 
 Parameter count (official config, NTU, 3 channels): 1,387,724 for the backbone; 1,403,144 with
 a 60-class linear head (the "1.40 M" measured for BRL); fvcore: 1.89 GMACs at T=64, M=2
@@ -35,13 +36,12 @@ from torch import Tensor, nn
 
 from ..data.layouts import get_layout
 from ..errors import ConfigError
-from ..registry import register_model
 from .ctrgcn import SkeletonDataBN
 from .graph import NTU25_HAND_STAR_INWARD, inward_outward_graph
-from .stgcn import _maybe_head
+from .stgcn import STGCN
 
-__all__ = ["MSTCN", "PyskGraphConv", "PyskTemporalConv", "STGCNPlusPlus", "STGCNPlusPlusBlock",
-           "pyskl_spatial_graph", "stgcnpp", "stgcnpp_tiny"]
+__all__ = ["MSTCN", "STGCNPP_BLOCKS", "STGCNPP_TINY_BLOCKS", "PyskGraphConv", "PyskTemporalConv", "STGCNPlusPlus",
+           "STGCNPlusPlusBlock", "pyskl_spatial_graph"]
 
 STGCNPP_BLOCKS: tuple[tuple[int, int], ...] = (
     (64, 1), (64, 1), (64, 1), (64, 1), (128, 2), (128, 1), (128, 1), (256, 2), (256, 1), (256, 1))
@@ -226,27 +226,15 @@ class STGCNPlusPlus(nn.Module):
         self.out_dim = c_in
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """(N, C, T, V, M) -> (N*M, out_dim, T', V) before pooling (person-major rows)."""
+        """(N, C, T, V, M) -> (N, M, out_dim, T', V) before pooling."""
+        n, m = x.shape[0], x.shape[-1]
         y = self.data_bn(x)
         for block in self.gcn:
             y = block(y)
-        return y
+        return y.reshape(n, m, *y.shape[1:])
+
+    pool = staticmethod(STGCN.pool)  # PYSKL ``GCNHead`` pooling: mean over (T', V), then persons
 
     def forward(self, x: Tensor) -> Tensor:
-        """(N, C, T, V, M) -> (N, out_dim): PYSKL ``GCNHead`` pooling (mean over T', V, then persons)."""
-        n, m = x.shape[0], x.shape[-1]
-        y = self.forward_features(x)
-        return y.reshape(n, m, y.shape[1], -1).mean(3).mean(1)
-
-
-@register_model(tags=("encoder", "skeleton", "model"))
-def stgcnpp(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """ST-GCN++ (PYSKL / BRL configuration): (N, C, T, V, M) -> (N, 256) or logits."""
-    return _maybe_head(STGCNPlusPlus(layout=layout, **kwargs), num_classes)
-
-
-@register_model(tags=("encoder", "skeleton", "model", "test"))
-def stgcnpp_tiny(num_classes: int | None = None, layout: str = "ntu25", **kwargs: Any) -> nn.Module:
-    """Three-block ST-GCN++ (24, 48/s2, 48) for tests; (N, C, T, V, M) -> (N, 48)."""
-    kwargs.setdefault("blocks", STGCNPP_TINY_BLOCKS)
-    return _maybe_head(STGCNPlusPlus(layout=layout, **kwargs), num_classes)
+        """(N, C, T, V, M) -> (N, out_dim)."""
+        return self.pool(self.forward_features(x))

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, MissingModalityError
 
-__all__ = ["ModalityClassifier", "TokenConcatPool", "with_head"]
+__all__ = ["ModalityClassifier", "TokenConcatPool"]
 
 
 class TokenConcatPool(nn.Module):
@@ -180,12 +180,3 @@ class ModalityClassifier(nn.Module):
             if k.startswith("loss_"):
                 loss = loss + v.float()
         return loss
-
-
-def with_head(encoder: nn.Module, num_classes: int | None, key: str = "skeleton", **head_kw: Any) -> nn.Module:
-    """Compatibility helper: the bare ``encoder`` when ``num_classes`` is None, else a :class:`ModalityClassifier`.
-
-    Registered entries must not use it (an entry returns one class whatever its arguments):
-    build a :class:`ModalityClassifier` and pass ``num_classes=0`` for pooled features instead.
-    """
-    return encoder if num_classes is None else ModalityClassifier(encoder, key, num_classes, **head_kw)

@@ -18,15 +18,15 @@ from mmfusion.encoders.aclnet import (
     ACLNetLoss,
     InterAffinityContrastiveLoss,
     IntraAffinityContrastiveLoss,
-    aclnet,
 )
 from mmfusion.errors import ConfigError
+from mmfusion.registry import create_model
 
 
 def test_parameter_count_matches_the_official_backbone(count_params) -> None:
     # firework8/ACLNet GCN_Module (configs/ntu60_xsub/j.py): 3,705,696; + 60-class head = "3.73 M"
-    assert count_params(aclnet()) == 3_705_696
-    assert count_params(aclnet(num_classes=60)) == 3_728_796
+    assert count_params(ACLNetGCN()) == 3_705_696
+    assert count_params(create_model("aclnet", num_classes=60)) == 3_728_796
 
 
 def test_graph_feature_is_the_learned_refinement(skeleton) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mmfusion.encoders.bigru import BiGRU, bigru, load_official_bigru_state
+import mmfusion
+from mmfusion.encoders.bigru import BiGRU, load_official_bigru_state
 
 
 def test_parameter_count_matches_the_official_encoder(count_params) -> None:
     with torch.device("meta"):  # 45 M parameters: count without allocating
-        enc = bigru()
-        with_fc = bigru(num_classes=128)
+        enc = BiGRU()
+        with_fc = mmfusion.create_model("bigru", num_classes=128)
     # official BIGRU(150, 1024, 3, num_class=128): 45,261,228 ("45.3 M"), of which the fc is 262,272
     assert count_params(enc) == 44_998_956
     assert count_params(with_fc) == 45_261_228

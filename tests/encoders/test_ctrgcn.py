@@ -5,14 +5,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mmfusion.encoders.ctrgcn import CTRGC, CTRGCN, ctrgcn
+import mmfusion
+from mmfusion.encoders.ctrgcn import CTRGC, CTRGCN
 from mmfusion.encoders.graph import inward_outward_graph
 
 
 def test_parameter_count_matches_the_official_ntu60_model(count_params) -> None:
     # official Uason-Chen/CTR-GCN Model(num_class=60): 1,446,672 - the paper's "1.46 M" includes the head
-    assert count_params(ctrgcn(num_classes=60)) == 1_446_672
-    enc = ctrgcn()
+    model = mmfusion.create_model("ctrgcn", num_classes=60)
+    assert count_params(model) == 1_446_672
+    enc = model.encoder
+    assert isinstance(enc, CTRGCN)
     assert count_params(enc) == 1_431_252
     assert enc.out_dim == 256
 
@@ -31,8 +34,8 @@ def test_feature_map_strides_and_person_pooling(skeleton) -> None:
     enc = CTRGCN().eval()
     x = skeleton(n=1, t=32)
     maps = enc.forward_features(x)
-    assert maps.shape == (2, 256, 8, 25)
-    torch.testing.assert_close(enc(x), maps.mean(dim=(2, 3)).mean(0, keepdim=True))
+    assert maps.shape == (1, 2, 256, 8, 25)  # (N, M, C', T/4, V)
+    torch.testing.assert_close(enc(x), maps.mean(dim=(3, 4)).mean(1))
 
 
 def test_ctrgc_with_zero_alpha_is_a_plain_graph_convolution() -> None:

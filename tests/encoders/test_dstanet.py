@@ -5,16 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmfusion.encoders.dstanet import DSTANet, dstanet, dstanet_ntu, sinusoidal_position_map
+import mmfusion
+from mmfusion.encoders.dstanet import DSTANET_NTU_CONFIG, DSTANet, sinusoidal_position_map
 from mmfusion.errors import ConfigError
 
 
 def test_parameter_counts_match_the_official_code(count_params) -> None:
     # lshiwjx/DSTA-Net DSTANet with HiCLR's config and a 60-class fc: 1,561,900 ("1.56 M")
-    assert count_params(dstanet(num_classes=60)) == 1_561_900
-    assert count_params(dstanet()) == 1_546_480
+    assert count_params(mmfusion.create_model("dstanet", num_classes=60)) == 1_561_900
+    assert count_params(DSTANet()) == 1_546_480
     # the original NTU-60 config (ntu60_dstanet.yaml)
-    assert count_params(dstanet_ntu(num_classes=60)) == 3_817_388
+    assert count_params(mmfusion.create_model("dstanet_ntu", num_classes=60)) == 3_817_388
+    assert count_params(DSTANet(config=DSTANET_NTU_CONFIG, num_frames=128)) == 3_801_968
 
 
 def test_positional_map_is_the_transformer_encoding() -> None:
@@ -28,7 +30,7 @@ def test_positional_map_is_the_transformer_encoding() -> None:
 
 def test_temporal_stride_and_frame_limit(skeleton) -> None:
     enc = DSTANet(num_frames=50).eval()
-    assert enc.forward_features(skeleton(n=1, t=48)).shape == (2, 256, 12, 25)
+    assert enc.forward_features(skeleton(n=1, t=48)).shape == (1, 2, 256, 12, 25)
     with pytest.raises(ConfigError, match="num_frames"):
         enc(skeleton(n=1, t=51))
 

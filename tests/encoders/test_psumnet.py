@@ -5,23 +5,24 @@ from __future__ import annotations
 import pytest
 import torch
 
+import mmfusion
 from mmfusion.encoders.graph import PSUMNET_HAND_JOINTS, PSUMNET_LEG_JOINTS
-from mmfusion.encoders.psumnet import psumnet_body, psumnet_hand, psumnet_leg, psumnet_unified_input
+from mmfusion.encoders.psumnet import PSUMNetStream, psumnet_unified_input
 from mmfusion.errors import ConfigError
 
 
 def test_parameter_counts_match_the_official_streams(count_params) -> None:
     # skelemoa/psumnet Model(num_class=60, in_channels=12, stream=...): 1.45 / 0.98 / 0.50 M
-    assert count_params(psumnet_body(num_classes=60)) == 1_448_418
-    assert count_params(psumnet_hand(num_classes=60)) == 978_482
-    assert count_params(psumnet_leg(num_classes=60)) == 499_898
+    assert count_params(mmfusion.create_model("psumnet_body", num_classes=60)) == 1_448_418
+    assert count_params(mmfusion.create_model("psumnet_hand", num_classes=60)) == 978_482
+    assert count_params(mmfusion.create_model("psumnet_leg", num_classes=60)) == 499_898
 
 
 def test_stream_depths_and_graph_sizes() -> None:
-    hand, leg = psumnet_hand(), psumnet_leg()
+    hand, leg = PSUMNetStream("hand"), PSUMNetStream("leg")
     assert [blk.gcn1.PA.shape[-1] for blk in hand.layers] == [13] * 6
     assert [blk.tcn1.branches[0][0].out_channels * 4 for blk in leg.layers] == [64, 128, 128, 256]
-    assert hand.layout is None and psumnet_body().layout.name == "ntu25"
+    assert hand.layout is None and PSUMNetStream("body").layout.name == "ntu25"
 
 
 def test_unified_modality_channels() -> None:

@@ -6,6 +6,7 @@ The registered entries (``stgcn``, ``hypergcn_*``, ``mamp_transformer*``) are cl
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -67,6 +68,21 @@ def test_hypergcn_parameter_counts() -> None:
     large = hypergcn_large(num_classes=60)
     assert n_params(large) + frozen_graph == 2_361_741  # ~2.36 M (paper: 2.3 M)
     assert hypergcn_base().out_dim == 256 and large.out_dim == 512
+
+
+def test_hypergcn_default_graph_is_the_official_ntu_edge_list() -> None:
+    from mmfusion.encoders.graph import NTU25_HAND_STAR_INWARD, virtual_joint_adjacency
+
+    official = virtual_joint_adjacency("ntu25", 3, 8, inward=NTU25_HAND_STAR_INWARD)
+    layout = virtual_joint_adjacency("ntu25", 3, 8)
+    assert not np.array_equal(official, layout)  # the hand tips / thumbs hang elsewhere
+    enc = HyperGCN(stages=((32, 32), (64,)), embed_dim=32)
+    plain = HyperGCN(stages=((32, 32), (64,)), embed_dim=32, graph="layout")
+    np.testing.assert_array_equal(enc.units[0].gcn.A.numpy(), official)
+    np.testing.assert_array_equal(plain.units[0].gcn.A.numpy(), layout)
+    assert n_params(enc) == n_params(plain)  # the graph is a buffer: same parameter count
+    with pytest.raises(ConfigError, match="graph"):
+        HyperGCN(graph="paper")
 
 
 def test_mamp_encoder_and_official_head_parameter_counts() -> None:

@@ -6,19 +6,20 @@ import numpy as np
 import pytest
 import torch
 
+import mmfusion
 from mmfusion.encoders.graph import NTU25_HAND_STAR_INWARD, inward_outward_graph
-from mmfusion.encoders.stgcnpp import MSTCN, STGCNPlusPlus, stgcnpp
+from mmfusion.encoders.stgcnpp import MSTCN, STGCNPlusPlus
 
 
 def test_parameter_count_matches_pyskl(count_params) -> None:
     # PYSKL STGCN(gcn_adaptive='init', gcn_with_res=True, tcn_type='mstcn'): 1,387,724; + 60-class head = "1.40 M"
-    assert count_params(stgcnpp()) == 1_387_724
-    assert count_params(stgcnpp(num_classes=60)) == 1_403_144
+    assert count_params(STGCNPlusPlus()) == 1_387_724
+    assert count_params(mmfusion.create_model("stgcnpp", num_classes=60)) == 1_403_144
 
 
 def test_macs_at_t64_two_persons() -> None:
     fvcore = pytest.importorskip("fvcore.nn")
-    enc = stgcnpp().eval()
+    enc = STGCNPlusPlus().eval()
     flops = fvcore.FlopCountAnalysis(enc, torch.zeros(1, 3, 64, 25, 2))
     flops.unsupported_ops_warnings(False)
     flops.uncalled_modules_warnings(False)

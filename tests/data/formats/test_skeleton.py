@@ -185,7 +185,8 @@ def test_more_bad_files(tmp_path: Path, text: str, line: int, needle: str) -> No
 
 def test_vectorised_numbers_equal_python_float() -> None:
     """The SWAR number parser must give float(token) bit for bit, or leave the token to Python."""
-    from mmfusion.data.formats.skeleton_swar import parse_tokens as _parse_tokens, _Tokens
+    from mmfusion.data.formats.skeleton import _Tokens
+    from mmfusion.data.formats.skeleton_swar import parse_tokens as _parse_tokens
 
     rng = np.random.default_rng(0)
     toks = [format(v, f) for v, f in zip(rng.normal(size=6000) * 10.0 ** rng.integers(-9, 9, 6000),
