@@ -1,5 +1,8 @@
 """Standard NTU skeleton preprocessing (CTR-GCN / SGN family, plus PYSKL's PreNormalize3D).
 
+Size: the CTR-GCN pipeline in its official order (body tracks, denoising, packing, centring,
+crop-resize); the other families live in :mod:`mmfusion.data.skeleton.families`.
+
 Pure functions on arrays, usable offline (``data_tools/prepare_ntu.py``) or online (the
 :class:`~mmfusion.data.dataset.NTUDataset`). Array layouts:
 

@@ -1,5 +1,8 @@
 """Compiled parser for NTU ``.skeleton`` bytes (numba), used by :func:`read_skeleton` when numba is installed.
 
+Size: one compiled kernel and the helpers numba inlines into it; split across modules, numba would
+compile them separately and the parser loses its speed.
+
 Two passes, no Python per token:
 
 1. **Structural index**, 64 bytes at a time: byte classes from SWAR arithmetic on eight

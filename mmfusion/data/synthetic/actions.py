@@ -1,5 +1,7 @@
 """The synthetic action classes: real NTU action IDs, parametric motions and held props.
 
+Size: mostly the motion table itself (one short function per action class).
+
 Every class is a parametric joint-angle trajectory of the :mod:`.body` model (plus
 inverse-kinematics hand targets), played with per-sample time warping, amplitude variation
 and idle sway. Classes come in *pairs* whose difference only some modalities can see, so
