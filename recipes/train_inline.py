@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         save_weights(accelerator.unwrap_model(model), run_dir / "model.safetensors",
                      metadata={"model_name": cfg.model, "step": str(step)})
         write_model_config(run_dir, cfg.model, {"num_classes": train_set.num_classes}, train_set.classes,
-                           train_set.class_names, ("skeleton",), extra={"dataset": train_set.settings()})
+                           train_set.class_names, ("skeleton",), extra={"dataset": train_set.settings})
         write_json(run_dir / "metrics.json", {"step": step, **metrics})
         accelerator.print(f"{step} steps; top1 {100 * metrics['top1']:.2f}%; weights in {run_dir}")
     accelerator.end_training()

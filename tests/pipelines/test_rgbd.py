@@ -261,9 +261,11 @@ def test_cli_predict(world: Path, ckpts: dict[str, Path], tmp_path: Path, capsys
     assert main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"]),
                  "--detector", "skeleton", "--registered"]) == 2
     assert "--intrinsics" in capsys.readouterr().err
-    # no silent download: the default detector without cached weights is a clear error (exit code 2)
+    # no silent download: Keypoint R-CNN (the default where mediapipe is not installed) without cached
+    # weights is a clear error (exit code 2)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"])])
+    rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"]),
+               "--detector", "keypointrcnn"])
     assert rc == 2 and "Keypoint R-CNN weights not found" in capsys.readouterr().err
     rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["ir"]),
                "--detector", "skeleton"])
