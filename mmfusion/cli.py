@@ -23,6 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from .cli_errors import run_command
+from .registry import list_models
 
 #: subcommand -> (module, help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -35,8 +36,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _models_cmd(args: argparse.Namespace) -> int:
-    from .registry import list_models
-
     for name in list_models(args.pattern or "", tag=args.tag):
         print(name)
     return 0

@@ -57,11 +57,6 @@ def normalize_undigraph(a: np.ndarray) -> np.ndarray:
     return (inv[:, None] * a * inv[None, :]).astype(np.float32)
 
 
-def normalize_rows(a: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Divide every row of ``a`` (..., U, V) by its L1 norm (Hyper-GCN's ``a_norm``)."""
-    return (a / (np.abs(a).sum(axis=-1, keepdims=True) + eps)).astype(np.float32)
-
-
 def hop_distance(layout: SkeletonLayout | str, max_hop: int | None = None) -> np.ndarray:
     """(V, V) hop distance; ``inf`` beyond ``max_hop`` (``None``: exact distances)."""
     d = get_layout(layout).hop_distance().astype(np.float64)

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..errors import ConfigError, MissingModalityError
+from ..registry import create_model
 from .accelerator import make_accelerator
 from .config import TrainConfig
 from .loaders import SeededSamples, default_collate, make_loader
@@ -69,8 +70,6 @@ def evaluate(model: str | nn.Module, dataset: Dataset, *, batch_size: int = 16, 
     samples the training run's final evaluation saw (same metrics for the same weights).
     """
     if isinstance(model, str):
-        from ..registry import create_model  # deferred: the registry imports every model family
-
         model = create_model(model, checkpoint=checkpoint, **dict(model_kwargs or {}))
     cfg = TrainConfig(epochs=1, batch_size=batch_size, num_workers=num_workers, mixed_precision=mixed_precision,
                       cpu=cpu, output_dir=".", seed=seed)

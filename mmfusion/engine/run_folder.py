@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from .. import __version__
 from ..runs import WEIGHTS, save_weights, to_jsonable, write_json, write_model_config
 from .loop import LoopState
 from .metrics import ClassificationMetrics
@@ -54,7 +55,6 @@ def run_info(run: RunSetup) -> dict[str, Any]:
     """Facts of the run that are not in its config (processes, device, versions, command)."""
     import accelerate
 
-    from .. import __version__
 
     acc, cfg = run.accelerator, run.cfg
     return {

@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..errors import CheckpointError, ConfigError
+from ..registry import create_model
 from ..runs import save_weights
 from .checkpoint import CHECKPOINTS, list_checkpoints, resolve_resume
 from .config import TrainConfig
@@ -82,8 +83,6 @@ class RunSetup:
 def build_model(model: Any, model_kwargs: Mapping[str, Any] | None) -> tuple[nn.Module, str | None]:
     """A module from a registered name (+ kwargs), a zero-argument factory or a module."""
     if isinstance(model, str):
-        from ..registry import create_model  # deferred: the registry imports every model family
-
         return create_model(model, **dict(model_kwargs or {})), model
     if isinstance(model, nn.Module):
         return model, None

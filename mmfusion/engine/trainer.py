@@ -35,6 +35,7 @@ from typing import Any
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..distributed import process_state
 from ..locks import FolderLock
 from .accelerator import make_accelerator
 from .checkpoint import load_checkpoint
@@ -95,7 +96,6 @@ def shutdown() -> None:
     :func:`train` leaves the group alive so that a script can go on (evaluate, train again);
     without this call torch may warn at exit that the group was not destroyed.
     """
-    from ..distributed import process_state
 
     state = process_state()
     if state.use_distributed:

@@ -37,7 +37,7 @@ from ..errors import ConfigError, DataFormatError, MissingModalityError
 from ..fusion.deformable3d import DeformableAttention3D
 from ..fusion.stride_attention import JointStrideAttention, TemporalStrideAttention
 from ..model_cfg import InputSpec, ModelCfg, frames_input
-from ..registry import register_model
+from ..registry import create_model, is_model, register_model
 
 __all__ = ["Deform3DNet", "Deform3DBlock", "ConvStem3D"]
 
@@ -200,8 +200,6 @@ class Deform3DNet(nn.Module):
         if backbone == "stem":
             self.backbone: nn.Module = ConvStem3D(3, stem_widths, stem_strides)
         else:
-            from ..registry import create_model, is_model
-
             if not is_model(backbone):
                 raise ConfigError(f"deform3d backbone {backbone!r} is not a registered model")
             self.backbone = create_model(backbone, **(backbone_kwargs or {}))

@@ -37,7 +37,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from ..data.sampling import aligned_indices
 from ..data.settings import ClipSettings
 from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModalityError
 from ..pose.lift import load_lifter
+from ..registry import create_model, get_model_cfg
 from .capture import CaptureReader, RGBDCalibration, _require, find_ntu_tree, open_depth
 from .detectors import Detections, KeypointDetector, default_detector, find_skeleton_file, make_detector
 from .lifting import PersonMasks, coco17_to_ntu25, lift_persons, person_masks, reference_depth
@@ -176,8 +177,6 @@ def load_action_model(checkpoint: str | os.PathLike[str], model_name: str | None
     Returns:
         (model in eval mode, model card = config.json content, training options = train_config.json or {}).
     """
-    # in-function: the registry imports every model module (heavy); a pipeline needs it only here
-    from ..registry import create_model
 
     path = Path(checkpoint)
     if not path.exists():
@@ -201,12 +200,7 @@ def _model_modalities(card: Mapping[str, Any]) -> tuple[str, ...]:
     else the registered model's input config where the registry has one."""
     mods = card.get("modalities")
     if not mods:
-        # in-function: the registry imports the model modules (heavy); only for run folders without modalities
-        from .. import registry
-
-        cfg = getattr(registry, "get_model_cfg", None)
-        inputs = getattr(cfg(card["model_name"]), "inputs", None) if cfg is not None else None
-        mods = tuple(inputs or ())
+        mods = tuple(get_model_cfg(card["model_name"]).inputs)
     if isinstance(mods, str):
         mods = (mods,)
     if not mods:
@@ -467,12 +461,3 @@ class RGBDActionPipeline:
         return self.classify(self.capture(rgb, depth), topk)
 
     __call__ = predict
-
-
-def config_from_mapping(values: Mapping[str, Any]) -> PipelineConfig:
-    """A :class:`PipelineConfig` from a mapping (unknown keys are an error; ``None`` values skipped)."""
-    known = {f.name for f in fields(PipelineConfig)}
-    bad = sorted(set(values) - known)
-    if bad:
-        raise ConfigError(f"unknown pipeline options {bad}; known: {sorted(known)}")
-    return PipelineConfig(**{k: v for k, v in values.items() if v is not None})
