@@ -30,8 +30,12 @@ $(TEST_STAMP): $(STAMP)
 # OMP_NUM_THREADS=1; the engine still computes on every core the launch leaves, and
 # OMP_WAIT_POLICY=PASSIVE keeps those threads from spin-waiting when other jobs share the cores
 # (docs/training.md#cpu-threads).
-demo: setup
-	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(VENV)/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no recipes/mmixer_ntu.py
+# The last line printed is the wall time of the whole target, set-up included.
+demo:
+	@start=$$(date +%s); $(MAKE) --no-print-directory setup && \
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE} $(VENV)/bin/accelerate launch --num_processes 1 --num_machines 1 \
+		--mixed_precision no --dynamo_backend no recipes/mmixer_ntu.py; rc=$$?; \
+	echo "make demo: $$(( $$(date +%s) - start )) s wall, set-up included (exit $$rc)"; exit $$rc
 
 test: setup-test
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q -p no:cacheprovider
