@@ -101,3 +101,59 @@ def test_bf16_cpu_autocast_gradients_are_checked() -> None:
     loss.backward()
     finite = all(torch.isfinite(p.grad).all() for p in model.parameters())
     assert check_gradients(model) == finite
+
+
+class _PoisonAt(nn.Module):
+    """(N, 4) -> logits (N, 2); the gradient of ``fc.weight`` is NaN at backward call ``at`` (1-based),
+    while the loss stays finite."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.calls = 0
+
+        def hook(g: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            return torch.full_like(g, float("nan")) if self.calls == at else g
+
+        self.fc.weight.register_hook(hook)
+
+    def forward(self, batch: dict) -> dict:
+        return {"logits": self.fc(batch["skeleton"])}
+
+
+def _toy_data() -> list[dict]:
+    g = torch.Generator().manual_seed(0)
+    return [{"skeleton": torch.randn(4, generator=g), "label": torch.tensor(k % 2)} for k in range(16)]
+
+
+@pytest.mark.parametrize("policy", ["stop", "skip"])
+def test_training_with_a_nan_gradient_at_step_2(tmp_path, policy: str) -> None:
+    """The engine checks gradients before each step: "stop" raises and leaves only finite checkpoints,
+    "skip" drops that one update, counts it, and ends with finite weights."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from mmfusion.engine import TrainConfig, train
+
+    cfg = TrainConfig(epochs=2, batch_size=4, output_dir=str(tmp_path / "run"), mixed_precision="no",
+                      nonfinite=policy, save_every=1, keep_last=5)
+    model = _PoisonAt(at=6)  # epoch 2, step 2 (4 steps per epoch): after the epoch-1 checkpoint
+    if policy == "stop":
+        with pytest.raises(NonFiniteError, match="non-finite gradient at step 6"):
+            train(cfg, model, _toy_data())
+        ckpts = sorted((tmp_path / "run" / "checkpoints").glob("step_*"))
+        assert ckpts, "the epoch-1 checkpoint must exist"
+        for c in ckpts:
+            for f in c.glob("*.safetensors"):
+                assert all(torch.isfinite(t).all() for t in load_file(f).values())
+        assert not (tmp_path / "run" / "model.safetensors").exists()
+    else:
+        res = train(cfg, model, _toy_data())
+        assert all(torch.isfinite(p).all() for p in model.parameters())
+        assert all(torch.isfinite(t).all() for t in load_file(res.weights).values())
+        state = json.loads((sorted((tmp_path / "run" / "checkpoints").glob("step_*"))[-1]
+                            / "trainer_state.json").read_text())
+        assert state["nonfinite"]["skipped"] == 1
+        assert len(res.history["train"]) == 7  # 8 steps, one dropped from the curve

@@ -101,3 +101,45 @@ def test_lock_of_another_host_is_never_taken_over(tmp_path: Path) -> None:
 def test_same_process_twice_is_refused(tmp_path: Path) -> None:
     with FolderLock(tmp_path, "training"), pytest.raises(LockError, match=f"process {os.getpid()}"):
         FolderLock(tmp_path, "training").acquire()
+
+
+def test_training_into_a_held_run_folder_is_refused(tmp_path: Path, other_writer: Callable[[Path], _Writer]) -> None:
+    """engine.train takes the run folder's lock: a second training run into it stops before writing."""
+    import torch
+    from torch import nn
+
+    from mmfusion.engine import TrainConfig, train
+
+    run = tmp_path / "run"
+    other_writer(run)
+    before = sorted(p.name for p in run.iterdir())
+    data = [{"skeleton": torch.randn(4), "label": torch.tensor(k % 2)} for k in range(8)]
+
+    class Toy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, batch: dict) -> dict:
+            return {"logits": self.fc(batch["skeleton"])}
+
+    with pytest.raises(LockError, match="training"):
+        train(TrainConfig(epochs=1, batch_size=4, output_dir=str(run), mixed_precision="no"), Toy(), data)
+    assert sorted(p.name for p in run.iterdir()) == before  # nothing written beside the holder's lock
+
+
+def test_packing_into_a_held_store_folder_is_refused(tmp_path: Path, other_writer: Callable[[Path], _Writer]) -> None:
+    import numpy as np
+
+    from mmfusion.data.formats.skeleton import SkeletonSequence, write_skeleton
+    from mmfusion.data.store import pack_ntu
+
+    raw = tmp_path / "raw" / "nturgb+d_skeletons"
+    raw.mkdir(parents=True)
+    xyz = np.ones((1, 14, 25, 3), np.float32)
+    write_skeleton(raw / "S001C001P001R001A001.skeleton", SkeletonSequence.from_arrays(xyz, body_ids=[7]))
+    out = tmp_path / "store"
+    other_writer(out)
+    with pytest.raises(LockError):
+        pack_ntu(tmp_path / "raw", out, modalities=("skeleton",), progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
