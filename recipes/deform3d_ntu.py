@@ -23,10 +23,12 @@ one process, ``OMP_NUM_THREADS=1``, wall time on a 2-core machine shared with ot
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmfusion.cli_errors import run_command
 from mmfusion.engine import TrainConfig, parse_args
 from mmfusion.experiments.ntu import NTURecipe, datasets, describe, finish, fit_row
 
@@ -74,4 +76,6 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    main()
+    # main returns its results; a user error (missing data root, bad file, ...) ends with one line and
+    # exit code 2 instead of a traceback
+    sys.exit(run_command(lambda: main() and 0, "deform3d_ntu.py"))

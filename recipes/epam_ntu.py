@@ -24,10 +24,12 @@ The same model with the official head dropout 0.5 reached 40.3 % in 12 epochs an
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmfusion.cli_errors import run_command
 from mmfusion.engine import TrainConfig, parse_args
 from mmfusion.errors import ConfigError
 from mmfusion.experiments.ntu import NTURecipe, datasets, describe, finish, fit_row
@@ -95,4 +97,6 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    main()
+    # main returns its results; a user error (missing data root, bad file, ...) ends with one line and
+    # exit code 2 instead of a traceback
+    sys.exit(run_command(lambda: main() and 0, "epam_ntu.py"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from mmfusion.cli_errors import run_command
 from mmfusion.data.dataset import collate
 from mmfusion.distributed import process_state, set_compute_threads, wants_cpu_group
 from mmfusion.engine import EvalAccumulator, SeededSamples, TrainConfig, parse_args, write_json
@@ -176,4 +178,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    # main returns its results; a user error (missing data root, bad file, ...) ends with one line and
+    # exit code 2 instead of a traceback
+    sys.exit(run_command(lambda: main() and 0, "train_inline.py"))

@@ -16,6 +16,7 @@ AP@10cm = "mAP" over the 15 joints). The RGB network of stage B is skipped (no R
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import torch
 
+from mmfusion.cli_errors import run_command
 from mmfusion.data.formats.itop import ITOP15
 from mmfusion.engine import parse_args
 from mmfusion.errors import ConfigError
@@ -124,4 +126,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    # main returns its results; a user error (missing data root, bad file, ...) ends with one line and
+    # exit code 2 instead of a traceback
+    sys.exit(run_command(lambda: main() and 0, "unipose_itop.py"))

@@ -23,6 +23,7 @@ Device and mixed precision come from the engine's accelerator (``--cpu``, ``--mi
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 
+from mmfusion.cli_errors import run_command
 from mmfusion.engine import parse_args
 from mmfusion.pose.data import SyntheticPoseDataset, SynthPoseConfig, lift_with_depth
 from mmfusion.pose.lift import load_lifter, save_lifter
@@ -148,4 +150,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    # main returns its results; a user error (missing data root, bad file, ...) ends with one line and
+    # exit code 2 instead of a traceback
+    sys.exit(run_command(lambda: main() and 0, "unipose_synth.py"))
