@@ -65,3 +65,13 @@ def test_validation_error_is_a_usage_error(tmp_path: Path) -> None:
     proc = _run(ROOT / "recipes" / "mmixer_ntu.py", "--train.epochs", "0", "--cache-dir", str(tmp_path / "c"))
     assert proc.returncode == 2 and "epochs must be >= 1" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("script", RECIPES, ids=lambda p: p.stem)
+def test_missing_data_root_is_one_error_line(script: Path, tmp_path: Path) -> None:
+    """A user error found after parsing (here a --data-root that does not exist) is one line, exit 2."""
+    proc = _run(script, "--data-root", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "nowhere" in errors[0] and errors[0].startswith(script.name)
