@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import ConfigError, MissingModalityError
+from ..errors import ConfigError, DataFormatError, MissingModalityError
 from .ntu import PROTOCOLS, NTUSampleName, split_of
 from .packed import PackedStore
 from .reader import (  # noqa: F401  (NTU_NATIVE_SIZES, meta_sizes, read_synth_meta: older import path)
@@ -154,6 +154,8 @@ class NTUDataset(Dataset):
         if "points" in s.modalities:
             self._needs.append("points")
         self.skipped: list[tuple[str, str]] = []
+        self.skip_bad = skip_bad
+        self._unreadable: set[int] = set()  # indices found bad only when read (e.g. a video that decodes short)
         self.names, self.labels, self.classes = self._build_index(names, classes, missing_skeletons, skip_bad)
         if self.skipped and verbose:
             kinds = Counter(reason.split(" ")[0] for _, reason in self.skipped)
@@ -238,10 +240,29 @@ class NTUDataset(Dataset):
             return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
         return np.random.default_rng([self.seed, index])
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def _sample(self, index: int) -> dict[str, Any]:
         out = make_sample(self.reader, self.names[index], self._settings, self.rng(index), self.train)
         out["label"] = torch.tensor(self.labels[index], dtype=torch.int64)
         return out
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not self.skip_bad:
+            return self._sample(index)
+        # with skip_bad, a file that turns out bad only when read (a truncated video, a corrupt frame)
+        # is recorded in ``skipped`` once and the next readable sample is served in its place
+        n = len(self.names)
+        for k in range(n):
+            i = (index + k) % n
+            if i in self._unreadable:
+                continue
+            try:
+                return self._sample(i)
+            except DataFormatError as exc:
+                self._unreadable.add(i)
+                self.skipped.append((self.names[i], f"DataFormatError when read: {exc}"))
+                log.warning("NTUDataset: skipping %s (%s); %d unreadable so far", self.names[i], exc,
+                            len(self._unreadable))
+        raise DataFormatError(self.names[index], "no readable sample left in the data set (skip_bad)")
 
 
 def _fixed_by_store(settings: ClipSettings, store: PackedStore) -> ClipSettings:

@@ -43,7 +43,7 @@ def make_accelerator(cfg: TrainConfig, log_threads: bool = True) -> Any:
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=cfg.find_unused_parameters)],
     )
     if accelerator.mixed_precision == "fp16" and accelerator.device.type == "cpu":
-        raise ConfigError("mixed_precision='fp16' needs a GPU; use 'bf16' (or 'no') on the CPU")
+        raise ConfigError("mixed_precision='fp16' needs a GPU; use 'no' (fp32) on the CPU")
     if log_threads:
         accelerator.print(threads_line)
     return accelerator

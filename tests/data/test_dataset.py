@@ -226,3 +226,24 @@ def test_readers_share_one_protocol_and_one_sample_function(ntu: SimpleNamespace
         assert all(torch.equal(s[k], item[k]) for k in ("depth", "points", "skeleton", "frame_index"))
     with pytest.raises(ConfigError, match="unknown options"):
         NTUDataset(tree, split="test", clip_length=4)
+
+
+def test_video_that_decodes_short_is_an_error_or_a_counted_skip(ntu: SimpleNamespace, tmp_path: Path) -> None:
+    """A video cut short (found only when it is read) names the file; with skip_bad it is skipped once,
+    recorded in ``skipped``, and the next readable sample is served in its place."""
+    for n in ntu.TRAIN:
+        ntu.write_sample(tmp_path, n)
+    ntu.write_meta(tmp_path)
+    avi = tmp_path / "nturgb+d_rgb" / f"{ntu.TRAIN[0]}_rgb.avi"
+    data = avi.read_bytes()
+    avi.write_bytes(data[: int(len(data) * 0.3)])
+    kw = dict(modalities=("rgb",), split="train", clip_len=4, image_size=16, crop="full")
+    strict = NTUDataset(tmp_path, **kw)
+    assert strict.names[0] == ntu.TRAIN[0]
+    with pytest.raises(DataFormatError, match=avi.name):
+        strict[0]
+    lenient = NTUDataset(tmp_path, skip_bad=True, **kw)
+    s0, s1 = lenient[0], lenient[1]
+    assert s0["name"] == s1["name"] == ntu.TRAIN[1]
+    assert [n for n, _ in lenient.skipped] == [ntu.TRAIN[0]]  # recorded once, not per read
+    assert avi.name in lenient.skipped[0][1]
