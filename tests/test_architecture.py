@@ -19,7 +19,7 @@ PKG = Path(__file__).resolve().parents[1] / "mmfusion"
 # longest prefix listed here.
 LAYERS: dict[str, int] = {
     "mmfusion.errors": 0,
-    "mmfusion.registry": 1, "mmfusion.model_cfg": 1, "mmfusion.runs": 1, "mmfusion.distributed": 1,
+    "mmfusion.registry": 1, "mmfusion.model_cfg": 1, "mmfusion.runs": 1, "mmfusion.distributed": 1, "mmfusion.lazy": 1,
     "mmfusion.locks": 1, "mmfusion.cli_errors": 1,
     "mmfusion.data": 2,
     "mmfusion.encoders": 3, "mmfusion.fusion": 3,
