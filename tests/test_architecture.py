@@ -7,6 +7,7 @@ dependency a module declares, including imports deferred into functions.
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,11 @@ def _resolve(mod: str, is_pkg: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
+@functools.cache
+def _imports_of_package() -> dict[str, list[tuple[str, bool, int]]]:
+    return _imports(_modules())
+
+
 def _imports(mods: dict[str, Path]) -> dict[str, list[tuple[str, bool, int]]]:
     """module -> [(imported mmfusion module, at top level?, line)]."""
     out: dict[str, list[tuple[str, bool, int]]] = {}
@@ -90,8 +96,7 @@ def _layer(mod: str) -> int:
 
 
 def test_no_import_cycle_among_top_level_imports() -> None:
-    mods = _modules()
-    graph = {m: sorted({t for t, top, _ in e if top}) for m, e in _imports(mods).items()}
+    graph = {m: sorted({t for t, top, _ in e if top}) for m, e in _imports_of_package().items()}
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -118,7 +123,7 @@ def test_no_import_cycle_among_top_level_imports() -> None:
 def test_lower_layers_never_import_higher_ones() -> None:
     mods = _modules()
     bad = []
-    for m, edges in _imports(mods).items():
+    for m, edges in _imports_of_package().items():
         if m == "mmfusion":
             continue
         for t, _top, line in edges:
