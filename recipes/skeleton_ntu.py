@@ -15,11 +15,11 @@ is trained on the same clips and gets a row in the table. Hyper-GCN's loss is CE
 smoothing 0.1) + its hyper-joint diversity term; the MAMP transformer here is trained from
 scratch (no masked-motion pretraining).
 
-Measured on the synthetic world (xsub: 360 train / 216 test clips, 12 classes), defaults,
-one process, ``OMP_NUM_THREADS=1``, wall time on a 2-core machine shared with other jobs
-(load average ~6, so about 3x a quiet machine):
-``stgcn_tiny`` top-1 66.7 % (top-5 100 %) in 6.4 min; ``hypergcn_tiny`` 62.5 % in 10.3 min;
-``mamp_transformer_tiny`` 66.2 % in 2.4 min (12 epochs each). The synthetic skeleton cannot
+Measured on the synthetic world (xsub: 360 train / 216 test clips, 12 classes), defaults with the
+official heads / inits / graphs, one process, ``--train.threads 1``, seed 0 (2-core machine shared
+with another job; the three took 9.0 min together):
+``stgcn_tiny`` top-1 69.0 % (top-5 100 %), ``hypergcn_tiny`` 67.1 %, ``mamp_transformer_tiny``
+68.1 % (12 epochs each; previous release: 66.7 / 62.5 / 66.2). The synthetic skeleton cannot
 tell apart three of the six class pairs (their cue is a prop), so about 75 % is its ceiling.
 """
 
