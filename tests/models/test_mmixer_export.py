@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,22 +13,7 @@ from torch import Tensor, nn
 
 import mmfusion
 
-
-class _Positional(nn.Module):
-    """Positional-tensor front for exporters: (rgb, depth, ir) -> logits (N, K)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, rgb: Tensor, depth: Tensor, ir: Tensor) -> Tensor:
-        return self.model({"rgb": rgb, "depth": depth, "ir": ir})["logits"]
-
-
-def _inputs(n: int = 2, t: int = 4) -> tuple[Tensor, Tensor, Tensor]:
-    g = torch.Generator().manual_seed(11)
-    return (torch.randn(n, 3, t, 32, 32, generator=g), torch.randn(n, 1, t, 32, 32, generator=g),
-            torch.randn(n, 1, t, 32, 32, generator=g))
+Inputs = Callable[..., tuple[Tensor, ...]]
 
 
 def _randomise(model: nn.Module) -> None:
@@ -42,15 +28,16 @@ def _randomise(model: nn.Module) -> None:
 
 
 @pytest.mark.parametrize("content,dynamo", [("cfem", True), ("cfem", False), ("mean", False)])
-def test_onnx_matches_onnxruntime(content: str, dynamo: bool, tmp_path: Path) -> None:
+def test_onnx_matches_onnxruntime(positional: type[nn.Module], inputs: Inputs, content: str, dynamo: bool,
+                                  tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     if dynamo:
         pytest.importorskip("onnxscript")
     model = mmfusion.create_model("mmixer_tiny", content=content)
     _randomise(model)
     # eval() on the wrapper itself: the legacy exporter restores the wrapper's mode afterwards
-    wrapper = _Positional(model).eval()
-    args = _inputs()
+    wrapper = positional(model).eval()
+    args = inputs()
     names = {"input_names": ["rgb", "depth", "ir"], "output_names": ["logits"]}
     with torch.no_grad():
         ref = wrapper(*args).numpy()
