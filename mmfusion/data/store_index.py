@@ -34,7 +34,6 @@ Layout checked (see :mod:`mmfusion.data.store`)::
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import re
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFormatError
+from .formats.jsonfile import read_json
 from .formats.synth_meta import validate_synth_meta
 
 INDEX = "index.json"
@@ -92,14 +92,7 @@ def load_index(folder: str | os.PathLike[str]) -> dict[str, Any]:
         DataFormatError: unreadable, not JSON (with the line), or not a JSON object.
     """
     path = Path(folder) / INDEX
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFormatError(path, f"cannot read store index ({exc})") from exc
-    try:
-        index = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    index = read_json(path, "store index")
     if not isinstance(index, dict):
         raise DataFormatError(path, f"store index must be a JSON object, got {type(index).__name__}")
     return index

@@ -23,7 +23,6 @@ field           rule
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import DataFormatError
+from .jsonfile import read_json
 
 _MAX_SIDE = 65535
 
@@ -118,12 +118,4 @@ def validate_synth_meta(meta: Any, path: str | os.PathLike[str] | None) -> dict[
 def read_synth_meta_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a ``mmfusion_synth.json`` (malformed JSON names the line)."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFormatError(path, f"cannot read synthetic meta ({exc})") from exc
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
-    return validate_synth_meta(meta, path)
+    return validate_synth_meta(read_json(path, "synthetic meta"), path)
