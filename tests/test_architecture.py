@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "mmfusion.models": 4,
     "mmfusion.engine": 5,
     "mmfusion.pose": 6,  # UniPose: models, and their training on the engine
+    "mmfusion.ssl": 6,  # self-supervised objectives and their pre-training on the engine
     "mmfusion.experiments": 7, "mmfusion.pipelines": 7,
     "mmfusion.cli": 8, "mmfusion": 8,
 }
