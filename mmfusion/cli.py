@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("mmfusion.pipelines.cli", "RGB-D video in, action out"),
     "keypoints": ("mmfusion.pipelines.keypoints", "2-D keypoints of every video frame (pose extraction)"),
     "synth-skeleton": ("mmfusion.data.synthetic.skeleton_world", "write the skeleton-only synthetic NTU world"),
+    "convert": ("mmfusion.models.pretrained", "official checkpoint -> safetensors run folder"),
 }
 
 

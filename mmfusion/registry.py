@@ -12,7 +12,9 @@ Model files decorate an entry function with :func:`register_model`; users call
 Entry functions take keyword arguments only and return ONE class of ``nn.Module`` whatever the
 keyword arguments. Registration is explicit: :mod:`mmfusion.models` imports every module that
 registers models by name; :func:`list_models` and friends import it on first use, so
-``import mmfusion`` stays light. Weights and run folders: :mod:`mmfusion.runs`.
+``import mmfusion`` stays light. Weights and run folders: :mod:`mmfusion.runs`; ``pretrained=``
+(official checkpoints, Hub folders) is resolved by :mod:`mmfusion.models.pretrained`, which fills
+this module's loader hook when the registry imports it (this layer never imports the models).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from .model_cfg import ModelCfg, make_inputs
 from .runs import check_state_fits, load_weights, read_safetensors, resolve_checkpoint
 
 __all__ = ["check_state_fits", "create_model", "dummy_inputs", "get_model_cfg", "is_model", "list_models",
-           "load_weights", "model_entrypoint", "model_tags", "read_safetensors", "register_model"]
+           "load_weights", "model_entrypoint", "model_tags", "read_safetensors", "register_model",
+           "register_pretrained_loader"]
 
 ModelFn = Callable[..., nn.Module]
 
@@ -37,6 +40,9 @@ _model_entrypoints: dict[str, ModelFn] = {}
 _model_to_module: dict[str, str] = {}
 _model_tags: dict[str, tuple[str, ...]] = {}
 _model_cfgs: dict[str, ModelCfg] = {}
+#: ``create_model(pretrained=...)``'s loader: ``fn(name, pretrained, **kwargs) -> nn.Module``, set by
+#: :data:`HOOK_MODULES` on import (a table filled from above keeps this layer free of model imports)
+_pretrained_loader: list[Callable[..., nn.Module]] = []
 
 
 def register_model(fn: ModelFn | None = None, *, name: str | None = None, tags: tuple[str, ...] = (),
@@ -89,7 +95,13 @@ def model_entrypoint(name: str) -> ModelFn:
         raise ConfigError(f"unknown model {name!r}{hint}; see mmfusion.list_models()") from None
 
 
-def create_model(name: str, checkpoint: str | Path | None = None, **kwargs: Any) -> nn.Module:
+def register_pretrained_loader(fn: Callable[..., nn.Module]) -> None:
+    """Set the function behind ``create_model(name, pretrained=...)`` (one; the last call wins)."""
+    _pretrained_loader[:] = [fn]
+
+
+def create_model(name: str, checkpoint: str | Path | None = None, pretrained: str | Path | None = None,
+                 **kwargs: Any) -> nn.Module:
     """Build a registered model.
 
     Args:
@@ -98,9 +110,19 @@ def create_model(name: str, checkpoint: str | Path | None = None, **kwargs: Any)
             (``model.safetensors`` + ``config.json``, see :mod:`mmfusion.runs`). The JSON's
             ``model_kwargs`` are used as defaults, explicit ``kwargs`` win. Weights load with
             ``strict=True``.
+        pretrained: like ``checkpoint``, and also an official checkpoint (``.pth``, converted by the
+            model's converter, see :mod:`mmfusion.models.converters`) or a Hugging Face Hub id.
         **kwargs: passed to the entry function; ``None`` values are dropped (timm semantics).
+
+    The model remembers how it was made (``model.mmfusion_cfg``: ``model_name``, ``model_kwargs``),
+    which ``mmfusion.save_pretrained`` writes beside its weights.
     """
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if pretrained is not None:
+        if checkpoint is not None:
+            raise ConfigError(f"create_model({name!r}): give checkpoint= or pretrained=, not both")
+        model_entrypoint(name)  # imports the model modules and the pretrained loader
+        return _pretrained_loader[0](name, pretrained, **kwargs)
     weights: Path | None = None
     if checkpoint is not None:
         weights, saved = resolve_checkpoint(checkpoint, name)
@@ -108,6 +130,7 @@ def create_model(name: str, checkpoint: str | Path | None = None, **kwargs: Any)
     model = model_entrypoint(name)(**kwargs)
     if weights is not None:
         load_weights(model, weights)
+    model.mmfusion_cfg = {"model_name": name, "model_kwargs": kwargs}  # read by save_pretrained
     return model
 
 
@@ -158,6 +181,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "mmfusion.pose.a2j",
 )
 
+#: modules that fill this module's hooks (:func:`register_pretrained_loader`), imported with the models
+HOOK_MODULES: tuple[str, ...] = ("mmfusion.models.pretrained",)
+
 _imported = False
 
 
@@ -167,6 +193,6 @@ def _ensure_imported() -> None:
     if not _imported:
         import importlib
 
-        for module in MODEL_MODULES:
+        for module in (*MODEL_MODULES, *HOOK_MODULES):
             importlib.import_module(module)
         _imported = True

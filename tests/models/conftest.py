@@ -1,9 +1,12 @@
 """Shared helpers of the model tests: M-Mixer behind positional tensors (what exporters and
-``torch.compile(fullgraph=True)`` take) and a fixed batch for it."""
+``torch.compile(fullgraph=True)`` take) and a fixed batch for it; the official key tables and fake
+official checkpoints of the converter tests (``official_keys``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -36,3 +39,54 @@ def _positional() -> type[MMixerPositional]:
 @pytest.fixture(name="inputs", scope="session")
 def _inputs_fixture() -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     return mmixer_inputs
+
+
+class OfficialKeys:
+    """The official key tables of ``fixtures/official_keys`` and fake official checkpoints built from them.
+
+    Each table lists an official state dict's names and shapes in the official order (facts read
+    from the official model, no code). :meth:`fake` gives seeded random tensors of those shapes;
+    a frozen graph buffer gets the graph our model builds (equal to the official one, see
+    docs/pretrained.md), so that the converters' graph check passes.
+    """
+
+    root = Path(__file__).parent / "fixtures" / "official_keys"
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*.json"))
+
+    def table(self, name: str) -> dict:
+        return json.loads((self.root / f"{name}.json").read_text())
+
+    def fake(self, table: dict, seed: int = 0) -> dict[str, Tensor]:
+        import mmfusion
+        from mmfusion.models.converters import get_converter
+
+        g = torch.Generator().manual_seed(seed)
+        conv = get_converter(table["source"])
+        model = mmfusion.create_model(table["model"])
+        persistent = model.state_dict()
+        buffers = dict(model.named_buffers())
+        state: dict[str, Tensor] = {}
+        for key, shape in table["keys"]:
+            ours = conv.rename(key)
+            if ours in buffers and ours not in persistent:
+                state[key] = buffers[ours].clone()
+            elif key.endswith("num_batches_tracked"):
+                state[key] = torch.tensor(7)
+            elif key.endswith("running_var"):
+                state[key] = torch.rand(shape, generator=g) + 0.5
+            else:
+                state[key] = torch.randn(shape, generator=g) * 0.05
+        return state
+
+    def save(self, table: dict, state: dict[str, Tensor], path: Path) -> Path:
+        """``torch.save`` ``state`` nested as the official training script does (``state_dict`` / ``model``)."""
+        torch.save({table["nested_under"]: state, "epoch": 3} if table["nested_under"] else state, path)
+        return path
+
+
+@pytest.fixture
+def official_keys() -> OfficialKeys:
+    return OfficialKeys()

@@ -1,0 +1,146 @@
+"""Official checkpoints -> mmfusion: every converter against the official key table of its source.
+
+Each fixture (``fixtures/official_keys/<name>.json``) lists the official state dict's names and
+shapes in the official order; the ``official_keys`` fixture (conftest) builds a fake official file
+from it (seeded random tensors in the official nesting), which is converted, loaded strictly and run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import mmfusion
+from mmfusion.errors import CheckpointError, ConfigError
+from mmfusion.models.converters import get_converter, list_sources
+from mmfusion.models.pretrained import convert_checkpoint, load_official
+
+TABLES = sorted(p.stem for p in (Path(__file__).parent / "fixtures" / "official_keys").glob("*.json"))
+
+
+def test_every_source_has_an_official_key_table(official_keys: Any) -> None:
+    covered = {official_keys.table(n)["source"] for n in TABLES}
+    assert covered == {get_converter(s).source for s in list_sources()}
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_official_checkpoint_converts_and_loads_strictly(name: str, tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table(name)
+    official = official_keys.fake(table)
+    src = official_keys.save(table, official, tmp_path / "official.pth")
+    out = convert_checkpoint(src, tmp_path / "run", table["source"])
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_name"] == table["model"] and cfg["converted_from"]["source"] == table["source"]
+    model = mmfusion.create_model(table["model"], checkpoint=out).eval()  # strict load
+    state = model.state_dict()
+    conv = get_converter(table["source"])
+    # every official tensor lands, unchanged up to a reshape, under the name the converter gives it
+    for key, value in official.items():
+        ours = conv.rename(key)
+        if ours in state and not key.endswith("num_batches_tracked") and value.dim() == state[ours].dim():
+            assert torch.equal(state[ours], value), key
+    batch = mmfusion.dummy_inputs(table["model"], batch_size=1, clip_len=16)
+    with torch.no_grad():
+        logits = model(batch)["logits"]
+    assert logits.shape == (1, cfg["model_kwargs"]["num_classes"]) and torch.isfinite(logits).all()
+
+
+def test_classifier_stored_as_1x1_conv_fills_the_linear_head(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("stgcn")
+    official = official_keys.fake(table)
+    assert official["fcn.weight"].shape == (60, 256, 1, 1)
+    model, conv = load_official(official_keys.save(table, official, tmp_path / "st_gcn.pth"), "stgcn")
+    assert conv.model_kwargs["num_classes"] == 60
+    assert torch.equal(model.head.weight, official["fcn.weight"].flatten(1))
+
+
+def test_module_prefix_and_missing_counters_are_tolerated(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("ctrgcn")
+    official = {f"module.{k}": v for k, v in official_keys.fake(table).items() if not k.endswith("num_batches_tracked")}
+    model, _ = load_official(official_keys.save(table, official, tmp_path / "dp.pth"), "ctrgcn")
+    assert torch.equal(model.head.weight, official["module.fc.weight"])
+
+
+@pytest.mark.parametrize("change", ["missing", "extra"])
+def test_incomplete_or_foreign_checkpoint_is_refused_with_the_key_names(change: str, tmp_path: Path,
+                                                                        official_keys: Any) -> None:
+    table = official_keys.table("ctrgcn")
+    official = official_keys.fake(table)
+    if change == "missing":
+        del official["l3.gcn1.convs.1.conv2.weight"]
+        expect = [r"1 missing", r"encoder\.layers\.2\.gcn1\.convs\.1\.conv2\.weight", r"\(8, 64, 1, 1\)"]
+    else:
+        official["l3.gcn1.extra_gate"] = torch.zeros(4, 2)
+        expect = [r"1 unexpected", r"l3\.gcn1\.extra_gate|layers\.2\.gcn1\.extra_gate", r"\(4, 2\)"]
+    src = official_keys.save(table, official, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError) as err:
+        convert_checkpoint(src, tmp_path / "run", "ctrgcn")
+    for pattern in expect:
+        assert re.search(pattern, str(err.value)), str(err.value)
+    assert str(src) in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_different_frozen_graph_is_refused(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("stgcn")
+    official = official_keys.fake(table)
+    official["A"] = official["A"].flip(-1)
+    with pytest.raises(CheckpointError, match="frozen graph"):
+        load_official(official_keys.save(table, official, tmp_path / "other_graph.pth"), "stgcn")
+
+
+def test_wrong_shapes_are_refused_with_both_shapes(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("aimclr")
+    official = official_keys.fake(table)
+    official["encoder_q.st_gcn_networks.1.gcn.conv.weight"] = torch.zeros(48, 8, 1, 1)
+    with pytest.raises(CheckpointError, match=r"\(48, 8, 1, 1\).*\(48, 16, 1, 1\)"):
+        load_official(official_keys.save(table, official, tmp_path / "w.pth"), "aimclr")
+
+
+def test_pretraining_state_is_dropped_and_reported(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("aimclr")
+    official = {k: v for k, v in official_keys.fake(table).items() if not k.startswith("encoder_q.fc.")}
+    official.update({"encoder_q.fc.0.weight": torch.zeros(256, 256), "encoder_q.fc.2.weight": torch.zeros(128, 256),
+                     "encoder_k.data_bn.weight": torch.zeros(75), "queue": torch.zeros(128, 32),
+                     "queue_ptr": torch.zeros(1)})
+    model, conv = load_official(official_keys.save(table, official, tmp_path / "pretrain.pth"), "aimclr")
+    assert conv.model_kwargs["num_classes"] == 0
+    assert {"queue", "queue_ptr", "encoder_k.data_bn.weight", "encoder_q.fc.0.weight"} <= set(conv.dropped)
+
+
+def test_psumnet_stream_is_read_from_the_shapes(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("psumnet_hand")
+    _, conv = load_official(official_keys.save(table, official_keys.fake(table), tmp_path / "hand.pth"), "psumnet")
+    assert conv.model_name == "psumnet_hand"
+    with pytest.raises(ConfigError, match="psumnet_body"):
+        get_converter("psumnet").convert(official_keys.fake(table), "stgcn")
+
+
+def test_pickled_objects_are_not_loaded(tmp_path: Path) -> None:
+    import pickle
+
+    path = tmp_path / "evil.pth"
+    path.write_bytes(pickle.dumps({"state_dict": {"w": Path("x")}}))
+    with pytest.raises(CheckpointError, match="weights_only"):
+        load_official(path, "ctrgcn")
+
+
+def test_unknown_source_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="ctrgcn"):
+        get_converter("nope")
+
+
+def test_cli_convert_writes_a_loadable_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           official_keys: Any) -> None:
+    from mmfusion.cli import main
+
+    table = official_keys.table("mamp")
+    src = official_keys.save(table, official_keys.fake(table), tmp_path / "checkpoint-best.pth")
+    assert main(["convert", str(src), str(tmp_path / "out"), "--from", "mamp"]) == 0
+    assert "mamp_transformer" in capsys.readouterr().out
+    mmfusion.create_model("mamp_transformer", checkpoint=tmp_path / "out")
