@@ -1,0 +1,150 @@
+"""Converted official weights vs the official model code: max |logits difference| per source.
+
+Needs local checkouts of the official repositories (nothing of theirs is in this repository)::
+
+    python benchmarks/official_parity.py --official-root /path/to/checkouts [--sources ctrgcn stgcn ...]
+
+``--official-root`` holds one folder per repository, named ``<owner>+<name>`` or ``<name>``
+(``Uason-Chen+CTR-GCN`` or ``CTR-GCN``, ``yysijie+st-gcn``, ``Levigty+AimCLR``,
+``skelemoa+psumnet``, ``maoyunyao+MAMP``). For each source: the official model is built at its
+official configuration with random weights and random BatchNorm statistics, its ``state_dict()`` is
+saved as the official ``.pth`` would be, converted with :func:`mmfusion.models.pretrained.load_official`
+and both models are run in eval mode (float32, CPU) on the same random input. Prints one Markdown
+row per case: the max abs difference of the logits and, for scale, the largest official logit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mmfusion.models.pretrained import load_official
+
+#: source -> (repository folder names tried, builder of the official model, input shape, our kwargs)
+NTU_GRAPH = {"labeling_mode": "spatial"}
+ST_GRAPH = {"layout": "ntu-rgb+d", "strategy": "spatial"}
+
+
+def _official(root: Path, names: tuple[str, ...], module: str) -> Any:
+    """Import ``module`` from the first existing checkout in ``names``; the checkout stays first on
+    ``sys.path`` (their constructors import graph classes by name) until the next call, and their
+    clashing top-level packages (``model``, ``net``, ``graph``) are forgotten first."""
+    for name in names:
+        repo = root / name
+        if repo.is_dir():
+            for key in [k for k in sys.modules if k.split(".")[0] in ("model", "net", "graph", "torchlight")]:
+                del sys.modules[key]
+            sys.path[:] = [q for q in sys.path if not q.startswith(str(root))]
+            sys.path.insert(0, str(repo))
+            return importlib.import_module(module)
+    raise FileNotFoundError(f"none of {names} under {root}")
+
+
+def _ctrgcn(root: Path) -> nn.Module:
+    mod = _official(root, ("Uason-Chen+CTR-GCN", "CTR-GCN"), "model.ctrgcn")
+    return mod.Model(num_class=60, num_point=25, num_person=2, graph="graph.ntu_rgb_d.Graph", graph_args=NTU_GRAPH)
+
+
+def _stgcn(root: Path) -> nn.Module:
+    mod = _official(root, ("yysijie+st-gcn", "st-gcn"), "net.st_gcn")
+    return mod.Model(in_channels=3, num_class=60, graph_args=ST_GRAPH, edge_importance_weighting=True, dropout=0.5)
+
+
+def _aimclr(root: Path) -> nn.Module:
+    mod = _official(root, ("Levigty+AimCLR", "AimCLR"), "net.st_gcn")
+
+    class LinearEval(nn.Module):  # net/aimclr.py keeps the encoder as encoder_q (key prefix only)
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder_q = mod.Model(in_channels=3, hidden_channels=16, hidden_dim=256, num_class=60,
+                                       graph_args=ST_GRAPH, edge_importance_weighting=True)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.encoder_q(x)
+
+    return LinearEval()
+
+
+def _psumnet(stream: str) -> Callable[[Path], nn.Module]:
+    def build(root: Path) -> nn.Module:
+        mod = _official(root, ("skelemoa+psumnet", "psumnet"), "model.psumnet")
+        return mod.Model(num_class=60, num_point={"body": 25, "hand": 13, "leg": 9}[stream],
+                         graph="graph.ntu_rgb_d.Graph", graph_args=NTU_GRAPH, in_channels=12, stream=stream)
+    return build
+
+
+def _mamp(root: Path) -> nn.Module:
+    mod = _official(root, ("maoyunyao+MAMP", "MAMP"), "model.transformer")
+    return mod.Transformer(dim_in=3, num_classes=60, dim_feat=256, depth=8, num_heads=8, mlp_ratio=4, num_frames=120,
+                           num_joints=25, patch_size=1, t_patch_size=4, qkv_bias=True, qk_scale=None, drop_rate=0.,
+                           attn_drop_rate=0., drop_path_rate=0.3, protocol="finetune")
+
+
+CASES: dict[str, tuple[str, Callable[[Path], nn.Module], tuple[int, ...], dict[str, Any]]] = {
+    "ctrgcn": ("ctrgcn", _ctrgcn, (2, 3, 64, 25, 2), {}),
+    "stgcn": ("stgcn", _stgcn, (2, 3, 64, 25, 2), {}),
+    "aimclr": ("aimclr", _aimclr, (2, 3, 50, 25, 2), {}),
+    "psumnet_body": ("psumnet", _psumnet("body"), (2, 12, 64, 25, 2), {"from_joints": False}),
+    "psumnet_hand": ("psumnet", _psumnet("hand"), (2, 12, 64, 13, 2), {"from_joints": False}),
+    "psumnet_leg": ("psumnet", _psumnet("leg"), (2, 12, 64, 9, 2), {"from_joints": False}),
+    "mamp": ("mamp", _mamp, (2, 3, 120, 25, 2), {}),
+}
+
+
+def _randomise(model: nn.Module, gen: torch.Generator) -> None:
+    """Random parameters and BN statistics (frozen graphs kept), so that a wrong mapping shows."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                # perturb around the official init (keeps activations in range), scalars (alpha) set
+                noise = torch.randn(p.shape, generator=gen, dtype=p.dtype)
+                p.copy_(p + 0.02 * noise if p.numel() > 1 else 0.1 + 0.02 * noise)
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=gen, dtype=b.dtype) * 0.1)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=gen, dtype=b.dtype) + 0.5)
+
+
+def measure(root: Path, case: str, seed: int = 0) -> tuple[float, float]:
+    """(max |official - ours| over the logits, max |official logits|) for one case."""
+    source, build, shape, kwargs = CASES[case]
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    ref = build(root)
+    _randomise(ref, gen)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "official.pth"
+        torch.save(ref.state_dict(), path)
+        ours, _ = load_official(path, source, **kwargs)
+    ours = ours.eval()
+    ref.eval()
+    x = torch.randn(shape, generator=gen)
+    with torch.no_grad():
+        a = ref(x)
+        b = ours({"skeleton": x})["logits"]
+    return float((a - b).abs().max()), float(a.abs().max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--official-root", type=Path, required=True)
+    p.add_argument("--sources", nargs="*", default=list(CASES), choices=list(CASES))
+    args = p.parse_args(argv)
+    print("| case | max abs diff of logits | max abs logit |\n| --- | --- | --- |")
+    for case in args.sources:
+        diff, scale = measure(args.official_root, case)
+        print(f"| {case} | {diff:.1e} | {scale:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
