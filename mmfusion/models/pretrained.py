@@ -43,7 +43,9 @@ def load_official(path: str | Path, source: str | None = None, model_name: str |
     """Build the registered model an official checkpoint fills and load it strictly.
 
     ``source`` defaults to the converter of ``model_name``; ``kwargs`` override the inferred model
-    arguments (``num_classes`` comes from the classifier's shape).
+    arguments (``num_classes`` comes from the classifier's shape). A pre-training file (no key
+    outside the backbone, e.g. MAMP's released pre-trained models, AimCLR's pretext runs) fills the
+    backbone strictly and leaves the head as initialised (``Conversion.fresh`` names its keys).
 
     Raises:
         CheckpointError: unreadable file, or weights that do not map completely (first missing /
@@ -59,8 +61,15 @@ def load_official(path: str | Path, source: str | None = None, model_name: str |
     conv = converter.convert(read_official(path), model_name)
     conv.model_kwargs = {**conv.model_kwargs, **{k: v for k, v in kwargs.items() if v is not None}}
     model = create_model(conv.model_name, **conv.model_kwargs)
-    state = fit_state(model, conv.state, path, f"{conv.model_name} ({converter.source} converter)")
-    model.load_state_dict(state, strict=True)
+    what = f"{conv.model_name} ({converter.source} converter)"
+    if conv.backbone_only:  # pre-training file: the backbone strictly, the head stays as initialised
+        prefix = converter.backbone
+        target = model.get_submodule(prefix.rstrip("."))
+        state = fit_state(target, {k[len(prefix):]: v for k, v in conv.state.items()}, path, f"the backbone of {what}")
+        target.load_state_dict(state, strict=True)
+        conv.fresh = [k for k in model.state_dict() if not k.startswith(prefix)]
+    else:
+        model.load_state_dict(fit_state(model, conv.state, path, what), strict=True)
     return model, conv
 
 
@@ -74,7 +83,7 @@ def convert_checkpoint(src: str | Path, out: str | Path, source: str, model_name
     model, conv = load_official(src, source, model_name, **kwargs)
     return save_run(out, model, conv.model_name, conv.model_kwargs,
                     extra={"converted_from": {"source": conv.source, "file": str(src),
-                                              "dropped_keys": conv.dropped}})
+                                              "dropped_keys": conv.dropped, "initialised_keys": conv.fresh}})
 
 
 def _load_pretrained(name: str, pretrained: str | Path, **kwargs: Any) -> nn.Module:
@@ -185,8 +194,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out = convert_checkpoint(args.src, args.out, args.source, args.model)
     cfg = read_run_config(out)
-    dropped = cfg["converted_from"]["dropped_keys"]
+    dropped, fresh = cfg["converted_from"]["dropped_keys"], cfg["converted_from"]["initialised_keys"]
     print(f"{args.src} -> {out}: {cfg['model_name']} {json.dumps(cfg['model_kwargs'])}"
-          + (f"; dropped {len(dropped)} training-only keys ({', '.join(dropped[:3])}...)" if dropped else ""))
+          + (f"; dropped {len(dropped)} training-only keys ({', '.join(dropped[:3])}...)" if dropped else "")
+          + (f"; pre-training file: head initialised ({', '.join(fresh[:3])}...)" if fresh else ""))
     print(f"load with mmfusion.create_model({cfg['model_name']!r}, checkpoint={str(out)!r})")
     return 0

@@ -108,9 +108,28 @@ def test_pretraining_state_is_dropped_and_reported(tmp_path: Path, official_keys
     official.update({"encoder_q.fc.0.weight": torch.zeros(256, 256), "encoder_q.fc.2.weight": torch.zeros(128, 256),
                      "encoder_k.data_bn.weight": torch.zeros(75), "queue": torch.zeros(128, 32),
                      "queue_ptr": torch.zeros(1)})
-    model, conv = load_official(official_keys.save(table, official, tmp_path / "pretrain.pth"), "aimclr")
-    assert conv.model_kwargs["num_classes"] == 0
+    src = official_keys.save(table, official, tmp_path / "pretrain.pth")
+    model, conv = load_official(src, "aimclr")
+    assert conv.backbone_only and conv.fresh == ["head.weight", "head.bias"]
     assert {"queue", "queue_ptr", "encoder_k.data_bn.weight", "encoder_q.fc.0.weight"} <= set(conv.dropped)
+    assert torch.equal(model.encoder.blocks[3].gcn.conv.weight, official["encoder_q.st_gcn_networks.3.gcn.conv.weight"])
+    bare, _ = load_official(src, "aimclr", num_classes=0)
+    assert not any(k.startswith("head.") for k in bare.state_dict())
+
+
+def test_mamp_pretraining_file_fills_the_encoder_and_refuses_a_missing_block(tmp_path: Path,
+                                                                             official_keys: Any) -> None:
+    table = official_keys.table("mamp")
+    official = {k: v for k, v in official_keys.fake(table).items() if not k.startswith("head.")}
+    official.update({"mask_token": torch.zeros(1, 1, 256), "decoder_embed.weight": torch.zeros(256, 256),
+                     "decoder_blocks.0.norm1.weight": torch.zeros(256)})
+    src = official_keys.save(table, official, tmp_path / "mamp_pretrain.pth")
+    model, conv = load_official(src, "mamp")
+    assert conv.backbone_only and "head.weight" in conv.fresh and "mask_token" in conv.dropped
+    assert torch.equal(model.encoder.pos_embed, official["pos_embed"])
+    del official["blocks.7.mlp.fc2.bias"]
+    with pytest.raises(CheckpointError, match=r"backbone.*blocks\.7\.mlp\.3\.bias"):
+        load_official(official_keys.save(table, official, tmp_path / "broken.pth"), "mamp")
 
 
 def test_psumnet_stream_is_read_from_the_shapes(tmp_path: Path, official_keys: Any) -> None:

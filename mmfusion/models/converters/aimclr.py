@@ -4,7 +4,8 @@ Checkpoints are ``torchlight`` state dicts of the whole ``net/aimclr.py`` wrappe
 under ``encoder_q.`` (ST-GCN names as :mod:`.stgcn`, classifier ``fc`` Linear (K, 256)); pre-training
 files also hold the momentum encoder ``encoder_k.``, the ``queue`` / ``queue_ptr`` (dropped and
 reported) and a projection MLP ``encoder_q.fc.0`` / ``fc.2`` instead of a classifier (dropped: the
-converted model is the bare backbone, ``num_classes=0``). Linear-evaluation files convert whole.
+backbone is filled, the head initialised; pass ``num_classes=0`` for the bare backbone).
+Linear-evaluation files convert whole.
 """
 
 from __future__ import annotations

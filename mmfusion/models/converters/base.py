@@ -98,7 +98,9 @@ class Conversion:
 
     ``state``: tensors under our names; ``model_name`` / ``model_kwargs``: the registered entry they
     fill (``num_classes`` read from the classifier); ``dropped``: official keys recognised as
-    training-only state (momentum encoder, queue, decoder) and left out on purpose.
+    training-only state (momentum encoder, queue, decoder) and left out on purpose;
+    ``backbone_only``: a pre-training file without classifier, which fills the model's backbone
+    (strictly) and leaves the head as initialised; ``fresh``: our keys not from the file (set on load).
     """
 
     source: str
@@ -106,6 +108,8 @@ class Conversion:
     model_kwargs: dict[str, Any]
     state: StateDict
     dropped: list[str] = field(default_factory=list)
+    backbone_only: bool = False
+    fresh: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,9 @@ class Converter:
         official: where the checkpoints come from (repository and model file), for messages and docs.
         rules: ``(regex, replacement)`` renames applied in order to every official key (``re.sub``; a
             replacement may be a function of the match, e.g. :func:`shift_index` for 1-based names).
-        head: our key of the classifier weight; ``num_classes`` is read from it (0 when absent).
+        head: our key of the classifier weight; ``num_classes`` is read from it. A file without any
+            key outside ``backbone`` (a pre-training checkpoint) fills the backbone only.
+        backbone: prefix of the backbone in our model (``encoder.``).
         ignore: regexes of official keys that are training-only state, dropped and reported.
         transforms: our key regex -> function giving our tensor from the official one (layout changes
             beyond a squeeze, e.g. a patch-embedding Conv2d that is a Linear here).
@@ -130,6 +136,7 @@ class Converter:
     official: str
     rules: tuple[tuple[str, Repl], ...]
     head: str | None = "head.weight"
+    backbone: str = "encoder."
     ignore: tuple[str, ...] = ()
     transforms: Mapping[str, Callable[[Tensor], Tensor]] = field(default_factory=dict)
     choose_model: Callable[[Mapping[str, Tensor]], str] | None = None
@@ -159,9 +166,10 @@ class Converter:
         elif model_name not in self.models:
             raise ConfigError(f"the {self.source!r} converter fills {list(self.models)}, not {model_name!r}")
         kwargs: dict[str, Any] = {}
-        if self.head is not None:
-            kwargs["num_classes"] = int(out[self.head].shape[0]) if self.head in out else 0
-        return Conversion(self.source, model_name, kwargs, out, dropped)
+        if self.head is not None and self.head in out:
+            kwargs["num_classes"] = int(out[self.head].shape[0])
+        backbone_only = bool(out) and all(k.startswith(self.backbone) for k in out)
+        return Conversion(self.source, model_name, kwargs, out, dropped, backbone_only)
 
 
 def _shape(t: Tensor) -> tuple[int, ...]:

@@ -5,7 +5,9 @@ Conv2d (256, C, 4, 1) over (t_patch, 1) patches (here a Linear on patches ordere
 the weight is permuted to (256, 4, C) and flattened), ``temp_embed``, ``pos_embed``, ``blocks.<i>``
 (``attn.qkv`` / ``attn.proj``, ``mlp.fc1`` / ``fc2`` = our ``mlp.0`` / ``mlp.3``), ``norm``, and the
 fine-tune head ``head.fc1`` (2048, 25 * 256), ``head.bn``, ``head.fc2`` (K, 2048). Released files:
-the fine-tuned / linear-probe ``checkpoint-best.pth`` per split (README's Google Drive links).
+the pre-trained models of the README (``model_mamp/transformer.py``: the same encoder names plus
+``decoder_*`` and ``mask_token``, dropped; the encoder fills the backbone, the head is initialised
+for fine-tuning) and the ``checkpoint-best.pth`` that ``main_finetune.py`` writes (converted whole).
 """
 
 from __future__ import annotations
@@ -30,4 +32,5 @@ MAMP = register_converter(Converter(
            (r"^head\.bn\.", "pre_logits.1."),
            (r"^head\.fc2\.", "head."),
            (r"^(?!pre_logits\.|head\.)", "encoder.")),
+    ignore=(r"^decoder_", r"^mask_token$"),
     transforms={r"encoder\.patch_embed\.weight": _patch_embed}))
