@@ -6,7 +6,7 @@ Needs local checkouts of the official repositories (nothing of theirs is in this
 
 ``--official-root`` holds one folder per repository, named ``<owner>+<name>`` or ``<name>``
 (``Uason-Chen+CTR-GCN`` or ``CTR-GCN``, ``yysijie+st-gcn``, ``Levigty+AimCLR``,
-``skelemoa+psumnet``, ``maoyunyao+MAMP``). For each source: the official model is built at its
+``skelemoa+psumnet``, ``maoyunyao+MAMP``, ``6UOOON9+Hyper-GCN``). For each source: the official model is built at its
 official configuration with random weights and random BatchNorm statistics, its ``state_dict()`` is
 saved as the official ``.pth`` would be, converted with :func:`mmfusion.models.pretrained.load_official`
 and both models are run in eval mode (float32, CPU) on the same random input. Prints one Markdown
@@ -81,6 +81,32 @@ def _psumnet(stream: str) -> Callable[[Path], nn.Module]:
     return build
 
 
+class _FirstOutput(nn.Module):
+    """The official model's logits when its forward returns (logits, extras); CUDA calls made no-ops on CPU."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        cuda = Tensor.cuda
+        if not torch.cuda.is_available():  # Hyper-GCN's forward moves its graph with .cuda(x.get_device())
+            Tensor.cuda = lambda t, *a, **k: t  # type: ignore[method-assign]
+        try:
+            out = self.model(x)
+        finally:
+            Tensor.cuda = cuda  # type: ignore[method-assign]
+        return out[0] if isinstance(out, tuple) else out
+
+
+def _hypergcn(size: str) -> Callable[[Path], nn.Module]:
+    def build(root: Path) -> nn.Module:
+        mod = _official(root, ("6UOOON9+Hyper-GCN", "Hyper-GCN"), f"model.hypergcn_{size}")
+        return _FirstOutput(mod.Model(num_class=60, num_point=25, num_person=2, graph="graph.ntu_rgb_d.Graph",
+                                      graph_args={"labeling_mode": "virtual_ensemble"}, hyper_joints=3))
+    return build
+
+
 def _mamp(root: Path) -> nn.Module:
     mod = _official(root, ("maoyunyao+MAMP", "MAMP"), "model.transformer")
     return mod.Transformer(dim_in=3, num_classes=60, dim_feat=256, depth=8, num_heads=8, mlp_ratio=4, num_frames=120,
@@ -96,6 +122,8 @@ CASES: dict[str, tuple[str, Callable[[Path], nn.Module], tuple[int, ...], dict[s
     "psumnet_hand": ("psumnet", _psumnet("hand"), (2, 12, 64, 13, 2), {"from_joints": False}),
     "psumnet_leg": ("psumnet", _psumnet("leg"), (2, 12, 64, 9, 2), {"from_joints": False}),
     "mamp": ("mamp", _mamp, (2, 3, 120, 25, 2), {}),
+    "hypergcn_base": ("hypergcn", _hypergcn("base"), (2, 3, 64, 25, 2), {}),
+    "hypergcn_large": ("hypergcn", _hypergcn("large"), (2, 3, 64, 25, 2), {}),
 }
 
 
@@ -114,20 +142,21 @@ def _randomise(model: nn.Module, gen: torch.Generator) -> None:
                 b.copy_(torch.rand(b.shape, generator=gen, dtype=b.dtype) + 0.5)
 
 
-def measure(root: Path, case: str, seed: int = 0) -> tuple[float, float]:
+def measure(root: Path, case: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> tuple[float, float]:
     """(max |official - ours| over the logits, max |official logits|) for one case."""
     source, build, shape, kwargs = CASES[case]
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    ref = build(root)
+    ref = build(root).to(dtype)
     _randomise(ref, gen)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "official.pth"
-        torch.save(ref.state_dict(), path)
+        state = ref.state_dict()
+        torch.save({k.removeprefix("model."): v for k, v in state.items()}, path)  # _FirstOutput's prefix
         ours, _ = load_official(path, source, **kwargs)
-    ours = ours.eval()
+    ours = ours.to(dtype).eval()
     ref.eval()
-    x = torch.randn(shape, generator=gen)
+    x = torch.randn(shape, generator=gen, dtype=dtype)
     with torch.no_grad():
         a = ref(x)
         b = ours({"skeleton": x})["logits"]
@@ -138,10 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--official-root", type=Path, required=True)
     p.add_argument("--sources", nargs="*", default=list(CASES), choices=list(CASES))
+    p.add_argument("--float64", action="store_true", help="run both models in float64 (separates mapping errors "
+                                                          "from float32 rounding)")
     args = p.parse_args(argv)
+    dtype = torch.float64 if args.float64 else torch.float32
     print("| case | max abs diff of logits | max abs logit |\n| --- | --- | --- |")
     for case in args.sources:
-        diff, scale = measure(args.official_root, case)
+        diff, scale = measure(args.official_root, case, dtype=dtype)
         print(f"| {case} | {diff:.1e} | {scale:.2f} |")
     return 0
 

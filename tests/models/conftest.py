@@ -67,7 +67,7 @@ class OfficialKeys:
         conv = get_converter(table["source"])
         model = mmfusion.create_model(table["model"])
         persistent = model.state_dict()
-        buffers = dict(model.named_buffers())
+        buffers = dict(model.named_buffers(remove_duplicate=False))
         state: dict[str, Tensor] = {}
         for key, shape in table["keys"]:
             ours = conv.rename(key)

@@ -185,7 +185,7 @@ def fit_state(model: nn.Module, state: Mapping[str, Tensor], path: str | Path, w
     many there are of each.
     """
     own = model.state_dict()
-    buffers = dict(model.named_buffers())
+    buffers = dict(model.named_buffers(remove_duplicate=False))  # units may share one graph tensor
     out: StateDict = {}
     unexpected: list[str] = []
     for key, value in state.items():
