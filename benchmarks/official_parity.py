@@ -6,11 +6,13 @@ Needs local checkouts of the official repositories (nothing of theirs is in this
 
 ``--official-root`` holds one folder per repository, named ``<owner>+<name>`` or ``<name>``
 (``Uason-Chen+CTR-GCN`` or ``CTR-GCN``, ``yysijie+st-gcn``, ``Levigty+AimCLR``,
-``skelemoa+psumnet``, ``maoyunyao+MAMP``, ``6UOOON9+Hyper-GCN``). For each source: the official model is built at its
+``skelemoa+psumnet``, ``maoyunyao+MAMP``, ``6UOOON9+Hyper-GCN``,
+``lshiwjx+DSTA-Net``, ``JHang2020+HiCLR``). For each source: the official model is built at its
 official configuration with random weights and random BatchNorm statistics, its ``state_dict()`` is
 saved as the official ``.pth`` would be, converted with :func:`mmfusion.models.pretrained.load_official`
 and both models are run in eval mode (float32, CPU) on the same random input. Prints one Markdown
-row per case: the max abs difference of the logits and, for scale, the largest official logit.
+row per case: the max abs difference of the logits, the largest official logit (random deep GCNs in
+eval mode reach large logits) and their ratio.
 """
 
 from __future__ import annotations
@@ -107,6 +109,24 @@ def _hypergcn(size: str) -> Callable[[Path], nn.Module]:
     return build
 
 
+#: HiCLR's DSTA-Net configuration (config/release/transformer_ntu60/finetune/xsub_joint.yaml)
+HICLR_DSTA = dict(num_class=60, num_point=25, num_frame=50, num_subset=3, num_person=2, glo_reg_s=True, att_s=True,
+                  glo_reg_t=False, att_t=False, dropout=0, attentiondrop=0.0, dropout2d=0, use_spatial_att=True,
+                  use_temporal_att=False, use_pet=True, use_pes=True,
+                  config=[[32, 32, 16, 1], [32, 32, 16, 1], [32, 64, 16, 2], [64, 64, 16, 1], [64, 128, 32, 2],
+                          [128, 128, 32, 1], [128, 128, 32, 1], [128, 256, 32, 1]])
+
+
+def _dstanet(root: Path) -> nn.Module:
+    mod = _official(root, ("lshiwjx+DSTA-Net", "DSTA-Net"), "model.dstanet")
+    return mod.DSTANet(**HICLR_DSTA)
+
+
+def _dstanet_hiclr(root: Path) -> nn.Module:
+    mod = _official(root, ("JHang2020+HiCLR", "HiCLR"), "net.dsta")
+    return mod.DSTANet(fix_conv1=True, **HICLR_DSTA)
+
+
 def _mamp(root: Path) -> nn.Module:
     mod = _official(root, ("maoyunyao+MAMP", "MAMP"), "model.transformer")
     return mod.Transformer(dim_in=3, num_classes=60, dim_feat=256, depth=8, num_heads=8, mlp_ratio=4, num_frames=120,
@@ -122,6 +142,8 @@ CASES: dict[str, tuple[str, Callable[[Path], nn.Module], tuple[int, ...], dict[s
     "psumnet_hand": ("psumnet", _psumnet("hand"), (2, 12, 64, 13, 2), {"from_joints": False}),
     "psumnet_leg": ("psumnet", _psumnet("leg"), (2, 12, 64, 9, 2), {"from_joints": False}),
     "mamp": ("mamp", _mamp, (2, 3, 120, 25, 2), {}),
+    "dstanet": ("dstanet", _dstanet, (2, 3, 50, 25, 2), {}),
+    "dstanet_hiclr": ("dstanet", _dstanet_hiclr, (2, 3, 50, 25, 2), {}),
     "hypergcn_base": ("hypergcn", _hypergcn("base"), (2, 3, 64, 25, 2), {}),
     "hypergcn_large": ("hypergcn", _hypergcn("large"), (2, 3, 64, 25, 2), {}),
 }
@@ -132,9 +154,11 @@ def _randomise(model: nn.Module, gen: torch.Generator) -> None:
     with torch.no_grad():
         for p in model.parameters():
             if p.requires_grad:
-                # perturb around the official init (keeps activations in range), scalars (alpha) set
+                # perturb around the official init in proportion to its spread (keeps activations in
+                # range); constant tensors (BN weights, alphas, edge importances) get absolute noise
                 noise = torch.randn(p.shape, generator=gen, dtype=p.dtype)
-                p.copy_(p + 0.02 * noise if p.numel() > 1 else 0.1 + 0.02 * noise)
+                spread = float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 1.0
+                p.copy_(p + 0.1 * spread * noise if p.numel() > 1 else p + 0.01 + 0.01 * noise)
         for name, b in model.named_buffers():
             if name.endswith("running_mean"):
                 b.copy_(torch.randn(b.shape, generator=gen, dtype=b.dtype) * 0.1)
@@ -171,10 +195,10 @@ def main(argv: list[str] | None = None) -> int:
                                                           "from float32 rounding)")
     args = p.parse_args(argv)
     dtype = torch.float64 if args.float64 else torch.float32
-    print("| case | max abs diff of logits | max abs logit |\n| --- | --- | --- |")
+    print("| case | max abs diff of logits | max abs logit | relative |\n| --- | --- | --- | --- |")
     for case in args.sources:
         diff, scale = measure(args.official_root, case, dtype=dtype)
-        print(f"| {case} | {diff:.1e} | {scale:.2f} |")
+        print(f"| {case} | {diff:.1e} | {scale:.3g} | {diff / scale:.1e} |")
     return 0
 
 

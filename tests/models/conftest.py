@@ -5,6 +5,7 @@ official checkpoints of the converter tests (``official_keys``)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,7 +72,9 @@ class OfficialKeys:
         state: dict[str, Tensor] = {}
         for key, shape in table["keys"]:
             ours = conv.rename(key)
-            if ours in buffers and ours not in persistent:
+            if any(re.search(p, key) for p in conv.zeros):  # constant zero buffers (DSTA-Net's atts)
+                state[key] = torch.zeros(shape)
+            elif ours in buffers and ours not in persistent:
                 state[key] = buffers[ours].clone()
             elif key.endswith("num_batches_tracked"):
                 state[key] = torch.tensor(7)

@@ -163,3 +163,26 @@ def test_cli_convert_writes_a_loadable_run(tmp_path: Path, capsys: pytest.Captur
     assert main(["convert", str(src), str(tmp_path / "out"), "--from", "mamp"]) == 0
     assert "mamp_transformer" in capsys.readouterr().out
     mmfusion.create_model("mamp_transformer", checkpoint=tmp_path / "out")
+
+
+def test_hiclr_dstanet_layout_and_moco_prefix_convert_like_the_original(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("dstanet")
+    original = official_keys.fake(table)
+    hiclr: dict[str, torch.Tensor] = {}
+    for key, value in original.items():  # HiCLR's net/dsta.py: proj = the input conv, input_map.0 = its BN
+        key = key.replace("input_map.0.", "proj.").replace("input_map.1.", "input_map.0.")
+        hiclr[f"encoder_q.{key}"] = value
+    hiclr["queue"] = torch.zeros(128, 16)
+    a, _ = load_official(official_keys.save(table, original, tmp_path / "dsta.pth"), "dstanet")
+    b, conv = load_official(official_keys.save(table, hiclr, tmp_path / "hiclr.pth"), "dstanet")
+    assert conv.dropped == ["queue"]
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb), ka
+
+
+def test_a_non_zero_constant_buffer_is_refused(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("dstanet")
+    official = official_keys.fake(table)
+    official["graph_layers.2.atts"] = torch.ones_like(official["graph_layers.2.atts"])
+    with pytest.raises(CheckpointError, match="graph_layers.2.atts"):
+        load_official(official_keys.save(table, official, tmp_path / "x.pth"), "dstanet")

@@ -126,6 +126,10 @@ class Converter:
             key outside ``backbone`` (a pre-training checkpoint) fills the backbone only.
         backbone: prefix of the backbone in our model (``encoder.``).
         ignore: regexes of official keys that are training-only state, dropped and reported.
+        zeros: regexes of official constant buffers that must be all zeros (an additive base the
+            official code keeps in its state dict, e.g. DSTA-Net's ``atts``); dropped after checking.
+        prepare: normalises one official layout variant into the other before renaming (e.g. a
+            fork that split a Sequential).
         transforms: our key regex -> function giving our tensor from the official one (layout changes
             beyond a squeeze, e.g. a patch-embedding Conv2d that is a Linear here).
         choose_model: picks the entry from the renamed state (e.g. PSUMNet's part stream by joint count).
@@ -138,6 +142,8 @@ class Converter:
     head: str | None = "head.weight"
     backbone: str = "encoder."
     ignore: tuple[str, ...] = ()
+    zeros: tuple[str, ...] = ()
+    prepare: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = None
     transforms: Mapping[str, Callable[[Tensor], Tensor]] = field(default_factory=dict)
     choose_model: Callable[[Mapping[str, Tensor]], str] | None = None
 
@@ -150,9 +156,16 @@ class Converter:
         """Rename ``state`` (an unwrapped official state dict) for ``model_name`` (default: chosen / first)."""
         out: StateDict = {}
         dropped: list[str] = []
+        if self.prepare is not None:
+            state = self.prepare(state)
         for key, value in state.items():
             if any(re.search(p, key) for p in self.ignore):
                 dropped.append(key)
+                continue
+            if any(re.search(p, key) for p in self.zeros):
+                if value.is_floating_point() and bool(value.abs().max() > 0):
+                    raise CheckpointError(f"{self.source} converter: {key!r} is a constant zero buffer in the official "
+                                          f"code but holds non-zero values here (a modified model?)")
                 continue
             new = self.rename(key)
             for pattern, fn in self.transforms.items():
