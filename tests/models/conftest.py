@@ -4,6 +4,7 @@ official checkpoints of the converter tests (``official_keys``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -42,6 +43,15 @@ def _inputs_fixture() -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     return mmixer_inputs
 
 
+@functools.cache
+def _model_buffers(name: str) -> tuple[frozenset[str], dict[str, Tensor]]:
+    """(persistent state keys, every buffer by name) of a freshly built registered model (built once)."""
+    import mmfusion
+
+    model = mmfusion.create_model(name)
+    return frozenset(model.state_dict()), dict(model.named_buffers(remove_duplicate=False))
+
+
 class OfficialKeys:
     """The official key tables of ``fixtures/official_keys`` and fake official checkpoints built from them.
 
@@ -61,14 +71,11 @@ class OfficialKeys:
         return json.loads((self.root / f"{name}.json").read_text())
 
     def fake(self, table: dict, seed: int = 0) -> dict[str, Tensor]:
-        import mmfusion
         from mmfusion.models.converters import get_converter
 
         g = torch.Generator().manual_seed(seed)
         conv = get_converter(table["source"])
-        model = mmfusion.create_model(table["model"])
-        persistent = model.state_dict()
-        buffers = dict(model.named_buffers(remove_duplicate=False))
+        persistent, buffers = _model_buffers(table["model"])
         state: dict[str, Tensor] = {}
         for key, shape in table["keys"]:
             ours = conv.rename(key)

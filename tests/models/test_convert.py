@@ -158,11 +158,11 @@ def test_cli_convert_writes_a_loadable_run(tmp_path: Path, capsys: pytest.Captur
                                            official_keys: Any) -> None:
     from mmfusion.cli import main
 
-    table = official_keys.table("mamp")
-    src = official_keys.save(table, official_keys.fake(table), tmp_path / "checkpoint-best.pth")
-    assert main(["convert", str(src), str(tmp_path / "out"), "--from", "mamp"]) == 0
-    assert "mamp_transformer" in capsys.readouterr().out
-    mmfusion.create_model("mamp_transformer", checkpoint=tmp_path / "out")
+    table = official_keys.table("stgcn")
+    src = official_keys.save(table, official_keys.fake(table), tmp_path / "st_gcn.ntu-xsub.pt")
+    assert main(["convert", str(src), str(tmp_path / "out"), "--from", "stgcn"]) == 0
+    assert "stgcn" in capsys.readouterr().out
+    mmfusion.create_model("stgcn", checkpoint=tmp_path / "out")
 
 
 def test_hiclr_dstanet_layout_and_moco_prefix_convert_like_the_original(tmp_path: Path, official_keys: Any) -> None:

@@ -50,4 +50,4 @@ def converter_for_model(model_name: str) -> Converter:
 
 
 # every source module registers its converter on import; a new source needs its line here
-from . import aimclr, ctrgcn, dstanet, hypergcn, mamp, psumnet, pyskl, stgcn  # noqa: E402,F401  (registration side effects)
+from . import aimclr, ctrgcn, dstanet, epam, hypergcn, mamp, psumnet, pyskl, stgcn  # noqa: E402,F401  (registration side effects)
