@@ -186,3 +186,18 @@ def test_a_non_zero_constant_buffer_is_refused(tmp_path: Path, official_keys: An
     official["graph_layers.2.atts"] = torch.ones_like(official["graph_layers.2.atts"])
     with pytest.raises(CheckpointError, match="graph_layers.2.atts"):
         load_official(official_keys.save(table, official, tmp_path / "x.pth"), "dstanet")
+
+
+def test_pyskl_hrnet_checkpoint_gets_the_coco_layout(tmp_path: Path, official_keys: Any) -> None:
+    table = official_keys.table("pyskl_stgcnpp")
+    official = official_keys.fake(table)
+    for key, value in list(official.items()):  # an HRNet config: 17 joints, (x, y, score)
+        if key.startswith("backbone.data_bn.") and value.dim() == 1:
+            official[key] = value[:51].clone()
+        elif key.endswith("gcn.A"):
+            official[key] = torch.rand(value.shape[0], 17, 17)
+    official["cls_head.fc_cls.weight"] = official["cls_head.fc_cls.weight"][:10].clone()
+    official["cls_head.fc_cls.bias"] = official["cls_head.fc_cls.bias"][:10].clone()
+    model, conv = load_official(official_keys.save(table, official, tmp_path / "j.pth"), "pyskl")
+    assert conv.model_kwargs == {"num_classes": 10, "layout": "coco17"}
+    assert model.encoder.data_bn.bn.weight.shape == (51,)

@@ -133,6 +133,7 @@ class Converter:
         transforms: our key regex -> function giving our tensor from the official one (layout changes
             beyond a squeeze, e.g. a patch-embedding Conv2d that is a Linear here).
         choose_model: picks the entry from the renamed state (e.g. PSUMNet's part stream by joint count).
+        infer_kwargs: further model arguments read from the renamed state (e.g. PYSKL's skeleton layout).
     """
 
     source: str
@@ -146,6 +147,7 @@ class Converter:
     prepare: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = None
     transforms: Mapping[str, Callable[[Tensor], Tensor]] = field(default_factory=dict)
     choose_model: Callable[[Mapping[str, Tensor]], str] | None = None
+    infer_kwargs: Callable[[Mapping[str, Tensor]], dict[str, Any]] | None = None
 
     def rename(self, key: str) -> str:
         for pattern, repl in self.rules:
@@ -181,6 +183,8 @@ class Converter:
         kwargs: dict[str, Any] = {}
         if self.head is not None and self.head in out:
             kwargs["num_classes"] = int(out[self.head].shape[0])
+        if self.infer_kwargs is not None:
+            kwargs.update(self.infer_kwargs(out))
         backbone_only = bool(out) and all(k.startswith(self.backbone) for k in out)
         return Conversion(self.source, model_name, kwargs, out, dropped, backbone_only)
 

@@ -5,17 +5,39 @@ mmcv checkpoints nest the weights under ``state_dict``. Official names: ``backbo
 ``gcn.conv``, ``gcn.down``, ``gcn.bn``; ``tcn`` the multi-scale ``mstcn``; ``residual`` a
 ``unit_tcn``), classifier ``cls_head.fc_cls`` (K, 256). The ST-GCN++ configs
 (``configs/stgcn++/stgcn++_ntu60_xsub_hrnet/j.py`` ...) and BRL's long-tailed runs use this model;
-the README links one ``best_top1_acc_epoch_*.pth`` per config. Registered as ``pyskl`` and ``stgcnpp``.
+the README links one ``j.pth`` / ``b.pth`` / ``jm.pth`` / ``bm.pth`` per config. The skeleton layout is
+read from the data BN (V*C channels, C = 3): 25 joints -> ``ntu25`` (``*_3dkp`` configs, 3-D
+joints), 17 -> ``coco17`` (``*_hrnet`` configs, 2-D keypoints + score). Registered as ``pyskl`` and
+``stgcnpp``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from torch import Tensor
+
+from ...errors import CheckpointError
 from . import register_converter
 from .base import Converter
+
+_LAYOUT_BY_JOINTS = {25: "ntu25", 17: "coco17"}
+
+
+def _layout(state: Mapping[str, Tensor]) -> dict[str, Any]:
+    bn = state.get("encoder.data_bn.bn.weight")
+    if bn is None:
+        return {}
+    v = bn.shape[0] // 3
+    if bn.shape[0] % 3 or v not in _LAYOUT_BY_JOINTS:
+        raise CheckpointError(f"pyskl converter: data_bn has {bn.shape[0]} channels, not 3 x V with V in "
+                              f"{sorted(_LAYOUT_BY_JOINTS)} (NTU 3-D joints / COCO HRNet keypoints)")
+    return {"layout": _LAYOUT_BY_JOINTS[v]}
 
 PYSKL = register_converter(Converter(
     source="pyskl", models=("stgcnpp",), official="kennymckormick/pyskl pyskl/models/gcns/stgcn.py STGCN + GCNHead",
     rules=((r"^backbone\.data_bn\.", "encoder.data_bn.bn."),
            (r"^backbone\.", "encoder."),
            (r"^cls_head\.fc_cls\.", "head.")),
-    ignore=(r"^data_preprocessor\.",)), "stgcnpp")
+    ignore=(r"^data_preprocessor\.",), infer_kwargs=_layout), "stgcnpp")
