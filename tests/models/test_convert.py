@@ -201,3 +201,10 @@ def test_pyskl_hrnet_checkpoint_gets_the_coco_layout(tmp_path: Path, official_ke
     model, conv = load_official(official_keys.save(table, official, tmp_path / "j.pth"), "pyskl")
     assert conv.model_kwargs == {"num_classes": 10, "layout": "coco17"}
     assert model.encoder.data_bn.bn.weight.shape == (51,)
+
+
+def test_pyskl_ctrgcn_is_refused_with_the_reason() -> None:
+    state = {"backbone.data_bn.weight": torch.ones(150), "backbone.net.0.gcn1.A": torch.ones(3, 25, 25),
+             "cls_head.fc_cls.weight": torch.zeros(60, 256)}
+    with pytest.raises(CheckpointError, match="PYSKL's CTR-GCN"):
+        get_converter("pyskl").convert(state)
