@@ -208,3 +208,10 @@ def test_pyskl_ctrgcn_is_refused_with_the_reason() -> None:
              "cls_head.fc_cls.weight": torch.zeros(60, 256)}
     with pytest.raises(CheckpointError, match="PYSKL's CTR-GCN"):
         get_converter("pyskl").convert(state)
+
+
+def test_a_file_without_tensors_names_its_top_level_keys(tmp_path: Path) -> None:
+    path = tmp_path / "optimizer_only.pth"
+    torch.save({"optimizer": {"lr": 0.1}, "epoch": 3}, path)
+    with pytest.raises(CheckpointError, match=r"no tensors found.*'epoch', 'optimizer'"):
+        load_official(path, "stgcn")
