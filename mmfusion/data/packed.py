@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError, DataFormatError, MissingModalityError
-from .camera import CameraIntrinsics
+from .calibration import DepthIntrinsics
+from .camera import KINECT_V2_DEPTH, CameraIntrinsics
 from .reader import SkeletonData, meta_intrinsics, meta_sizes
 from .store_index import load_index, validate_index
 
@@ -170,8 +171,19 @@ class PackedStore:
         return int(nat[0]), int(nat[1])
 
     def intrinsics(self, name: str) -> CameraIntrinsics:
-        """Depth intrinsics of the packed world (synthetic meta), else Kinect v2's."""
-        return meta_intrinsics(self.meta)
+        """Depth intrinsics: fitted on the sample's skeleton file when packed (real NTU), else the packed
+        world's (synthetic meta), else Kinect v2's."""
+        return self.depth_intrinsics(name).intrinsics
+
+    def depth_intrinsics(self, name: str) -> DepthIntrinsics:
+        """:meth:`intrinsics` with where they came from ("fit", "default" + why, or "meta"); stores
+        packed before per-sample fits hold none and give the meta / Kinect v2 values."""
+        base = meta_intrinsics(self.meta)
+        rec = self.entries.get(name, {}).get("intrinsics")
+        if rec is not None:
+            return DepthIntrinsics.from_dict(rec, base)
+        return DepthIntrinsics(base, "default" if base is KINECT_V2_DEPTH else "meta",
+                               reason="not recorded in the store" if base is KINECT_V2_DEPTH else "")
 
     def label(self, name: str) -> int:
         return int(self.entry(name)["label"])
