@@ -62,7 +62,10 @@ class CompactEntries(Mapping[str, dict[str, Any]]):
 
     def __init__(self, samples: Sequence[Mapping[str, Any]], cache: int = 16) -> None:
         parts = [self._encode(e) for e in samples]
-        self._pos = {str(e["name"]): i for i, e in enumerate(samples)}
+        # names as one array now, the lookup dict on first use: its keys must not be the parsed
+        # JSON's own strings, which would pin the freed dicts' memory pages in the process
+        self._names = np.array([e["name"] for e in samples], dtype="S20")
+        self._lookup: dict[str, int] | None = None
         self._offsets = np.zeros(len(parts) + 1, dtype=np.int64)
         self._offsets[1:] = np.cumsum([len(p) for p in parts])
         self._blob = "".join(parts)
@@ -73,25 +76,30 @@ class CompactEntries(Mapping[str, dict[str, Any]]):
         hit = self._cache.get(name)
         if hit is not None:
             return hit
-        i = self._pos[name]  # KeyError for an unknown name, as a dict
+        i = self._pos()[name]  # KeyError for an unknown name, as a dict
         entry = self._decode(self._blob[self._offsets[i]:self._offsets[i + 1]])
         self._cache[name] = entry
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return entry
 
+    def _pos(self) -> dict[str, int]:
+        if self._lookup is None:
+            self._lookup = {n.decode(): i for i, n in enumerate(self._names.tolist())}
+        return self._lookup
+
     def __contains__(self, name: object) -> bool:
-        return name in self._pos
+        return name in self._pos()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._pos)
+        return iter(self._pos())
 
     def __len__(self) -> int:
-        return len(self._pos)
+        return len(self._names)
 
     def nbytes(self) -> int:
-        """Bytes of the record blob and the offset table (the name dict comes on top)."""
-        return len(self._blob) + self._offsets.nbytes
+        """Bytes of the record blob, the offset table and the names (the lookup dict comes on top)."""
+        return len(self._blob) + self._offsets.nbytes + self._names.nbytes
 
 
 class PackedStore:
