@@ -12,7 +12,8 @@ Nothing is imported here (import the module you need); the main API:
   bone/motion streams); :mod:`.sampling` -- frame indices shared by all modalities;
   :mod:`.transforms` -- clip crops/resizes/flips and tensor conversion.
 * :mod:`.camera` -- ``CameraIntrinsics`` (one type; ``from_any``, ``scaled``, ``mirrored``),
-  ``project`` / ``backproject`` / ``depth_to_points`` for numpy and torch, ``KINECT_V2_DEPTH``.
+  ``project`` / ``backproject`` / ``depth_to_points`` for numpy and torch, ``KINECT_V2_DEPTH``;
+  :mod:`.calibration` -- real NTU samples' depth intrinsics fitted on their own ``.skeleton`` files.
 * :mod:`.modalities` -- the table of batch keys (channels, layout, file kind, dtype).
 * :mod:`.pointcloud` -- fixed-size point sampling per frame (random / FPS); :mod:`.cloud_ops` --
   open3d cleaning (outliers, floor plane, voxels) and PLY export; :mod:`.heatmaps` -- keypoints

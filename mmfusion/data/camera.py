@@ -13,7 +13,9 @@ Y down; :func:`depth_to_points` converts).
 NTU publishes no calibration; :data:`KINECT_V2_DEPTH` (``fx = fy = 366.3, cx = 256.4,
 cy = 208.5``, 512 x 424 depth frames) was fitted to the skeleton files' 3-D joints and their
 depth-pixel coordinates (sub-pixel RMS); a second camera group has ``cx = 262.5, cy = 209.7``
-(:data:`KINECT_V2_DEPTH_GROUP2`).
+(:data:`KINECT_V2_DEPTH_GROUP2`). :func:`fit_intrinsics` is that fit (per image axis, linear least
+squares on ``u = cx + fx X / Z``, ``v = cy - fy Y / Z``); :func:`reprojection_error` measures it.
+Per-sample fits of real NTU data: :mod:`mmfusion.data.calibration`.
 
 Array types: :func:`project`, :func:`backproject` and :func:`depth_to_points` take numpy arrays
 or torch tensors and return the same type (torch: same dtype and device, differentiable; numpy:
@@ -34,7 +36,7 @@ from ..errors import ConfigError
 from .open3d_lazy import have_open3d, open3d
 
 __all__ = ["CameraIntrinsics", "KINECT_V2_DEPTH", "KINECT_V2_DEPTH_GROUP2", "project", "backproject",
-           "depth_to_points", "intrinsics_tensor"]
+           "depth_to_points", "intrinsics_tensor", "fit_intrinsics", "reprojection_error"]
 
 ArrayT = TypeVar("ArrayT", np.ndarray, Tensor)
 
@@ -203,3 +205,38 @@ def depth_to_points(depth: ArrayT, intr: Any = KINECT_V2_DEPTH, depth_scale: flo
     v, u = np.nonzero(d)
     z = d[v, u].astype(np.float64) / depth_scale
     return backproject(np.stack([u, v], axis=-1), z, intr).astype(np.float32)
+
+
+def fit_intrinsics(xyz: np.ndarray, uv: np.ndarray, min_points: int = 8) -> CameraIntrinsics:
+    """Least-squares pinhole intrinsics from camera points (N, 3) (metres, Z > 0) and their pixels (N, 2).
+
+    Each image axis is an independent linear fit, ``u = cx + fx X / Z`` and ``v = cy - fy Y / Z``
+    (no distortion: Kinect v2's skeleton pixels follow the pinhole model to < 0.5 px on real NTU files).
+
+    Raises:
+        ConfigError: fewer than ``min_points`` correspondences, shapes that do not match, points with
+            Z <= 0, or points that do not constrain both axes (all at one X / Z or one Y / Z).
+    """
+    p = np.asarray(xyz, dtype=np.float64)
+    q = np.asarray(uv, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3 or q.shape != (len(p), 2):
+        raise ConfigError(f"fit_intrinsics needs points (N, 3) and pixels (N, 2), got {p.shape} and {q.shape}")
+    if len(p) < min_points:
+        raise ConfigError(f"intrinsics fit needs >= {min_points} correspondences, got {len(p)}")
+    z = p[:, 2]
+    if not (np.isfinite(p).all() and np.isfinite(q).all() and (z > 0).all()):
+        raise ConfigError("intrinsics fit needs finite points in front of the camera (Z > 0) and finite pixels")
+    xn, yn = p[:, 0] / z, -p[:, 1] / z
+    # with every point on one ray the focal length is unconstrained (lstsq would return a guess)
+    if np.ptp(xn) < 1e-3 or np.ptp(yn) < 1e-3:
+        raise ConfigError(f"intrinsics fit is degenerate: X / Z spans {np.ptp(xn):.2g}, Y / Z spans {np.ptp(yn):.2g}")
+    one = np.ones_like(z)
+    fx, cx = np.linalg.lstsq(np.c_[xn, one], q[:, 0], rcond=None)[0]
+    fy, cy = np.linalg.lstsq(np.c_[yn, one], q[:, 1], rcond=None)[0]
+    return CameraIntrinsics(float(fx), float(fy), float(cx), float(cy))
+
+
+def reprojection_error(xyz: np.ndarray, uv: np.ndarray, intr: Any) -> np.ndarray:
+    """(N,) pixel distance between the projections of camera points (N, 3) and the pixels (N, 2)."""
+    q = np.asarray(uv, dtype=np.float64)
+    return np.linalg.norm(project(np.asarray(xyz, dtype=np.float64), intr) - q, axis=-1)

@@ -5,13 +5,20 @@ The store is written by :func:`mmfusion.data.store.pack_ntu` (``data_tools/prepa
 :class:`PackedStore` is a :class:`~mmfusion.data.reader.SampleReader`: it reads only the frames a
 clip asks for, through ``np.memmap`` (no full load, no text parsing, no video decoding), and
 compressed frames (PNG / JPEG) one by one.
+
+Memory: the index is held compactly (:class:`CompactEntries`: one string of the per-sample
+JSON records, decoded on access) instead of the Python objects ``json.load`` makes (measured
+in the "Scale" section of docs/performance.md), and mostly in objects that DataLoader workers
+forked from the process share instead of copying (one string and a numpy array are not
+touched page by page by reference counting).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +26,12 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError, DataFormatError, MissingModalityError
-from .camera import CameraIntrinsics
+from .calibration import DepthIntrinsics
+from .camera import KINECT_V2_DEPTH, CameraIntrinsics
 from .reader import SkeletonData, meta_intrinsics, meta_sizes
 from .store_index import load_index, validate_index
 
-__all__ = ["STORE_VERSION", "PackedStore", "decode_frame"]
+__all__ = ["STORE_VERSION", "PackedStore", "CompactEntries", "decode_frame"]
 
 STORE_VERSION = 1
 
@@ -37,6 +45,61 @@ def decode_frame(data: bytes, dtype: np.dtype, path: Path | str) -> np.ndarray:
         raise DataFormatError(path, f"corrupt frame in store ({exc})") from exc
     return arr.astype(dtype, copy=False)
 
+
+class CompactEntries(Mapping[str, dict[str, Any]]):
+    """Sample name -> index entry (a read-only mapping), held as one blob of compact JSON records.
+
+    ``json.load`` turns a 114k-sample index into ~300 MB of dicts, lists and strings, per process,
+    and DataLoader workers end up copying them (reference counting writes to every object's page).
+    Here the records live in one ASCII ``str`` (1 byte per character) with a (N + 1,) int64 offset
+    table and a name -> position dict; a record is decoded when asked for, and the last few decoded
+    ones are kept (a sample's reads ask for its entry several times in a row); treat the returned
+    dicts as read-only, as the store's entries always were.
+    """
+
+    _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: json.dumps(...) builds one per call
+    _decode = json.JSONDecoder().decode
+
+    def __init__(self, samples: Sequence[Mapping[str, Any]], cache: int = 16) -> None:
+        parts = [self._encode(e) for e in samples]
+        # names as one array now, the lookup dict on first use: its keys must not be the parsed
+        # JSON's own strings, which would pin the freed dicts' memory pages in the process
+        self._names = np.array([e["name"] for e in samples], dtype="S20")
+        self._lookup: dict[str, int] | None = None
+        self._offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        self._offsets[1:] = np.cumsum([len(p) for p in parts])
+        self._blob = "".join(parts)
+        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cache_size = cache
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        hit = self._cache.get(name)
+        if hit is not None:
+            return hit
+        i = self._pos()[name]  # KeyError for an unknown name, as a dict
+        entry = self._decode(self._blob[self._offsets[i]:self._offsets[i + 1]])
+        self._cache[name] = entry
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return entry
+
+    def _pos(self) -> dict[str, int]:
+        if self._lookup is None:
+            self._lookup = {n.decode(): i for i, n in enumerate(self._names.tolist())}
+        return self._lookup
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._pos()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pos())
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def nbytes(self) -> int:
+        """Bytes of the record blob, the offset table and the names (the lookup dict comes on top)."""
+        return len(self._blob) + self._offsets.nbytes + self._names.nbytes
 
 
 class PackedStore:
@@ -65,7 +128,7 @@ class PackedStore:
         self.settings: dict[str, Any] = index["settings"]
         self.meta: dict[str, Any] = index.get("meta", {})
         self.sizes = meta_sizes(self.meta)
-        self.entries: dict[str, dict[str, Any]] = {e["name"]: e for e in index["samples"]}
+        self.entries: CompactEntries = CompactEntries(index["samples"])
         self.skipped: dict[str, str] = {n: why for n, why in index.get("skipped", [])}
         self.decode_size: int | None = self.settings["size"]
         self.base_points: int = self.settings["num_points"] if "points" in self.settings["modalities"] else 0
@@ -170,8 +233,19 @@ class PackedStore:
         return int(nat[0]), int(nat[1])
 
     def intrinsics(self, name: str) -> CameraIntrinsics:
-        """Depth intrinsics of the packed world (synthetic meta), else Kinect v2's."""
-        return meta_intrinsics(self.meta)
+        """Depth intrinsics: fitted on the sample's skeleton file when packed (real NTU), else the packed
+        world's (synthetic meta), else Kinect v2's."""
+        return self.depth_intrinsics(name).intrinsics
+
+    def depth_intrinsics(self, name: str) -> DepthIntrinsics:
+        """:meth:`intrinsics` with where they came from ("fit", "default" + why, or "meta"); stores
+        packed before per-sample fits hold none and give the meta / Kinect v2 values."""
+        base = meta_intrinsics(self.meta)
+        rec = self.entries.get(name, {}).get("intrinsics")
+        if rec is not None:
+            return DepthIntrinsics.from_dict(rec, base)
+        return DepthIntrinsics(base, "default" if base is KINECT_V2_DEPTH else "meta",
+                               reason="not recorded in the store" if base is KINECT_V2_DEPTH else "")
 
     def label(self, name: str) -> int:
         return int(self.entry(name)["label"])

@@ -19,6 +19,7 @@ Arrays (T = the frames asked for, M bodies, V = 25 joints):
 ``load_points(name, idx)``          float32 (T, base_points, 3) camera metres
 ``native_size(name, kind)``         (H, W) of the files before ``decode_size``
 ``intrinsics(name)``                depth-camera :class:`~mmfusion.data.camera.CameraIntrinsics`
+                                    (real NTU: fitted per sample, :mod:`~mmfusion.data.calibration`)
 =================================== =============================================================
 """
 
@@ -32,10 +33,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import ConfigError, MissingModalityError
+from ..errors import ConfigError, MissingModalityError, MMFusionError
+from .calibration import DepthIntrinsics, sample_intrinsics
 from .camera import KINECT_V2_DEPTH, CameraIntrinsics, depth_to_points
 from .formats.depth import depth_frame_paths, read_depth_folder
-from .formats.skeleton import read_skeleton
+from .formats.skeleton import SkeletonSequence, read_skeleton
 from .formats.synth_meta import read_synth_meta_file
 from .formats.video import read_video, video_num_frames
 from .ntu import NTUTree, load_missing_skeletons
@@ -201,6 +203,8 @@ class NTUTreeReader:
         self.point_method = point_method
         self._listing: dict[Path, set[str]] = {}
         self._native: dict[tuple[str, str], tuple[int, int]] = {}
+        self._fits: dict[str, DepthIntrinsics] = {}
+        self._last: tuple[str, SkeletonSequence] | None = None  # the skeleton parsed last (fit + denoise)
 
     # -- index ---------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -238,9 +242,15 @@ class NTUTreeReader:
             return len(depth_frame_paths(self.path(name, "depth")))
         return int(video_num_frames(self.path(name, kind)))
 
+    def _sequence(self, name: str) -> SkeletonSequence:
+        # the intrinsics fit and the denoiser read the same file, usually one right after the other
+        if self._last is None or self._last[0] != name:
+            self._last = (name, read_skeleton(self.path(name, "skeleton")))
+        return self._last[1]
+
     def load_skeleton(self, name: str) -> SkeletonData:
         path = self.path(name, "skeleton")
-        den = denoise_bodies(read_skeleton(path), max_bodies=self.max_bodies, keep_frame_index=True, path=str(path))
+        den = denoise_bodies(self._sequence(name), max_bodies=self.max_bodies, keep_frame_index=True, path=str(path))
         return SkeletonData(den.joints, den.colors)
 
     def load_frames(self, name: str, kind: str, indices: Sequence[int] | None = None) -> np.ndarray:
@@ -261,7 +271,7 @@ class NTUTreeReader:
         uniq, inv = np.unique(idx, return_inverse=True)
         depth = read_depth_folder(self.path(name, "depth"), indices=uniq.tolist(),
                                   expected_size=self.expected_size("depth"))
-        pts = base_points(depth, name, uniq.tolist(), self._intrinsics, self.base_points, self.point_method)
+        pts = base_points(depth, name, uniq.tolist(), self.intrinsics(name), self.base_points, self.point_method)
         return pts[inv]
 
     def native_size(self, name: str, kind: str) -> tuple[int, int]:
@@ -274,8 +284,31 @@ class NTUTreeReader:
         return self._native[key]
 
     def intrinsics(self, name: str) -> CameraIntrinsics:
-        """Depth intrinsics: the synthetic world's, else Kinect v2's (NTU has no per-sample calibration)."""
-        return self._intrinsics
+        """Depth intrinsics: the synthetic world's, else fitted on the sample's skeleton file, else Kinect v2's."""
+        return self.depth_intrinsics(name).intrinsics
+
+    def depth_intrinsics(self, name: str) -> DepthIntrinsics:
+        """:meth:`intrinsics` with where they came from (cached per sample).
+
+        A synthetic world's meta holds its exact cameras ("meta"); real NTU publishes none, and its
+        Kinects differ by up to 6 px, so each sample is fitted on its own ``.skeleton`` file
+        (:func:`~mmfusion.data.calibration.sample_intrinsics`: "fit", else "default" with the reason).
+        """
+        fit = self._fits.get(name)
+        if fit is None:
+            if self._intrinsics is not KINECT_V2_DEPTH:  # meta_intrinsics returns that very object without meta
+                fit = DepthIntrinsics(self._intrinsics, "meta")
+            elif not self.exists(name, "skeleton"):
+                fit = DepthIntrinsics(KINECT_V2_DEPTH, "default", reason="no skeleton file")
+            else:
+                try:
+                    seq = self._sequence(name)
+                except MMFusionError as exc:  # a broken skeleton: load_skeleton reports it; points keep going
+                    fit = DepthIntrinsics(KINECT_V2_DEPTH, "default", reason=str(exc))
+                else:
+                    fit = sample_intrinsics(seq, KINECT_V2_DEPTH)
+            self._fits[name] = fit
+        return fit
 
     def expected_size(self, kind: str) -> tuple[int, int] | None:
         """(H, W) the files must have: only synthetic worlds declare sizes; for real NTU the

@@ -14,7 +14,9 @@ Layout of a store folder::
     shards/00000.json           per-shard index, written last (its presence = shard complete)
     shards/00000.<array>.bin    raw little-endian arrays, 64-byte aligned, one file per array kind
     index.json                  all samples: name, label, num_frames, arrays (file, offset, shape,
-                                dtype), native sizes, split membership, missing modalities + why
+                                dtype), native sizes, split membership, missing modalities + why,
+                                depth intrinsics of real NTU samples (fitted on the sample's
+                                .skeleton file, or "default" + why; :mod:`.calibration`)
     skipped.json                summary of skipped samples / modalities with reasons
 
 Arrays per sample (``T`` = the file's own frame count):
@@ -176,6 +178,12 @@ def pack_sample(src: NTUTreeReader, name: str, writer: _ShardWriter, settings: d
     entry: dict[str, Any] = {"name": name, "label": NTUSampleName.parse(name).action - 1, "num_frames": {},
                              "arrays": {}, "native": {}, "missing": {}, "splits": _splits(name)}
     staged: dict[str, np.ndarray] = {}
+    if {"skeleton", "depth", "points"} & set(mods):
+        # real NTU: the depth camera fitted on the sample's own skeleton file (back-projects the points
+        # below; PackedStore.intrinsics returns it); a synthetic world's exact cameras stay in the meta
+        fit = src.depth_intrinsics(name)
+        if fit.source != "meta":
+            entry["intrinsics"] = fit.to_dict()
     for kind in [s for s in KINDS if s in mods or (s == "depth" and "points" in mods)]:
         if kind == "skeleton" and name in listed_missing:
             entry["missing"]["skeleton"] = "listed in the official missing-skeleton list"
@@ -382,7 +390,8 @@ def finalize(out: str | Path, meta: dict[str, Any] | None = None) -> dict[str, A
     _atomic_write_text(out / "index.json", json.dumps(index))
     summary = {"samples": len(plan), "packed": len(samples), "skipped_samples": skipped,
                "missing_modalities": missing,
-               "missing_counts": dict(Counter(m for _, m, _ in missing))}
+               "missing_counts": dict(Counter(m for _, m, _ in missing)),
+               "intrinsics": dict(Counter(e.get("intrinsics", {}).get("source", "meta") for e in samples))}
     _atomic_write_text(out / "skipped.json", json.dumps(summary, indent=1))
     return summary
 
@@ -478,6 +487,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {len(summary['skipped_samples'])} samples (see {out / 'skipped.json'}):")
         for name, why in summary["skipped_samples"][:10]:
             print(f"  {name}: {why}")
+    sources = summary.get("intrinsics") or {}
+    if sources.get("fit") or sources.get("default"):
+        print(f"depth intrinsics: {sources.get('fit', 0)} fitted on their skeleton files, {sources.get('default', 0)} "
+              f"Kinect v2 defaults (no skeleton file or fit rejected; index.json 'intrinsics' says why)")
     if summary["missing_counts"]:
         print("missing modalities: " + ", ".join(f"{m}: {n}" for m, n in summary["missing_counts"].items()))
     if args.check:

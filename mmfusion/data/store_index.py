@@ -25,7 +25,9 @@ Layout checked (see :mod:`mmfusion.data.store`)::
                   "skipped": [[name, why], ...], "checksums": {file: {"size": int, "sha256": str}}}
     entry      = {"name": "SsssCcccPpppRrrrAaaa", "label": int, "num_frames": {source: int},
                   "arrays": {key: array}, "native": {source: [h, w]}, "missing": {source: str},
-                  "splits": {protocol: str}, "shard": int}
+                  "splits": {protocol: str}, "shard": int, "intrinsics": intrinsics (optional)}
+    intrinsics = {"source": "fit", "fx": float, "fy": float, "cx": float, "cy": float, "rms_px": float,
+                  "max_px": float, "points": int} | {"source": "default", "why": str}
     array      = {"file": str, "offset": int, "shape": [int], "dtype": str}                 # raw
                | {"file": str, "table": int, "data": int, "codec": "png" | "jpeg",
                   "shape": [int], "dtype": str}                                              # compressed
@@ -179,6 +181,22 @@ def _validate_array(folder: Path, index_path: Path, spec: Any, where: str, sizes
                                           f"({size} bytes; truncated shard or corrupt index)")
 
 
+def _validate_intrinsics(rec: Any, index_path: Path, where: str) -> None:
+    """A sample's depth intrinsics record (see the layout above): a fit's values are finite, focal lengths > 0."""
+    if not isinstance(rec, Mapping) or rec.get("source") not in ("fit", "default"):
+        raise DataFormatError(index_path, f"{where}intrinsics must be an object with source 'fit' or 'default', "
+                                          f"got {rec!r:.80}")
+    if rec["source"] == "default":
+        if not isinstance(rec.get("why", ""), str):
+            raise DataFormatError(index_path, f"{where}intrinsics.why must be a string")
+        return
+    vals = [rec.get(k) for k in ("fx", "fy", "cx", "cy")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals) \
+            or vals[0] <= 0 or vals[1] <= 0:
+        raise DataFormatError(index_path, f"{where}intrinsics fx, fy, cx, cy must be finite numbers with fx, fy > 0, "
+                                          f"got {vals!r:.80}")
+
+
 def validate_index(index: Any, folder: str | os.PathLike[str]) -> dict[str, Any]:
     """Check a store index before any of its arrays is mapped; returns ``index`` unchanged.
 
@@ -244,6 +262,8 @@ def validate_index(index: Any, folder: str | os.PathLike[str]) -> dict[str, Any]
             d = e.get(key, {})
             if not isinstance(d, dict) or not (set(map(type, d)) <= _STR and value_ok(d.values())):
                 raise DataFormatError(index_path, f"{where}{key} must map names to {what}, got {d!r:.80}")
+        if "intrinsics" in e:
+            _validate_intrinsics(e["intrinsics"], index_path, where)
         if checksums is not None and not _is_int(e.get("shard")):
             raise DataFormatError(index_path, f"{where}shard {e.get('shard')!r:.20} is not an integer")
         for key, spec in e.get("arrays", {}).items():

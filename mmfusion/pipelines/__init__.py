@@ -19,7 +19,8 @@ Command line: ``mmfusion predict --rgb V --depth D --checkpoint C`` (:mod:`.cli`
 docs/pipeline.md. Modules: :mod:`.rgb_action` (pipeline), :mod:`.capture` (inputs, cameras,
 in-memory :class:`~.capture.CaptureReader`), :mod:`.results` (Capture, Prediction),
 :mod:`.detectors`, :mod:`.lifting`, :mod:`.render`, :mod:`.export` (per-frame PLY clouds and
-skeletons, ``mmfusion predict --save-clouds DIR``).
+skeletons, ``mmfusion predict --save-clouds DIR``; the lifted skeleton as an NTU ``.skeleton`` file,
+``--export-skeleton FILE``), :mod:`.checks` (inputs that look like different recordings).
 """
 
 from .capture import CaptureReader, DepthClip, RGBDCalibration, open_depth
@@ -35,7 +36,7 @@ from .detectors import (
     default_detector,
     make_detector,
 )
-from .export import save_clouds
+from .export import export_skeleton, save_clouds
 from .lifting import coco17_to_ntu25, lift_persons, person_masks
 from .render import render_prediction, render_skeleton
 from .results import ActionScore, Capture, Prediction
@@ -45,6 +46,6 @@ __all__ = [
     "ActionScore", "Capture", "CaptureReader", "DETECTORS", "DepthClip", "Detections", "GivenKeypoints",
     "KeypointDetector", "KeypointRCNNDetector", "MediaPipeDetector", "PipelineConfig", "Prediction",
     "RGBDActionPipeline", "RGBDCalibration", "SkeletonFileDetector", "SyntheticDetector", "coco17_to_ntu25",
-    "default_detector", "lift_persons", "load_action_model", "make_detector", "open_depth", "person_masks",
-    "render_prediction", "render_skeleton", "save_clouds",
+    "default_detector", "export_skeleton", "lift_persons", "load_action_model", "make_detector", "open_depth",
+    "person_masks", "render_prediction", "render_skeleton", "save_clouds",
 ]

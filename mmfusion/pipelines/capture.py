@@ -23,8 +23,9 @@ Where the values come from (first that applies): given by the caller; the synthe
 ``.skeleton`` file (every joint has xyz, depth pixels and colour pixels:
 :meth:`RGBDCalibration.from_skeleton_file`, sub-pixel residuals on the real files); else the
 Kinect v2 models of :mod:`mmfusion.data.synthetic.config` scaled to the stored frame sizes. NTU's
-Kinects differ: on the five real skeleton files the fixed Kinect model is off by ~9 px (depth
-pixels) for some setups, the per-file fit by < 0.5 px (see docs/pipeline.md). A capture from
+Kinects differ: on the real skeleton files the fixed Kinect model is off by 6.3 px (depth pixels)
+for the second camera group, the per-file fit by < 0.5 px (see docs/pipeline.md); the depth fit
+is the data set's own (:mod:`mmfusion.data.calibration`), so a capture's points match a packed store's. A capture from
 another sensor passes its own intrinsics, or ``registered`` when the RGB frames are already
 aligned to the depth frames.
 
@@ -45,7 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.camera import CameraIntrinsics, backproject, project
+from ..data.calibration import fit_skeleton_intrinsics
+from ..data.camera import CameraIntrinsics, backproject, fit_intrinsics, project
 from ..data.formats.depth import depth_frame_paths, read_depth_folder
 from ..data.formats.skeleton import read_skeleton
 from ..data.ntu import NTUSampleName
@@ -199,6 +201,28 @@ def open_depth(path: str | os.PathLike[str], unit_mm: float = 1.0) -> DepthClip:
 # camera geometry
 
 
+def _fit_color(xyz: np.ndarray, color_uv: np.ndarray, min_depth_range: float = 0.2,
+               default_baseline: float = 0.052) -> tuple[CameraIntrinsics, float]:
+    """Colour intrinsics + baseline from depth-camera points (N, 3) and their colour pixels (N, 2):
+    per axis linear least squares; below ``min_depth_range`` of Z the baseline cannot be told from
+    the colour centre and is fixed to ``default_baseline``."""
+    z = xyz[:, 2]
+    xn, yn, iz = xyz[:, 0] / z, -xyz[:, 1] / z, 1.0 / z
+    one = np.ones_like(z)
+
+    def lsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.linalg.lstsq(a, b, rcond=None)[0]
+
+    fy_c, cy_c = lsq(np.c_[yn, one], color_uv[:, 1])
+    if np.ptp(z) >= min_depth_range:
+        fx_c, cx_c, fb = lsq(np.c_[xn, one, iz], color_uv[:, 0])
+        baseline = float(fb / fx_c)
+    else:
+        baseline = default_baseline
+        fx_c, cx_c = lsq(np.c_[xn + baseline * iz, one], color_uv[:, 0])
+    return CameraIntrinsics(float(fx_c), float(fy_c), float(cx_c), float(cy_c)), baseline
+
+
 @dataclass(frozen=True)
 class RGBDCalibration:
     """Depth and colour pinhole cameras of a capture (pixels of the frames as stored).
@@ -260,47 +284,41 @@ class RGBDCalibration:
             min_depth_range: below this Z range the baseline cannot be told from the colour
                 centre and is fixed to ``default_baseline``.
 
-        Each image axis is a linear fit (``u = cx + fx X / Z``; colour ``u = cx + fx X / Z + fx b / Z``);
-        on real NTU skeleton files the residuals are below 0.4 px.
+        The depth camera is :func:`~mmfusion.data.camera.fit_intrinsics` (the data set's per-sample
+        fit, :mod:`mmfusion.data.calibration`); the colour camera adds the baseline parallax
+        (``u = cx + fx X / Z + fx b / Z``). On real NTU skeleton files the residuals are below 0.4 px.
         """
         xyz = np.asarray(xyz, dtype=np.float64)
         if len(xyz) < 8:
             raise ConfigError(f"calibration fit needs >= 8 correspondences, got {len(xyz)}")
-        z = xyz[:, 2]
-        xn, yn, iz = xyz[:, 0] / z, -xyz[:, 1] / z, 1.0 / z
-        one = np.ones_like(z)
-
-        def lsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return np.linalg.lstsq(a, b, rcond=None)[0]
-
-        fx_d, cx_d = lsq(np.c_[xn, one], depth_uv[:, 0])
-        fy_d, cy_d = lsq(np.c_[yn, one], depth_uv[:, 1])
-        fy_c, cy_c = lsq(np.c_[yn, one], color_uv[:, 1])
-        if np.ptp(z) >= min_depth_range:
-            fx_c, cx_c, fb = lsq(np.c_[xn, one, iz], color_uv[:, 0])
-            baseline = float(fb / fx_c)
-        else:
-            baseline = default_baseline
-            fx_c, cx_c = lsq(np.c_[xn + baseline * iz, one], color_uv[:, 0])
-        return cls(CameraIntrinsics(float(fx_d), float(fy_d), float(cx_d), float(cy_d)),
-                   CameraIntrinsics(float(fx_c), float(fy_c), float(cx_c), float(cy_c)), baseline, "fit")
+        color, baseline = _fit_color(xyz, np.asarray(color_uv, dtype=np.float64), min_depth_range, default_baseline)
+        return cls(fit_intrinsics(xyz, depth_uv), color, baseline, "fit")
 
     @classmethod
     def from_skeleton_file(cls, path: str | os.PathLike[str], depth_size: tuple[int, int],
                            rgb_size: tuple[int, int], coord_sizes: dict[str, tuple[int, int]] | None = None
                            ) -> RGBDCalibration:
-        """Fit (:meth:`fit`) on an NTU ``.skeleton`` file's joints (xyz, depthX/Y, colorX/Y) and
-        rescale to the stored frame sizes. ``coord_sizes`` ({"depth": (H, W), "rgb": (H, W)}): the
-        images the file's pixels refer to (default NTU's 424 x 512 and 1080 x 1920)."""
+        """Fit on an NTU ``.skeleton`` file's joints and rescale to the stored frame sizes: the depth
+        camera exactly as the data set fits it (:func:`~mmfusion.data.calibration.fit_skeleton_intrinsics`,
+        rejected above 1 px RMS), the colour camera on the joints' colorX/Y (:meth:`fit`).
+        ``coord_sizes`` ({"depth": (H, W), "rgb": (H, W)}): the images the file's pixels refer to
+        (default NTU's 424 x 512 and 1080 x 1920).
+
+        Raises:
+            ConfigError: too few joints, or a fit rejected; DataFormatError: an unreadable file.
+        """
         seq = read_skeleton(path)
-        arrays = [seq.to_array(4, f) for f in ("xyz", "depth", "color")]
-        xyz, dxy, cxy = (a.reshape(-1, a.shape[-1]) for a in arrays)
-        ok = (xyz[:, 2] > 0.1) & (np.abs(dxy).sum(-1) > 0) & (np.abs(cxy).sum(-1) > 0)
-        fitted = cls.fit(xyz[ok], dxy[ok], cxy[ok])
+        depth = fit_skeleton_intrinsics(seq).intrinsics
+        arrays = [seq.to_array(4, f) for f in ("xyz", "color")]
+        xyz, cxy = (a.reshape(-1, a.shape[-1]).astype(np.float64) for a in arrays)
+        ok = (xyz[:, 2] > 0.1) & (np.abs(cxy).sum(-1) > 0)
+        if ok.sum() < 8:
+            raise ConfigError(f"{path}: colour calibration needs >= 8 joints with colour pixels, got {int(ok.sum())}")
+        color, baseline = _fit_color(xyz[ok], cxy[ok])
         sizes = {**NTU_NATIVE_SIZES, **(coord_sizes or {})}
         d, c = sizes["depth"], sizes["rgb"]
-        return cls(fitted.depth.scaled(depth_size[1] / d[1], depth_size[0] / d[0]),
-                   fitted.color.scaled(rgb_size[1] / c[1], rgb_size[0] / c[0]), fitted.baseline, f"fit:{path}")
+        return cls(depth.scaled(depth_size[1] / d[1], depth_size[0] / d[0]),
+                   color.scaled(rgb_size[1] / c[1], rgb_size[0] / c[0]), baseline, f"fit:{path}")
 
     def color_to_depth(self, uv: np.ndarray, z: np.ndarray | float | None = None) -> np.ndarray:
         """Colour pixels (..., 2) -> depth pixels (..., 2), given the depth Z (metres, broadcasting

@@ -2,7 +2,7 @@
 
     mmfusion predict --rgb S001C001P001R001A010_rgb.avi --depth nturgb+d_depth_masked/S001C001P001R001A010 \\
         --checkpoint runs/mmixer_ntu/fusion_rgbd [--pose-checkpoint runs/unipose] [--topk 5] \\
-        [--json out.json] [--render out.png] [--save-clouds DIR]
+        [--json out.json] [--render out.png] [--save-clouds DIR] [--export-skeleton out.skeleton] [--quiet]
         [--detector mediapipe|keypointrcnn|skeleton|synthetic|keypoints]
 
 See :mod:`mmfusion.pipelines.rgb_action` for the stages and docs/pipeline.md for a walk-through.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..data.camera import CameraIntrinsics
@@ -27,9 +28,9 @@ from .detectors import (
     default_detector,
     make_detector,
 )
-from .export import save_clouds
+from .export import export_skeleton, save_clouds
 from .render import render_prediction
-from .rgb_action import PipelineConfig, RGBDActionPipeline
+from .rgb_action import STAGES, PipelineConfig, RGBDActionPipeline
 
 DETECTOR_CHOICES = ("mediapipe", "keypointrcnn", "skeleton", "synthetic", "keypoints")
 
@@ -56,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-clouds", metavar="DIR",
                         help="write each sampled frame's point cloud (coloured, outliers removed) and lifted "
                              "skeleton as PLY files into DIR (open3d)")
+    parser.add_argument("--export-skeleton", metavar="FILE",
+                        help="write the lifted NTU-25 skeleton as an NTU .skeleton file (read_skeleton / NTU tools)")
+    parser.add_argument("--quiet", action="store_true", help="no per-stage progress lines on stderr")
     g = parser.add_argument_group("2-D keypoints")
     g.add_argument("--detector", default=None, choices=DETECTOR_CHOICES,
                    help="mediapipe (default where installed: pip install 'mmfusion[mediapipe]', models in the "
@@ -125,6 +129,12 @@ def _detector(args: argparse.Namespace, max_persons: int = 2) -> KeypointDetecto
     return make_detector("keypoints", path=args.keypoints)
 
 
+def _print_stage(stage: str, seconds: float, detail: str) -> None:
+    """One stderr line per pipeline stage, as it ends (stdout keeps only the result)."""
+    print(f"[{STAGES.index(stage) + 1}/{len(STAGES)}] {stage:<10} {seconds:7.2f} s  {detail}", file=sys.stderr,
+          flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline once; prints the top-k, writes --json / --render. Returns 0."""
     if args.topk < 1:
@@ -135,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                             mirrored=None if args.mirrored == "auto" else args.mirrored == "yes")
     pipe = RGBDActionPipeline(args.checkpoint, pose_checkpoint=args.pose_checkpoint, detector=_detector(args),
                               calibration=_calibration(args, rgb, depth), config=config, device=args.device,
-                              model_name=args.model)
+                              model_name=args.model, progress=None if args.quiet else _print_stage)
     pred = pipe.predict(rgb, depth, topk=args.topk)
     print(pred.text())
     if args.json_out:
@@ -145,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out}")
     if args.render:
         print(f"wrote {render_prediction(pred, args.render)}")
+    if args.export_skeleton:
+        print(f"wrote {export_skeleton(pred, args.export_skeleton)}")
     if args.save_clouds:
         files = save_clouds(pred, args.save_clouds)
         print(f"wrote {len(files)} PLY files ({len(files) // 2} frames: cloud + skeleton) into {args.save_clouds}")

@@ -43,6 +43,7 @@ class Capture:
             the person crop (``PipelineConfig.crop_frames``); crop_skeleton (M, W, 25, 3) and
             crop_colors (M, W, 25, 2) hold their NTU-25 joints and RGB pixels.
         timings: seconds per stage.
+        warnings: signs that the inputs are different recordings (:mod:`~mmfusion.pipelines.checks`).
     """
 
     rgb_path: Path
@@ -68,6 +69,7 @@ class Capture:
     crop_skeleton: np.ndarray
     crop_colors: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def present(self) -> np.ndarray:
@@ -129,6 +131,7 @@ class Prediction:
             "calibration": c.calibration.to_dict(),
             "topk": [vars(s) for s in self.topk],
             "timings_s": {k: round(v, 3) for k, v in c.timings.items()},
+            "warnings": list(c.warnings),
         }
 
     def text(self) -> str:
@@ -140,4 +143,5 @@ class Prediction:
         width = max((len(s.name) for s in self.topk), default=0)
         for s in self.topk:
             lines.append(f"  {s.rank}. {s.code:>5} {s.name:<{width}}  {100 * s.probability:5.1f} %")
+        lines += [f"warning: {w}" for w in c.warnings]
         return "\n".join(lines)

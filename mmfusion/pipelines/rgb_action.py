@@ -18,6 +18,11 @@ Stages (T = the model's densest clip length, M = person slots, K = classes)::
                       "keypoints2d" (M, T, 17, 2)), with a leading batch axis N = 1
       7. model        create_model(name, checkpoint=run_dir) -> logits (1, K) -> softmax -> top-k
 
+Progress: each stage reports its time as it ends (``progress=`` callback and an INFO log line;
+``mmfusion predict`` prints them): "read", "detect 2-D", "register" (3-4), "lift", "encode" (6),
+"classify" (7). Inputs that look like different recordings (NTU names or frame counts,
+:mod:`.checks`) are logged as warnings and kept in ``Capture.warnings``.
+
 Left / right: the models learnt NTU's mirrored Kinect v2 view with anatomical joint labels; see
 :class:`PipelineConfig` ``mirrored`` for how other captures and image detectors are brought to it.
 
@@ -36,7 +41,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,13 +63,20 @@ from ..errors import CheckpointError, ConfigError, DataFormatError, MissingModal
 from ..pose.lift import load_lifter
 from ..registry import create_model, get_model_cfg
 from .capture import CaptureReader, RGBDCalibration, _require, find_ntu_tree, open_depth
+from .checks import input_mismatches
 from .detectors import Detections, KeypointDetector, default_detector, find_skeleton_file, make_detector
 from .lifting import PersonMasks, coco17_to_ntu25, lift_persons, person_masks, reference_depth
 from .results import ActionScore, Capture, Prediction
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PipelineConfig", "Capture", "ActionScore", "Prediction", "RGBDActionPipeline", "load_action_model"]
+__all__ = ["PipelineConfig", "Capture", "ActionScore", "Prediction", "RGBDActionPipeline", "load_action_model",
+           "STAGES", "ProgressFn"]
+
+#: the stages reported to ``progress`` (in order)
+STAGES: tuple[str, ...] = ("read", "detect 2-D", "register", "lift", "encode", "classify")
+#: ``progress(stage, seconds, detail)``, called as each stage ends
+ProgressFn = Callable[[str, float, str], None]
 
 #: PipelineConfig fields that override the run's ClipSettings
 DATA_SETTINGS: tuple[str, ...] = ("clip_len", "image_size", "num_points", "max_bodies", "crop", "crop_padding",
@@ -97,6 +109,8 @@ class PipelineConfig:
             pipeline lifts the sampled frames plus this many evenly spaced ones for that box.
             None: 32 for detectors that read keypoints from files, 0 for image detectors (each
             extra frame costs a detector pass).
+        frame_tolerance: RGB, depth and skeleton frame counts may differ by this fraction (at
+            least 2 frames) before the inputs are reported as different recordings.
         seed: seed of the point sampling.
     """
 
@@ -122,6 +136,7 @@ class PipelineConfig:
     min_score: float = 0.2
     crop_frames: int | None = None
     mirrored: bool | None = None
+    frame_tolerance: float = 0.05
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -226,6 +241,7 @@ class RGBDActionPipeline:
         config: :class:`PipelineConfig`.
         device: torch device of the models.
         model_name: registered action model name when the checkpoint has no config.json.
+        progress: ``progress(stage, seconds, detail)`` as each of :data:`STAGES` ends (also logged at INFO).
 
     Raises:
         CheckpointError: unreadable / mismatching checkpoints, missing detector weights.
@@ -235,8 +251,9 @@ class RGBDActionPipeline:
     def __init__(self, checkpoint: str | os.PathLike[str], pose_checkpoint: str | os.PathLike[str] | None = None,
                  detector: str | KeypointDetector | None = None, calibration: RGBDCalibration | None = None,
                  config: PipelineConfig | None = None, device: str | torch.device = "cpu",
-                 model_name: str | None = None) -> None:
+                 model_name: str | None = None, progress: ProgressFn | None = None) -> None:
         self.config = config or PipelineConfig()
+        self.progress = progress
         self.device = torch.device(device)
         self.checkpoint = str(checkpoint)
         self.model, self.card, train_cfg = load_action_model(checkpoint, model_name)
@@ -291,6 +308,31 @@ class RGBDActionPipeline:
         return actions, names
 
     # -- stages ----------------------------------------------------------------------------------
+    def _stage(self, stage: str, seconds: float, detail: str) -> None:
+        log.info("%s: %.2f s (%s)", stage, seconds, detail)
+        if self.progress is not None:
+            self.progress(stage, seconds, detail)
+
+    def _mismatches(self, rgb: Path, depth: Path, n_rgb: int, n_depth: int, sources: tuple[str, ...]) -> list[str]:
+        """Signs that the inputs are different recordings (:func:`~mmfusion.pipelines.checks.input_mismatches`),
+        with the skeleton file the detector or the calibration read, if any."""
+        paths: dict[str, Path | None] = {"rgb": rgb, "depth": depth}
+        frames = {"rgb": n_rgb, "depth": n_depth}
+        for src in sources:  # "skeleton:<file>", "synthetic:<file>", "fit:<file>"
+            _, _, file = src.partition(":")
+            if file.endswith(".skeleton") and Path(file).is_file():
+                paths["skeleton"] = Path(file)
+                try:
+                    with open(file, "rb") as f:  # an NTU file's first line is its frame count
+                        frames["skeleton"] = int(f.readline())
+                except ValueError:
+                    pass
+                break
+        found = input_mismatches(paths, frames, self.config.frame_tolerance)
+        for w in found:
+            log.warning("%s", w)
+        return found
+
     def sample_frames(self, num_frames: int) -> np.ndarray:
         """(T,) test-time frame indices of the densest modality (the others take subsets of them)."""
         idx = aligned_indices(num_frames, self.clip_lens, train=False)
@@ -361,6 +403,7 @@ class RGBDActionPipeline:
             det_frames = read_video(rgb_path, work.tolist())
         depth_w = clip.read(work.tolist())
         times["read"] = time.perf_counter() - t0
+        self._stage("read", times["read"], f"{len(index)} of {num} frames sampled; {n_rgb} RGB, {n_depth} depth frames")
 
         t0 = time.perf_counter()
         paths = {"rgb": rgb_path, "depth": depth_path}
@@ -370,6 +413,8 @@ class RGBDActionPipeline:
             flip = list(COCO17.flip)
             det_w = Detections(det_w.keypoints[:, :, flip], det_w.scores[:, :, flip], det_w.source)
         times["detect"] = time.perf_counter() - t0
+        self._stage("detect 2-D", times["detect"], f"{self.detector.name} on {len(work)} frames, "
+                                                   f"{int(det_w.present.any(axis=1).sum())} person(s)")
 
         t0 = time.perf_counter()
         cal = self._calibration(rgb_path, depth_path, tuple(depth_w.shape[1:3]), tuple(frames.shape[1:3]))
@@ -385,6 +430,9 @@ class RGBDActionPipeline:
         masked = cfg.mask_depth == "on" or (cfg.mask_depth == "auto" and valid_fraction > cfg.unmasked_fraction)
         model_depth = np.where(persons_w.union[pos], depth_mm, 0).astype(np.uint16) if masked else depth_mm
         times["persons"] = time.perf_counter() - t0
+        self._stage("register", times["persons"],
+                    f"cameras {cal.source}, depth {'masked to the persons' if masked else 'as read'}")
+        warnings = self._mismatches(rgb_path, depth_path, n_rgb, n_depth, (det_w.source, cal.source))
 
         t0 = time.perf_counter()
         joints_w = lift_persons(depth_w, kd_w, det_w.scores, persons_w, cal.depth, self.pose_model, cfg.seed,
@@ -394,11 +442,12 @@ class RGBDActionPipeline:
         skeleton_w = np.where(lifted, coco17_to_ntu25(joints_w), 0.0).astype(np.float32)
         colors_w = np.where(lifted, coco17_to_ntu25(det_w.keypoints), 0.0).astype(np.float32)
         times["lift"] = time.perf_counter() - t0
+        self._stage("lift", times["lift"], f"{method}, {int(persons_w.present.any(axis=1).sum())} person(s)")
         det = Detections(det_w.keypoints[:, pos], det_w.scores[:, pos], det_w.source)
         persons = PersonMasks(persons_w.mask[:, pos], persons_w.present[:, pos], persons_w.reference[:, pos])
         return Capture(rgb_path, depth_path, num, n_rgb, n_depth, index, frames, depth_mm, model_depth, det,
                        kd_w[:, pos], persons, joints_w[:, pos], skeleton_w[:, pos], colors_w[:, pos], method, masked,
-                       mirrored, cal, work, skeleton_w, colors_w, times)
+                       mirrored, cal, work, skeleton_w, colors_w, times, warnings)
 
     def inputs(self, capture: Capture) -> dict[str, Any]:
         """Stage 6: the model's batch (N = 1): :func:`~mmfusion.data.sample.make_sample` over the capture."""
@@ -437,6 +486,8 @@ class RGBDActionPipeline:
         t0 = time.perf_counter()
         batch = self.inputs(capture)
         capture.timings["inputs"] = time.perf_counter() - t0
+        self._stage("encode", capture.timings["inputs"],
+                    ", ".join(f"{m} {tuple(batch[m].shape)}" for m in self.modalities))
         t0 = time.perf_counter()
         feed = {m: batch[m].to(self.device) for m in self.modalities}
         logits = self.model(feed)["logits"].float()
@@ -452,6 +503,8 @@ class RGBDActionPipeline:
         order = np.argsort(-probs, kind="stable")[: max(1, min(topk, k))]
         top = [ActionScore(r + 1, int(i), actions[i], f"A{actions[i]:03d}" if actions[i] else f"#{i}", names[i],
                            float(probs[i])) for r, i in enumerate(order)]
+        self._stage("classify", capture.timings["model"], f"{self.model_name}: {top[0].code} {top[0].name} "
+                                                          f"{100 * top[0].probability:.1f} %")
         return Prediction(probs.astype(np.float32), top, capture, {m: tuple(batch[m].shape) for m in self.modalities},
                           self.model_name, self.modalities, self.checkpoint, self.detector.name,
                           self._pose_info())

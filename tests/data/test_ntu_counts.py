@@ -36,8 +36,8 @@ def test_check_counts_on_the_full_ntu120_list(real_samples: Path, tmp_path: Path
     assert ok, report
     assert "xsub120: with skeleton (63026, 50919) expected (63026, 50919) ok" in report
     assert "xsub: all samples (40320, 16560) expected (40320, 16560) ok" in report
-    # one more skeleton broken -> mismatch is reported
-    e = st.entries[names[0]]
-    e["missing"], e["arrays"] = {"skeleton": "broken"}, {}
-    ok, report = check_counts(st)
+    # one more skeleton broken -> mismatch is reported (the store's entries are read-only: edit the index)
+    samples[0]["missing"], samples[0]["arrays"] = {"skeleton": "broken"}, {}
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    ok, report = check_counts(PackedStore(tmp_path))
     assert not ok and "MISMATCH" in report

@@ -350,3 +350,67 @@ def test_engine_run_folder_carries_the_clip_settings(world: Path, tmp_path: Path
     assert pipe.settings == settings
     pred = pipe.predict(*_paths(world))
     assert pred.inputs == {"skeleton": (1, 3, 5, 25, 2)}
+
+
+def test_progress_and_input_mismatch_warnings(world: Path, ckpts: dict[str, Path], tmp_path: Path,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    from mmfusion.pipelines.rgb_action import STAGES
+
+    seen: list[tuple[str, float, str]] = []
+    pipe = RGBDActionPipeline(ckpts["rgbd"], detector="skeleton", progress=lambda *a: seen.append(a))
+    rgb, depth = _paths(world)
+    pred = pipe.predict(rgb, depth, topk=1)
+    assert [s for s, _, _ in seen] == list(STAGES) and all(t >= 0 for _, t, _ in seen)
+    assert "4 of 12 frames" in seen[0][2] and "A0" in seen[-1][2]
+    assert pred.capture.warnings == [] and pred.to_dict()["warnings"] == []
+    # the RGB of one sample with the depth (and skeleton file) of another: named in the warning
+    other = world / "nturgb+d_depth_masked" / "S001C001P002R001A034"
+    with caplog.at_level("WARNING", logger="mmfusion.pipelines.rgb_action"):
+        cap = pipe.capture(rgb, other)
+    assert len(cap.warnings) == 1 and "different NTU samples" in cap.warnings[0]
+    assert "rgb S001C001P002R001A010" in cap.warnings[0] and "depth S001C001P002R001A034" in cap.warnings[0]
+    assert "different NTU samples" in caplog.text
+    # unnamed streams whose frame counts disagree
+    from mmfusion.data.formats.depth import read_depth_folder
+
+    np.save(tmp_path / "clip.npy", read_depth_folder(depth)[:6])
+    cap = RGBDActionPipeline(ckpts["rgbd"], detector=SkeletonFileDetector(world / "nturgb+d_skeletons" /
+                                                                          f"{NAME}.skeleton")).capture(
+        rgb, tmp_path / "clip.npy")
+    assert len(cap.warnings) == 1 and "frame counts differ" in cap.warnings[0] and "depth 6" in cap.warnings[0]
+
+
+def test_cli_export_skeleton_round_trip(world: Path, ckpts: dict[str, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from mmfusion.cli import main
+    from mmfusion.data.camera import project
+    from mmfusion.data.formats.skeleton import format_skeleton, read_skeleton
+    from mmfusion.pipelines.export import skeleton_sequence
+
+    rgb, depth = _paths(world)
+    out = tmp_path / "lifted.skeleton"
+    assert main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["skeleton"]),
+                 "--detector", "skeleton", "--export-skeleton", str(out)]) == 0
+    io = capsys.readouterr()
+    assert f"wrote {out}" in io.out
+    assert all(f"[{i}/6] {s}" in io.err for i, s in enumerate(("read", "detect 2-D", "register", "lift", "encode",
+                                                                 "classify"), 1))
+    # the file reads back through the package's reader, byte for byte, with the lifted joints
+    pred = RGBDActionPipeline(ckpts["skeleton"], detector="skeleton").predict(rgb, depth)
+    cap = pred.capture
+    seq = read_skeleton(out)
+    assert out.read_bytes() == format_skeleton(skeleton_sequence(pred)).encode()     # the package's writer
+    assert format_skeleton(seq).encode() == out.read_bytes()                          # and its reader, exactly
+    assert seq.num_frames == cap.num_frames == 12
+    assert sorted(set(seq.frame_index.tolist())) == cap.crop_index.tolist()
+    xyz = seq.to_array(2, "xyz")[:, cap.crop_index]
+    np.testing.assert_allclose(xyz, cap.crop_skeleton, rtol=1e-6, atol=1e-6)
+    present = np.abs(xyz).sum(-1) > 0
+    np.testing.assert_allclose(seq.to_array(2, "depth")[:, cap.crop_index][present],
+                               project(xyz[present], cap.calibration.depth), atol=1e-3)
+    # against the world's own Kinect skeleton: the limbs land within a few cm (naive: on the body surface)
+    truth = read_skeleton(world / "nturgb+d_skeletons" / f"{NAME}.skeleton").to_array(1, "xyz")[0, cap.crop_index]
+    limbs = [5, 6, 9, 10, 13, 14, 17, 18]                                   # elbows, wrists, knees, ankles
+    err = np.linalg.norm(xyz[0][:, limbs] - truth[:, limbs], axis=-1)
+    assert np.median(err) < 0.1, np.median(err)
+    assert (seq.tracking_state[:, limbs] == 2).all() and (seq.tracking_state[:, [0, 1, 2, 3, 20]] == 1).all()
