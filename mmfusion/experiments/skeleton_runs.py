@@ -184,7 +184,8 @@ def stream_table(cfg: SkeletonRecipe, streams: Sequence[str], seeds: Sequence[in
                 res1 = evaluate_run(run_dir, weights="last", clips=1, out_dir=run_dir / "one_clip", verbose=False)
                 raw.setdefault(f"{part} (1 clip)", []).append(res1.metrics.top1)
         fused = fuse([load_scores(f) for f in files], w)
-        raw.setdefault(f"fused {'+'.join(parts)} ({preset or 'weights'})", []).append(fused.top1)
+        how = preset or ("given weights" if weights is not None else "equal weights")
+        raw.setdefault(f"fused {'+'.join(parts)} ({how})", []).append(fused.top1)
     rows = [{"model": label, "stream": model, "top1": float(np.mean(v)),
              "std": float(np.std(v)) if len(v) > 1 else math.nan, "seeds": len(v)} for label, v in raw.items()]
     return rows, {"raw": raw, "weights": w, "preset": preset}
