@@ -65,10 +65,12 @@ class SkeletonData:
             (prob for pyskl, score otherwise).
         layout: joint layout (None: ntu25, ucla20 for ucla).
         cache_dir: where the generated world and packed raw trees are kept.
-        world_sequences, world_classes: size of the generated skeleton world (data_root None).
+        world_sequences: sequences of the generated skeleton world (data_root None).
+        world_classes: classes of the generated skeleton world, 60 or 120 (data_root None).
         subset_classes: keep only the first K classes (0: all); for small CPU experiments.
-        max_train_per_class, max_test_per_class: keep at most this many samples of each
-            class per split (0: all), the first ones in file order.
+        max_train_per_class: keep at most this many training samples per class (0: all), the
+            first ones in file order.
+        max_test_per_class: the same for the test samples.
     """
 
     data_root: str | None = None
@@ -318,7 +320,8 @@ PRESETS: dict[str, Preset] = {
                         {**_PYSKL_TRAIN, "lr": 0.0125, "epochs": 120, "global_batch_size": 16},
                         "firework8/BRL configs (1 GPU, batch 16, 24 epochs x RepeatDataset(5))",
                         "without BRL's mixup / re-weighting losses: the plain ST-GCN++ baseline of its table"),
-    "psumnet_ntu60": Preset("psumnet", {"dataset": "ntu60", "family": "ctrgcn", "window": 64, "clips": 1},
+    "psumnet_ntu60": Preset("psumnet", {"dataset": "ntu60", "family": "ctrgcn", "window": 64, "clips": 1,
+                                        "stream": "psumnet"},
                             {**_CTRGCN_TRAIN, "weight_decay": 5e-4, "global_batch_size": 200},
                             "skelemoa/psumnet config/ntu_configs/{body,hand,leg}.yaml",
                             "num_epoch 200 in the config, but steps [35, 55] imply 65 (specs section 12)"),
