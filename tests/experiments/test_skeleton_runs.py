@@ -92,3 +92,17 @@ def test_presets_and_long_run_checkpoints(tiny_world: Path, tmp_path: Path) -> N
     rows = recipe.main([*base, "--train.max-steps", "26", "--train.resume", "auto"])
     assert json.loads((run / "metrics.json").read_text())["step"] == 26 and rows[0]["model"] == "psumnet_tiny"
     assert [p.name for p in list_checkpoints(run)][-2:] == ["step_00000023", "step_00000026"]
+
+
+def test_ctrgcn_npz_source_keeps_the_files_split(tmp_path: Path) -> None:
+    from mmfusion.data.formats.ctrgcn_npz import write_ctrgcn_npz
+
+    rng = np.random.default_rng(0)
+
+    def part(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return rng.standard_normal((n, 3, 12, 25, 2)).astype(np.float32), np.arange(n) % 2
+
+    path = write_ctrgcn_npz(tmp_path / "NTU60_CS.npz", part(5), part(3), num_classes=2)
+    train, test = skeleton_datasets(SkeletonData(data_root=str(path), window=8))
+    assert (len(train), len(test)) == (5, 3) and train.num_classes == 2
+    assert test[0]["name"] == "test_000000" and tuple(test[0]["skeleton"].shape) == (3, 8, 25, 2)
