@@ -9,6 +9,9 @@ subcommand's module when it is used so that ``mmfusion --help`` stays fast.
     mmfusion predict --rgb V --depth D --checkpoint C    RGB-D video in, action out
     mmfusion keypoints VIDEO --out FILE    2-D keypoints of every frame (pose extraction)
     mmfusion synth-skeleton OUT   write the skeleton-only synthetic NTU world
+    mmfusion test RUN_DIR         evaluate a skeleton run (multi-clip, per-class, scores file)
+    mmfusion ensemble SCORES...   fuse saved test scores of several streams
+    mmfusion convert SRC OUT --from SOURCE   official checkpoint -> safetensors run folder
     mmfusion models [PATTERN]     list registered models
 
 A user error (bad input file, unusable output path, invalid option value) ends with one line
@@ -33,6 +36,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "keypoints": ("mmfusion.pipelines.keypoints", "2-D keypoints of every video frame (pose extraction)"),
     "synth-skeleton": ("mmfusion.data.synthetic.skeleton_world", "write the skeleton-only synthetic NTU world"),
     "convert": ("mmfusion.models.pretrained", "official checkpoint -> safetensors run folder"),
+    "test": ("mmfusion.experiments.evaluate_run", "evaluate a skeleton run on its test set (field protocol)"),
+    "ensemble": ("mmfusion.experiments.ensemble", "fuse saved test scores of several streams"),
 }
 
 

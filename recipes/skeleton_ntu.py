@@ -1,79 +1,58 @@
-"""Skeleton-only action recognition on NTU RGB+D: ST-GCN, Hyper-GCN and the MAMP transformer.
+"""Skeleton-only action recognition: any skeleton classifier, any stream, the field's test protocol.
 
 ::
 
-    python recipes/skeleton_ntu.py                                          # stgcn_tiny, synthetic world
-    python recipes/skeleton_ntu.py --model stgcn_tiny hypergcn_tiny mamp_transformer_tiny   # one table
-    accelerate launch recipes/skeleton_ntu.py --data-root /data/ntu120 --protocol xsub120 \\
-        --model hypergcn --clip-len 64 --train.epochs 140 --train.lr 0.1 --train.optimizer sgd
+    python recipes/skeleton_ntu.py                                   # stgcn_tiny, joints, skeleton world
+    python recipes/skeleton_ntu.py --model stgcn_tiny hypergcn_tiny mamp_tiny      # one table
+    python recipes/skeleton_ntu.py --model ctrgcn_tiny --stream bm --family pyskl --clips 10
+    python recipes/skeleton_ntu.py --model psumnet_tiny --stream psumnet           # body, hand, leg runs
+    accelerate launch recipes/skeleton_ntu.py --preset ctrgcn_ntu60 --data-root /data/NTU60_CS.npz
+    mmfusion test runs/skeleton_ntu/ctrgcn --clips 10 --save-scores ctrgcn_j.npz  # afterwards
 
-Input per clip: ``skeleton`` (3, T, 25, 2) float32, NTU camera metres centred on SpineMid,
-two actor slots (zeros where absent), T frames sampled uniformly (random offsets for
-training). ``--model`` takes one or more registered skeleton classifiers; the short names
-``hypergcn`` (= ``hypergcn_base``) and ``mamp`` (= ``mamp_transformer``) are accepted. Each
-is trained on the same clips and gets a row in the table. Hyper-GCN's loss is CE (label
-smoothing 0.1) + its hyper-joint diversity term; the MAMP transformer here is trained from
-scratch (no masked-motion pretraining).
+Data (``--data-root``): by default the skeleton world (labelled synthetic, 60 NTU classes; generated
+once into ``--cache-dir``), else a skeleton world folder, a CTR-GCN ``.npz``, a PYSKL ``.pkl`` or a
+raw NTU tree (parsed, denoised and packed once). ``--dataset ntu60|ntu120|ucla|pku1|pku2`` and
+``--protocol`` pick the official split; ``--family ctrgcn|pyskl|frame50`` the preprocessing;
+``--stream j|b|k|jm|bm|km|psumnet`` the input; ``--clips N`` the PYSKL test clips (the scores of a
+sample's clips are averaged as PYSKL does: mean softmax). ``--preset NAME`` loads a paper's recipe
+(:data:`mmfusion.experiments.skeleton.PRESETS`: optimizer, schedule, batch, window, clips,
+intermediate checkpoints every 5 epochs, best checkpoint), meant to run unchanged on real NTU on a GPU.
 
-Measured on the synthetic world (xsub: 360 train / 216 test clips, 12 classes), defaults with the
-official heads / inits / graphs, one process, ``--train.threads 1``, seed 0 (2-core machine shared
-with another job; the three took 9.0 min together):
-``stgcn_tiny`` top-1 69.0 % (top-5 100 %), ``hypergcn_tiny`` 67.1 %, ``mamp_transformer_tiny``
-68.1 % (12 epochs each; previous release: 66.7 / 62.5 / 66.2). The synthetic skeleton cannot
-tell apart three of the six class pairs (their cue is a prop), so about 75 % is its ceiling.
+Input per sample: ``skeleton`` (3, T, 25, 2) float32 (``(K, 3, T, 25, 2)`` for K test clips). Each
+model gets a row in the table and a run folder ``<output-dir>/<model>[_<stream>]``.
+
+Figures: the ones of the previous release of this recipe (stgcn_tiny 69.0 %, hypergcn_tiny 67.1 %,
+mamp_transformer_tiny 68.1 % top-1, 12 epochs, seed 0) were measured on the old 12-class multimodal
+world (xsub: 360 train / 216 test clips) and are not comparable with the skeleton world. On the
+skeleton world see docs/skeleton.md, section 7 (the 3-seed table, SYNTHETIC).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from mmfusion.cli_errors import run_command
-from mmfusion.engine import TrainConfig, parse_args
-from mmfusion.experiments.ntu import NTURecipe, datasets, describe, finish, fit_row
-
-#: short names accepted by --model
-ALIASES = {"hypergcn": "hypergcn_base", "mamp": "mamp_transformer", "mamp_tiny": "mamp_transformer_tiny"}
-
-
-@dataclass
-class SkeletonRecipe(NTURecipe):
-    """Skeleton-only classifiers on NTU RGB+D, one table row per model."""
-
-    model: tuple[str, ...] = ("stgcn_tiny",)
-    """one or more registered skeleton classifiers (short names: hypergcn, mamp, mamp_tiny)"""
-    clip_len: int = 32
-    """skeleton frames per clip"""
-    dropout: float | None = None
-    """classifier dropout; None: each model's own default"""
-    output_dir: str = "runs/skeleton_ntu"
-    """run folders go below it, one per trained model"""
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=12, global_batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.01, scheduler="cosine",
-        warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=5))
-
-
-def model_kwargs(name: str, cfg: SkeletonRecipe) -> dict[str, Any]:
-    """Entry-function arguments of one skeleton model for ``cfg``'s clips."""
-    kwargs: dict[str, Any] = {} if cfg.dropout is None else {"dropout": cfg.dropout}
-    if name.startswith("mamp_transformer"):
-        # its temporal position table must cover the clip, in whole 4-frame patches
-        kwargs["num_frames"] = -(-cfg.clip_len // 4) * 4
-    return kwargs
+from mmfusion.distributed import process_state
+from mmfusion.engine import parse_args, shutdown
+from mmfusion.experiments.ntu import results_table
+from mmfusion.experiments.skeleton_runs import SkeletonRecipe, train_models, with_preset
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    cfg = parse_args(SkeletonRecipe(), argv)
-    names = [ALIASES.get(m, m) for m in cfg.model]
-    data = datasets(cfg, ("skeleton",))
-    print(f"[skeleton_ntu] {describe(cfg, data)}")
-    rows: list[dict[str, Any]] = []
-    runs: list[Any] = []
-    for name in names:
-        fit_row(cfg, name, name, ("skeleton",), rows, runs, data=data, model_kwargs=model_kwargs(name, cfg))
-    return finish(cfg, rows, runs, len(data[1]))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cfg = parse_args(with_preset(argv, SkeletonRecipe()), argv)
+    rows, runs, num_test = train_models(cfg)
+    if process_state().is_main_process:
+        print(f"\nHeld-out {cfg.dataset}/{cfg.protocol} accuracy (%), {num_test} test samples, "
+              f"{cfg.clips} clip(s):\n")
+        print(results_table(rows))
+        print("\nRun folders (weights, model_best, curves.png, confusion_matrix.png, metrics.json):")
+        for r in runs:
+            print(f"  {r.run_dir}")
+    shutdown()
+    return rows
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from ..runs import save_weights, to_jsonable, write_json
 from .args import apply_overrides, from_dict, parse_args
 from .checkpoint import latest_checkpoint, list_checkpoints, resolve_resume
 from .config import TrainConfig
-from .evaluation import evaluate, run_evaluation
+from .evaluation import ClipTesting, Scores, evaluate, run_evaluation
 from .loaders import SeededSamples
 from .loop import LoopState, StepInfo, train_one_epoch
 from .metrics import (
@@ -43,7 +43,8 @@ from .setup import RunSetup, setup_run
 from .trainer import TrainResult, shutdown, train
 
 __all__ = [
-    "ClassificationMetrics", "EvalAccumulator", "LoopState", "RunSetup", "SeededSamples", "StepInfo", "TrainConfig",
+    "ClassificationMetrics", "ClipTesting", "EvalAccumulator", "LoopState", "RunSetup", "Scores", "SeededSamples",
+    "StepInfo", "TrainConfig",
     "TrainResult", "apply_overrides", "build_optimizer", "build_scheduler", "classification_metrics",
     "confusion_matrix", "evaluate", "from_dict", "latest_checkpoint", "list_checkpoints", "lr_factor",
     "mean_class_accuracy", "parse_args", "per_class_accuracy", "plot_confusion_matrix", "plot_curves",

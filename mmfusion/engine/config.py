@@ -78,6 +78,9 @@ class TrainConfig:
             mid-epoch resume on long epochs.
         keep_last: checkpoints to keep (older ones are deleted); 0 disables checkpoints.
         eval_every: evaluate every this many epochs (0: only after the last epoch).
+        best_metric: after each evaluation, keep the weights with the highest value of this
+            metric ("top1", "top5" or "mean_class") as ``model_best.safetensors`` (+ ``best.json``);
+            None: off. Ties keep the earlier epoch.
         log_every: optimizer steps between tracker / progress-bar updates.
         tracker: an Accelerate tracker name ("tensorboard", "wandb", ...) or None.
         run_name: tracker project name (default: the ``output_dir`` folder name).
@@ -131,6 +134,7 @@ class TrainConfig:
     save_every_steps: int = 0
     keep_last: int = 3
     eval_every: int = 1
+    best_metric: Literal["top1", "top5", "mean_class"] | None = "top1"
     log_every: int = 10
     tracker: str | None = None
     run_name: str | None = None
@@ -187,7 +191,8 @@ class TrainConfig:
         if self.clip_grad is not None and self.clip_grad < 0:
             raise ConfigError(f"TrainConfig.clip_grad must be >= 0 or None, got {self.clip_grad}")
         choices = {"optimizer": ("sgd", "adamw"), "scheduler": ("cosine", "step", "constant"),
-                   "mixed_precision": ("no", "bf16", "fp16", None), "nonfinite": ("stop", "skip")}
+                   "mixed_precision": ("no", "bf16", "fp16", None), "nonfinite": ("stop", "skip"),
+                   "best_metric": ("top1", "top5", "mean_class", None)}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")

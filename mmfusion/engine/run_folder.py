@@ -9,6 +9,8 @@ Layout (``cfg.output_dir``)::
     metrics.json          final evaluation: top1, top5, mean_class, per_class, confusion, loss, ...
     model.safetensors     final weights (the weight average when ema=True: what metrics.json measured)
     model_raw.safetensors the optimizer's last weights (only with ema=True)
+    model_best.safetensors the evaluated weights with the best ``best_metric`` so far (+ best.json:
+                          metric, value, epoch, step); kept through resumes
     curves.png, confusion_matrix.png
     checkpoints/step_*/   resumable states (mmfusion.engine.checkpoint)
 """
@@ -33,6 +35,51 @@ from .plots import plot_confusion_matrix, plot_curves
 from .setup import RunSetup
 
 RAW_WEIGHTS = "model_raw.safetensors"
+BEST_WEIGHTS = "model_best.safetensors"
+BEST_RECORD = "best.json"
+
+
+class BestWeights:
+    """Keeps ``model_best.safetensors``: the evaluated weights (the weight average when ``ema``)
+    with the highest ``metric`` so far; a tie keeps the earlier ones.
+
+    ``best.json`` (``{"metric", "value", "epoch", "step", "weights"}``) is written with each new
+    best, so a resumed run continues the comparison instead of starting over.
+    """
+
+    def __init__(self, metric: str, record: dict[str, Any] | None = None) -> None:
+        self.metric = metric
+        self.record: dict[str, Any] = dict(record or {})
+
+    @classmethod
+    def restore(cls, run: RunSetup, metric: str) -> BestWeights:
+        """The best so far of ``run``'s folder (a resumed run), or an empty one."""
+        path = run.run_dir / BEST_RECORD
+        record = None
+        if path.is_file() and (run.run_dir / BEST_WEIGHTS).is_file():
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                record = None  # unreadable: the next evaluation writes a fresh best
+            if record is not None and record.get("metric") != metric:
+                record = None
+        return cls(metric, record)
+
+    def update(self, run: RunSetup, metrics: ClassificationMetrics, epoch: int, step: int) -> bool:
+        """Save the weights if ``metrics`` beat the best so far (main process writes); True if saved."""
+        value = float(getattr(metrics, self.metric))
+        if self.record and not value > float(self.record["value"]):
+            return False
+        if self.record.get("step") == step:
+            return False  # the same weights were already saved (final evaluation after the last epoch's)
+        self.record = {"metric": self.metric, "value": value, "epoch": epoch, "step": step,
+                       "weights": str(run.run_dir / BEST_WEIGHTS)}
+        if run.accelerator.is_main_process:
+            model = run.ema.module if run.ema is not None else run.unwrapped
+            save_weights(model, run.run_dir / BEST_WEIGHTS,
+                         metadata={"model_name": run.model_name or "", "step": str(step), self.metric: str(value)})
+            write_json(run.run_dir / BEST_RECORD, self.record)
+        return True
 
 
 def flat_hparams(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -143,5 +190,5 @@ def write_run_end(run: RunSetup, state: LoopState, final: ClassificationMetrics 
     return weights, plots
 
 
-__all__ = ["RAW_WEIGHTS", "flat_hparams", "run_info", "write_history", "write_run_end",
-           "write_run_start"]
+__all__ = ["BEST_RECORD", "BEST_WEIGHTS", "RAW_WEIGHTS", "BestWeights", "flat_hparams", "run_info",
+           "write_history", "write_run_end", "write_run_start"]

@@ -40,10 +40,10 @@ from ..locks import FolderLock
 from .accelerator import make_accelerator
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
-from .evaluation import run_evaluation
+from .evaluation import ClipTesting, run_evaluation
 from .loop import Callback, LoopState, StepInfo, current_lr, train_one_epoch
 from .metrics import ClassificationMetrics
-from .run_folder import write_history, write_run_end, write_run_start
+from .run_folder import BestWeights, write_history, write_run_end, write_run_start
 from .setup import RunSetup, check_class_names, resume_target, setup_run
 
 
@@ -62,6 +62,8 @@ class TrainResult:
         model_config: ``<run>/config.json`` (for ``mmfusion.create_model(name, checkpoint=run_dir)``).
         plots: {"confusion": PNG, "curves": PNG} (the ones that were drawn).
         checkpoint: the last checkpoint folder (None if checkpoints are off).
+        best: ``{"metric", "value", "epoch", "step", "weights"}`` of ``model_best.safetensors``
+            ({} when ``best_metric`` is None or nothing was evaluated).
         global_step: optimizer steps done.
         files: other outputs (train_config.json, run_info.json, metrics.json, history.json, logs).
     """
@@ -74,6 +76,7 @@ class TrainResult:
     model_config: Path
     plots: dict[str, Path] = field(default_factory=dict)
     checkpoint: Path | None = None
+    best: dict[str, Any] = field(default_factory=dict)
     global_step: int = 0
     files: dict[str, Path] = field(default_factory=dict)
 
@@ -119,7 +122,8 @@ def resume(run: RunSetup, path: Path | None) -> LoopState:
 
 
 def end_epoch(run: RunSetup, state: LoopState, class_names: Sequence[str] | None,
-              callbacks: Sequence[Callback]) -> None:
+              callbacks: Sequence[Callback], clips: ClipTesting | None = None,
+              best: BestWeights | None = None) -> None:
     """After an epoch's batches: the epoch's record, evaluation when due, history.json, checkpoint."""
     cfg, acc, epoch = run.cfg, run.accelerator, state.epoch
     entry: dict[str, Any] = {"epoch": epoch + 1, "step": state.global_step}
@@ -132,10 +136,12 @@ def end_epoch(run: RunSetup, state: LoopState, class_names: Sequence[str] | None
     last_epoch = epoch + 1 == cfg.epochs or state.stop
     metrics = None
     if run.eval_loader is not None and ((cfg.eval_every and (epoch + 1) % cfg.eval_every == 0) or last_epoch):
-        metrics = run_evaluation(acc, run.eval_model, run.eval_loader, class_names)
+        metrics = run_evaluation(acc, run.eval_model, run.eval_loader, class_names, clips=clips)
         state.last_eval, state.last_eval_step = metrics, state.global_step
         entry.update(eval_loss=metrics.loss, eval_top1=metrics.top1, eval_top5=metrics.top5,
                      eval_mean_class=metrics.mean_class)
+        if best is not None:
+            best.update(run, metrics, epoch + 1, state.global_step)
     state.history["epochs"].append(entry)
     summary = "  ".join(f"{k} {v:.4f}" for k, v in entry.items() if isinstance(v, float))
     acc.print(f"epoch {epoch + 1}/{cfg.epochs} step {state.global_step}: {summary}")
@@ -155,7 +161,7 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
           model_name: str | None = None, classes: Sequence[Any] | None = None,
           class_names: Sequence[str] | None = None, modalities: Sequence[str] | None = None,
           recipe_config: Any = None, collate_fn: Callable | None = None,
-          callbacks: Sequence[Callback] = ()) -> TrainResult:
+          callbacks: Sequence[Callback] = (), clip_testing: ClipTesting | None = None) -> TrainResult:
     """Train ``model`` on ``train_set``, evaluate on ``eval_set``, write the run folder.
 
     Args:
@@ -174,6 +180,8 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
         collate_fn: default :func:`mmfusion.data.dataset.collate`.
         callbacks: called with a :class:`StepInfo` after every optimizer step and epoch;
             an exception raised there stops training (after any checkpoint of that step).
+        clip_testing: how evaluation samples with K clips are scored
+            (:class:`~mmfusion.engine.evaluation.ClipTesting`); None: one clip per sample.
 
     Returns:
         :class:`TrainResult` (same on every process).
@@ -200,6 +208,11 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
         files = write_run_start(run, recipe_config if recipe_config is not None else cfg, train_set, model_kwargs,
                                 classes, class_names, modalities)
         state = resume(run, resume_from)
+        # the best-so-far survives a resume through best.json (written with each new best)
+        best = None
+        if cfg.best_metric and run.eval_loader is not None:
+            best = (BestWeights.restore(run, cfg.best_metric) if resume_from is not None
+                    else BestWeights(cfg.best_metric))
 
         # -- epochs ------------------------------------------------------------------------------------
         state.stop = cfg.max_steps is not None and state.global_step >= cfg.max_steps
@@ -208,7 +221,7 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
             if not train_one_epoch(run, state, callbacks):
                 stopped_inside = True  # max_steps reached inside the epoch
                 break
-            end_epoch(run, state, class_names, callbacks)
+            end_epoch(run, state, class_names, callbacks, clip_testing, best)
             state.epoch += 1
             state.batch_in_epoch = 0
 
@@ -218,8 +231,11 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
             state.checkpoint(run, state.epoch, state.batch_in_epoch)
         final = state.last_eval
         if run.eval_loader is not None and (final is None or state.last_eval_step != state.global_step):
-            final = run_evaluation(accelerator, run.eval_model, run.eval_loader, class_names)
+            final = run_evaluation(accelerator, run.eval_model, run.eval_loader, class_names, clips=clip_testing)
+            if best is not None and final is not None:
+                best.update(run, final, state.epoch, state.global_step)
         weights, plots = write_run_end(run, state, final, files)
         return TrainResult(run_dir=run.run_dir, metrics=final.to_dict() if final is not None else {}, eval=final,
                            history=state.history, weights=weights, model_config=run.run_dir / "config.json",
-                           plots=plots, checkpoint=state.last_checkpoint, global_step=state.global_step, files=files)
+                           plots=plots, checkpoint=state.last_checkpoint, global_step=state.global_step, files=files,
+                           best=best.record if best is not None else {})

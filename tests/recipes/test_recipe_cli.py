@@ -40,9 +40,13 @@ def test_help_describes_every_option(script: Path) -> None:
         head = block.splitlines()[0]
         described = re.sub(r"\(default: [^)]*\)", "", head.split(None, 2)[-1] + " " + body).strip("│ ─╰╯")
         assert re.search(r"[a-z]{3}", described), f"{script.name}: {name} has no description"
-    for option in ("--data-root", "--protocol {xsub,xview,xsub120,xset}", "--image-size", "--clip-len",
-                   "--train.epochs", "--train.optimizer {sgd,adamw}", "--train.scheduler {cosine,step,constant}",
-                   "--train.ema, --train.no-ema", "--train.resume"):
+    # the skeleton recipe has the skeleton data options (SkeletonData) instead of the multimodal ones
+    data_options = (("--data-root", "--protocol {xsub,xview,xset}", "--dataset {ntu60,ntu120,ucla,pku1,pku2}",
+                     "--window", "--family {ctrgcn,pyskl,frame50,none}", "--clips", "--stream")
+                    if script.stem == "skeleton_ntu" else
+                    ("--data-root", "--protocol {xsub,xview,xsub120,xset}", "--image-size", "--clip-len"))
+    for option in (*data_options, "--train.epochs", "--train.optimizer {sgd,adamw}",
+                   "--train.scheduler {cosine,step,constant}", "--train.ema, --train.no-ema", "--train.resume"):
         assert option in text, f"{script.name}: {option} missing from --help"
 
 

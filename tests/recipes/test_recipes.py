@@ -103,7 +103,7 @@ def test_deform3d_recipe(tiny_ntu: Path, tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_skeleton_recipe_several_models(tiny_ntu: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = skeleton_ntu.main(_args(tiny_ntu, tmp_path, "--clip-len", "8", "--model", "stgcn_tiny", "hypergcn_tiny",
+    rows = skeleton_ntu.main(_args(tiny_ntu, tmp_path, "--window", "8", "--model", "stgcn_tiny", "hypergcn_tiny",
                                    "mamp_tiny"))
     names = ["stgcn_tiny", "hypergcn_tiny", "mamp_transformer_tiny"]
     for name in names:
