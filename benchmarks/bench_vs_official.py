@@ -28,8 +28,9 @@ checked by shape), so both start from the same point. One training step = forwar
 backward (gradients zeroed before each step, no optimizer update, so every repeat computes the same
 thing), in train mode, 1 thread, CPU time of the process (``time.process_time``); official and mmfusion
 steps ALTERNATE in one process so both see the same machine load; the table gives the median of the
-repeats, the spread (min-max) and the ratio mmfusion / official of the medians, and the max abs difference
-of the logits of one eval-mode forward (so the timing compares the same mathematics).
+repeats, the spread (min-max), the ratio mmfusion / official of the medians, and the max abs difference of
+the logits of one train-mode forward relative to the largest official logit (``rel_diff``), so the timing
+compares the same mathematics (train mode: freshly initialised BN statistics can make eval logits huge).
 
 Imports the official code needs but the benchmark does not (e.g. ``torchlight``, ``mmcv``) are replaced by
 empty stand-in modules while that repository is imported. Results: ``benchmarks/results/<name>.json``.
@@ -143,6 +144,24 @@ def copy_weights(src: nn.Module, dst: nn.Module, skip_src: Callable[[str], bool]
     return len(s)
 
 
+def copy_by_name(src: nn.Module, dst: nn.Module, rename: Callable[[str], str]) -> int:
+    """Copy where mmfusion's key, renamed by ``rename``, is the official key (checked: every key found)."""
+    s = src.state_dict()
+    d = _entries(dst, lambda k: False)
+    missing = [k for k, _ in d if rename(k) not in s]
+    if missing:
+        raise RuntimeError(f"weight copy: no official tensor for {missing[:5]} ...")
+    with torch.no_grad():
+        for k, v in d:
+            v.copy_(s[rename(k)].reshape(v.shape))
+    return len(d)
+
+
+def _encoder_head_names(key: str) -> str:
+    return key.removeprefix("encoder.").replace("head.", "fc.", 1) if key.startswith("head.") else \
+        key.removeprefix("encoder.")
+
+
 # -- the pairs ----------------------------------------------------------------------------------------
 
 @dataclass
@@ -188,6 +207,57 @@ def _hypergcn_official(root: Path, k: int) -> nn.Module:
                          graph_args={"labeling_mode": "virtual_ensemble"}, hyper_joints=3)
 
 
+def _aimclr_official(root: Path, k: int) -> nn.Module:
+    with official_import(root):
+        mod = importlib.import_module("net.st_gcn")
+        return mod.Model(in_channels=3, hidden_channels=16, hidden_dim=256, num_class=k, dropout=0.0,
+                         graph_args={"layout": "ntu-rgb+d", "strategy": "spatial"}, edge_importance_weighting=True)
+
+
+def _psumnet_official(root: Path, k: int) -> nn.Module:
+    with official_import(root):
+        mod = importlib.import_module("model.psumnet")
+        return mod.Model(num_class=k, num_point=25, num_person=2, graph="graph.ntu_rgb_d.Graph",
+                         graph_args={"labeling_mode": "spatial"}, in_channels=12, stream="body")
+
+
+def _dstanet_official(root: Path, k: int) -> nn.Module:
+    from mmfusion.encoders.dstanet import DSTANET_HICLR_CONFIG
+
+    with official_import(root):
+        mod = importlib.import_module("model.dstanet")
+        return mod.DSTANet(num_class=k, num_point=25, num_frame=50, config=[list(c) for c in DSTANET_HICLR_CONFIG],
+                           use_temporal_att=False, att_t=False, glo_reg_t=False)
+
+
+def _bigru_official(root: Path, k: int) -> nn.Module:
+    # moco/GRU.py imports torchvision at module level (unused by BIGRU); a stand-in keeps it optional
+    stubs = {} if importlib.util.find_spec("torchvision") else {"torchvision": _stub("torchvision")}
+    with official_import(root, stubs):
+        mod = _load_file(root / "moco" / "GRU.py", "official_cmd_gru")
+        return mod.BIGRU(150, 1024, 3, num_class=k)
+
+
+def _bigru_copy(official: nn.Module, ours: nn.Module) -> int:
+    from mmfusion.encoders.bigru import load_official_bigru_state
+
+    state = load_official_bigru_state(ours.encoder, official.state_dict())
+    ours.encoder.load_state_dict(state)
+    with torch.no_grad():
+        ours.head.weight.copy_(official.fc.weight)
+        ours.head.bias.copy_(official.fc.bias)
+    return len(state) + 2
+
+
+def _bigru_official_logits(m: nn.Module, x: Tensor) -> Tensor:
+    n, c, t, v, p = x.shape  # the official input is (N, T, V*C*M), joint-major (see mmfusion.encoders.bigru)
+    return m(x.permute(0, 2, 3, 1, 4).reshape(n, t, v * c * p))
+
+
+def _fc_last(entries: list[tuple[str, Tensor]]) -> list[tuple[str, Tensor]]:
+    return [e for e in entries if not e[0].startswith("fc.")] + [e for e in entries if e[0].startswith("fc.")]
+
+
 def _hypergcn_order(entries: list[tuple[str, Tensor]]) -> list[tuple[str, Tensor]]:
     # the official module registers pos_embedding, data_bn, to_joint_embedding, then per unit hyper_joint,
     # alpha, edge_importance; ours pos_embedding, to_joint_embedding, data_bn, then edge_importance first
@@ -224,6 +294,19 @@ PAIRS: dict[str, Pair] = {
                           official_logits=lambda m, x: m(x)[0],
                           note="logits only on both sides (the hyper-joint diversity loss is left out: it reads "
                                "the parameters only)"),
+    "aimclr_stgcn": Pair("aimclr_stgcn", "AimCLR", _aimclr_official, _ours("aimclr_stgcn", dropout=0.0), frames=50,
+                         copy=lambda o, m: copy_weights(o, m, skip_src=lambda k: k == "A", order=_fc_last),
+                         note="AimCLR net/st_gcn.py Model(hidden 16, hidden_dim 256), forward without drop"),
+    "psumnet_body": Pair("psumnet_body", "psumnet", _psumnet_official, _ours("psumnet_body", from_joints=False),
+                         frames=64, channels=12,
+                         copy=lambda o, m: copy_weights(o, m, skip_src=_is_adjacency, skip_dst=_is_adjacency),
+                         note="12-channel unified input given to both (ours from_joints=False)"),
+    "dstanet": Pair("dstanet", "DSTA-Net", _dstanet_official, _ours("dstanet"), frames=50,
+                    copy=lambda o, m: copy_by_name(o, m, _encoder_head_names),
+                    note="HiCLR configuration (spatial attention only), 50 frames"),
+    "bigru": Pair("bigru", "CMD", _bigru_official, _ours("bigru"), frames=64, copy=_bigru_copy,
+                  official_logits=_bigru_official_logits,
+                  note="CMD moco/GRU.py BIGRU(150, 1024, 3): one GRU call per frame; ours one call per layer"),
 }
 
 
@@ -247,12 +330,12 @@ def run_pair(pair: Pair, root: Path, batch: int, frames: int | None, repeats: in
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, pair.channels, t, pair.joints, 2, generator=g)
     y = torch.randint(0, num_classes, (batch,), generator=g)
-    official.eval()
-    ours.eval()
-    with torch.no_grad():
-        diff = (pair.official_logits(official, x) - pair.ours_logits(ours, x)).abs().max().item()
-    official.train()
+    official.train()  # the step that is timed: BN on batch statistics, no dropout on either side
     ours.train()
+    with torch.no_grad():
+        ref = pair.official_logits(official, x)
+        diff = (ref - pair.ours_logits(ours, x)).abs().max().item()
+        scale = ref.abs().max().item()
     times: dict[str, list[float]] = {"official": [], "ours": []}
     for i in range(repeats + 1):  # the first round warms both up and is dropped
         order = (("official", official, pair.official_logits), ("ours", ours, pair.ours_logits))
@@ -266,7 +349,7 @@ def run_pair(pair: Pair, root: Path, batch: int, frames: int | None, repeats: in
             "ratio": med["ours"] / med["official"],
             "official_spread_ms": f"{1e3 * min(times['official']):.0f}-{1e3 * max(times['official']):.0f}",
             "ours_spread_ms": f"{1e3 * min(times['ours']):.0f}-{1e3 * max(times['ours']):.0f}",
-            "max_abs_diff": diff, "tensors_copied": copied,
+            "max_abs_diff": diff, "rel_diff": diff / max(scale, 1e-30), "tensors_copied": copied,
             "official_params": sum(p.numel() for p in official.parameters() if p.requires_grad),
             "ours_params": sum(p.numel() for p in ours.parameters() if p.requires_grad),
             "times_official": times["official"], "times_ours": times["ours"], "note": pair.note}
@@ -296,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
         print_table([{k: v for k, v in r.items() if not k.startswith("times_") and k != "note"} for r in rows[-1:]])
     keys = ("model", "input", "official_ms", "ours_ms", "ratio", "official_spread_ms", "ours_spread_ms",
-            "max_abs_diff")
+            "rel_diff")
     print_table([{k: r.get(k) for k in keys} for r in rows if "error" not in r],
                 title=f"training step, {args.threads} thread(s), CPU time, median of {args.repeats}")
     path = write_results(args.name, {"command": " ".join(sys.argv), "repeats": args.repeats, "rows": rows})
