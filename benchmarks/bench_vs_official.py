@@ -64,13 +64,13 @@ import mmfusion  # noqa: E402
 
 #: top-level module names the official repositories share (``model``, ``graph``, ``net`` ...): dropped from
 #: ``sys.modules`` before and after each repository so that one repository never sees another's.
-_SHARED_TOPLEVEL = ("model", "graph", "net", "feeders", "torchlight", "utils", "pyskl", "aclnet", "tools")
+_SHARED_TOPLEVEL = ("model", "graph", "net", "feeders", "torchlight", "utils", "pyskl", "aclnet", "tools", "mmcv")
 
 
 def _stub(name: str, **attrs: Any) -> types.ModuleType:
     mod = types.ModuleType(name)
-    mod.__dict__.update(attrs)
     mod.__path__ = []  # a package, so that "from name.sub import x" finds the stubbed sub-modules
+    mod.__dict__.update(attrs)
     return mod
 
 
@@ -258,6 +258,76 @@ def _fc_last(entries: list[tuple[str, Tensor]]) -> list[tuple[str, Tensor]]:
     return [e for e in entries if not e[0].startswith("fc.")] + [e for e in entries if e[0].startswith("fc.")]
 
 
+def _pyskl_stubs(root: Path, package: str = "pyskl") -> dict[str, types.ModuleType]:
+    """Stand-ins for what PYSKL's GCN backbones import but a training step does not use: mmcv's layer
+    builders (BN / ReLU by name), checkpoint loading, the backbone registry, and PYSKL's package
+    ``__init__`` files (which import every model, dataset and mmcv runner); the backbone, GCN and TCN
+    files themselves are the checkout's."""
+    def build_norm_layer(cfg: dict[str, Any], channels: int) -> tuple[str, nn.Module]:
+        kind = cfg.get("type", "BN")
+        if kind not in ("BN", "BN2d"):
+            raise ImportError(f"bench_vs_official: norm {kind!r} not stubbed")
+        return "bn", nn.BatchNorm2d(channels)
+
+    def build_activation_layer(cfg: dict[str, Any]) -> nn.Module:
+        kind = cfg.get("type", "ReLU")
+        if kind != "ReLU":
+            raise ImportError(f"bench_vs_official: activation {kind!r} not stubbed")
+        return nn.ReLU(inplace=cfg.get("inplace", True))
+
+    class _Registry:
+        def register_module(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+            return lambda cls: cls
+
+    pkg, p = root / package, package
+    return {
+        "mmcv": _stub("mmcv"),
+        "mmcv.cnn": _stub("mmcv.cnn", build_norm_layer=build_norm_layer, build_activation_layer=build_activation_layer),
+        "mmcv.runner": _stub("mmcv.runner", load_checkpoint=lambda *a, **k: None),
+        "mmcv.utils": _stub("mmcv.utils", _BatchNorm=nn.modules.batchnorm._BatchNorm),
+        p: _stub(p, __path__=[str(pkg)]),
+        f"{p}.utils": _stub(f"{p}.utils", __path__=[str(pkg / "utils")], cache_checkpoint=lambda f: f),
+        f"{p}.models": _stub(f"{p}.models", __path__=[str(pkg / "models")]),
+        f"{p}.models.builder": _stub(f"{p}.models.builder", BACKBONES=_Registry()),
+        f"{p}.models.gcns": _stub(f"{p}.models.gcns", __path__=[str(pkg / "models" / "gcns")]),
+    }
+
+
+class _PysklRecognizer(nn.Module):
+    """A PYSKL backbone + ``GCNHead`` (mean over T, V, then persons; Linear), input (N, C, T, V, M)."""
+
+    def __init__(self, backbone: nn.Module, channels: int, k: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.fc_cls = nn.Linear(channels, k)
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.backbone(x.permute(0, 4, 2, 3, 1))  # PYSKL reads (N, M, T, V, C)
+        if isinstance(f, tuple):  # ACLNet's backbone also returns its graph feature (the head ignores it)
+            f = f[0]
+        return self.fc_cls(f.mean(dim=(3, 4)).mean(dim=1))
+
+
+def _stgcnpp_official(root: Path, k: int) -> nn.Module:
+    with official_import(root, _pyskl_stubs(root)):
+        sys.modules["pyskl.utils"].Graph = importlib.import_module("pyskl.utils.graph").Graph
+        mod = importlib.import_module("pyskl.models.gcns.stgcn")
+        backbone = mod.STGCN(graph_cfg={"layout": "nturgb+d", "mode": "spatial"}, gcn_adaptive="init",
+                             gcn_with_res=True, tcn_type="mstcn")
+        return _PysklRecognizer(backbone, 256, k)
+
+
+def _aclnet_official(root: Path, k: int) -> nn.Module:
+    with official_import(root, _pyskl_stubs(root, "aclnet")):
+        sys.modules["aclnet.utils"].Graph = importlib.import_module("aclnet.utils.graph").Graph
+        mod = importlib.import_module("aclnet.models.gcns.gcn_module")
+        backbone = mod.GCN_Module(gcn_ratio=0.125, gcn_ctr="T", gcn_ada="T",
+                                  tcn_ms_cfg=[(3, 1), (3, 2), (3, 3), (3, 4), ("max", 3), "1x1"],
+                                  graph_cfg={"layout": "nturgb+d", "mode": "random", "num_filter": 8,
+                                             "init_off": 0.04, "init_std": 0.02})
+        return _PysklRecognizer(backbone, 384, k)
+
+
 def _hypergcn_order(entries: list[tuple[str, Tensor]]) -> list[tuple[str, Tensor]]:
     # the official module registers pos_embedding, data_bn, to_joint_embedding, then per unit hyper_joint,
     # alpha, edge_importance; ours pos_embedding, to_joint_embedding, data_bn, then edge_importance first
@@ -294,6 +364,13 @@ PAIRS: dict[str, Pair] = {
                           official_logits=lambda m, x: m(x)[0],
                           note="logits only on both sides (the hyper-joint diversity loss is left out: it reads "
                                "the parameters only)"),
+    "stgcnpp": Pair("stgcnpp", "pyskl", _stgcnpp_official, _ours("stgcnpp"), frames=64,
+                    copy=lambda o, m: copy_weights(o, m),
+                    note="PYSKL STGCN(gcn_adaptive='init', gcn_with_res, tcn_type='mstcn') + GCNHead pooling"),
+    "aclnet": Pair("aclnet", "ACLNet", _aclnet_official, _ours("aclnet"), frames=100,
+                   copy=lambda o, m: copy_weights(o, m),
+                   note="ACLNet configs/ntu60_xsub/j.py backbone + GCN-head pooling; cross-entropy only (the "
+                        "affinity contrastive losses are left out on both sides)"),
     "aimclr_stgcn": Pair("aimclr_stgcn", "AimCLR", _aimclr_official, _ours("aimclr_stgcn", dropout=0.0), frames=50,
                          copy=lambda o, m: copy_weights(o, m, skip_src=lambda k: k == "A", order=_fc_last),
                          note="AimCLR net/st_gcn.py Model(hidden 16, hidden_dim 256), forward without drop"),
