@@ -30,7 +30,7 @@ from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
 from .graph import spatial_partition
 
-__all__ = ["STGCN", "STGCNBlock", "SpatialGraphConv", "check_skeleton", "official_stgcn_init"]
+__all__ = ["STGCN", "STGCNBlock", "SpatialGraphConv", "aggregate_then_mix", "check_skeleton", "official_stgcn_init"]
 
 #: centre joint of the official ST-GCN graph per layout (0-based; NTU: joint 21 1-based, SpineShoulder)
 OFFICIAL_CENTER: dict[str, int] = {"ntu25": 20}
@@ -92,18 +92,28 @@ class SpatialGraphConv(nn.Module):
         return torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
 
     def _aggregate_first(self, x: Tensor, a: Tensor) -> Tensor:
-        n, c_in, t, v = x.shape
-        k, c = self.num_partitions, self.out_channels
-        a = a.to(x.dtype)
-        # xa[n, i, t, k*V + w] = sum_v x[n, i, t, v] * A[k, v, w]
-        xa = torch.mm(x.reshape(n * c_in * t, v), a.permute(1, 0, 2).reshape(v, k * v)).view(n, c_in, t, k * v)
-        # out[n, c, t, w] = sum_{i, k} W[k*C + c, i] * xa[n, i, t, k*V + w]: a (1, K) kernel, dilation V
-        w = self.conv.weight.view(k, c, c_in).permute(1, 2, 0).unsqueeze(2).to(x.dtype)
-        out = F.conv2d(xa, w, None, dilation=(1, v))
-        if self.conv.bias is not None:
-            bias = self.conv.bias.view(k, c).to(x.dtype).t() @ a.sum(dim=1)  # (C, W)
-            out = out + bias[:, None, :]
-        return out
+        return aggregate_then_mix(x, a, self.conv.weight, self.conv.bias)
+
+
+def aggregate_then_mix(x: Tensor, a: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``einsum("nkctv,kvw->nctw", conv1x1(x, weight, bias).view(N, K, C, T, V), A)`` with the two linear
+    maps in the other order: joints first on the C_in input channels, then channels (cheaper when
+    ``C_in < C_out``; see :class:`SpatialGraphConv`).
+
+    Shapes: x (N, C_in, T, V), a (K, V, W), weight (K*C, C_in, 1, 1), bias (K*C,) -> (N, C, T, W).
+    """
+    n, c_in, t, v = x.shape
+    k, w_out = a.shape[0], a.shape[-1]
+    c = weight.shape[0] // k
+    a = a.to(x.dtype)
+    # xa[n, i, t, k*W + w] = sum_v x[n, i, t, v] * A[k, v, w]
+    xa = torch.mm(x.reshape(n * c_in * t, v), a.permute(1, 0, 2).reshape(v, k * w_out)).view(n, c_in, t, k * w_out)
+    # out[n, c, t, w] = sum_{i, k} W[k*C + c, i] * xa[n, i, t, k*W + w]: a (1, K) kernel, dilation W
+    wk = weight.view(k, c, c_in).permute(1, 2, 0).unsqueeze(2).to(x.dtype)
+    out = F.conv2d(xa, wk, None, dilation=(1, w_out))
+    if bias is not None:
+        out = out + (bias.view(k, c).to(x.dtype).t() @ a.sum(dim=1))[:, None, :]  # sum_k b_k colsum(A_k)
+    return out
 
 
 class STGCNBlock(nn.Module):
