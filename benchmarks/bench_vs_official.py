@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -459,7 +460,9 @@ def main(argv: list[str] | None = None) -> None:
             "rel_diff")
     print_table([{k: r.get(k) for k in keys} for r in rows if "error" not in r],
                 title=f"training step, {args.threads} thread(s), CPU time, median of {args.repeats}")
-    path = write_results(args.name, {"command": " ".join(sys.argv), "repeats": args.repeats, "rows": rows})
+    path = write_results(args.name, {"command": " ".join(sys.argv), "repeats": args.repeats,
+                                     "mmfusion": str(Path(mmfusion.__file__).parent), "load_avg": os.getloadavg(),
+                                     "rows": rows})
     print(f"-> {path}")
 
 
