@@ -30,7 +30,7 @@ from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
 from .graph import spatial_partition
 
-__all__ = ["STGCN", "STGCNBlock", "SpatialGraphConv", "check_skeleton", "official_stgcn_init"]
+__all__ = ["STGCN", "STGCNBlock", "SpatialGraphConv", "aggregate_then_mix", "check_skeleton", "official_stgcn_init"]
 
 #: centre joint of the official ST-GCN graph per layout (0-based; NTU: joint 21 1-based, SpineShoulder)
 OFFICIAL_CENTER: dict[str, int] = {"ntu25": 20}
@@ -68,6 +68,13 @@ class SpatialGraphConv(nn.Module):
 
     A 1x1 conv produces K groups of ``out_channels``; group k is aggregated with ``A[k]``.
 
+    When ``C_in`` is much smaller than ``C_out`` (the first block reads 3 coordinates) the two linear maps
+    are applied the other way round, which is the same mathematics: the input is aggregated over the
+    joints first (one (N*C_in*T, V) @ (V, K*V) product on C_in channels instead of K*C_out), then mixed
+    over (C_in, K) by a 1 x K convolution with dilation V (no (N, K, C, T, V) intermediate, no permuted
+    copy); the conv bias enters as ``sum_k b_k * colsum(A_k)``. Same parameters, same state dict; about 4x
+    faster for the first ST-GCN block (see docs/performance.md).
+
     Shapes: x (N, C_in, T, V), A (K, V, V) -> (N, C_out, T, V).
     """
 
@@ -78,9 +85,35 @@ class SpatialGraphConv(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels * num_partitions, kernel_size=1)
 
     def forward(self, x: Tensor, a: Tensor) -> Tensor:
-        n, _, t, v = x.shape
+        n, c_in, t, v = x.shape
+        if 4 * c_in <= self.out_channels:
+            return self._aggregate_first(x, a)
         y = self.conv(x).view(n, self.num_partitions, self.out_channels, t, v)
         return torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
+
+    def _aggregate_first(self, x: Tensor, a: Tensor) -> Tensor:
+        return aggregate_then_mix(x, a, self.conv.weight, self.conv.bias)
+
+
+def aggregate_then_mix(x: Tensor, a: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``einsum("nkctv,kvw->nctw", conv1x1(x, weight, bias).view(N, K, C, T, V), A)`` with the two linear
+    maps in the other order: joints first on the C_in input channels, then channels (cheaper when
+    ``C_in < C_out``; see :class:`SpatialGraphConv`).
+
+    Shapes: x (N, C_in, T, V), a (K, V, W), weight (K*C, C_in, 1, 1), bias (K*C,) -> (N, C, T, W).
+    """
+    n, c_in, t, v = x.shape
+    k, w_out = a.shape[0], a.shape[-1]
+    c = weight.shape[0] // k
+    a = a.to(x.dtype)
+    # xa[n, i, t, k*W + w] = sum_v x[n, i, t, v] * A[k, v, w]
+    xa = torch.mm(x.reshape(n * c_in * t, v), a.permute(1, 0, 2).reshape(v, k * w_out)).view(n, c_in, t, k * w_out)
+    # out[n, c, t, w] = sum_{i, k} W[k*C + c, i] * xa[n, i, t, k*W + w]: a (1, K) kernel, dilation W
+    wk = weight.view(k, c, c_in).permute(1, 2, 0).unsqueeze(2).to(x.dtype)
+    out = F.conv2d(xa, wk, None, dilation=(1, w_out))
+    if bias is not None:
+        out = out + (bias.view(k, c).to(x.dtype).t() @ a.sum(dim=1))[:, None, :]  # sum_k b_k colsum(A_k)
+    return out
 
 
 class STGCNBlock(nn.Module):

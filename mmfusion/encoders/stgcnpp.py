@@ -38,7 +38,7 @@ from ..data.layouts import get_layout
 from ..errors import ConfigError
 from .ctrgcn import SkeletonDataBN
 from .graph import NTU25_HAND_STAR_INWARD, inward_outward_graph
-from .stgcn import STGCN
+from .stgcn import STGCN, aggregate_then_mix
 
 __all__ = ["MSTCN", "STGCNPP_BLOCKS", "STGCNPP_TINY_BLOCKS", "PyskGraphConv", "PyskTemporalConv", "STGCNPlusPlus",
            "STGCNPlusPlusBlock", "pyskl_spatial_graph"]
@@ -160,8 +160,11 @@ class PyskGraphConv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         n, _, t, v = x.shape
         a = self.A * self.PA if self.adaptive == "importance" else self.A
-        y = self.conv(x).view(n, self.num_subsets, self.out_channels, t, v)
-        y = torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
+        if 4 * x.shape[1] <= self.out_channels:  # the first block (3 coordinates): joints first, same math
+            y = aggregate_then_mix(x, a, self.conv.weight, self.conv.bias)
+        else:
+            y = self.conv(x).view(n, self.num_subsets, self.out_channels, t, v)
+            y = torch.einsum("nkctv,kvw->nctw", y, a.to(y.dtype))
         y = self.bn(y)
         if self.down is not None:
             y = y + self.down(x)
