@@ -127,7 +127,8 @@ def train_one_epoch(run: RunSetup, state: LoopState, callbacks: Sequence[Callbac
     """Run the rest of epoch ``state.epoch`` from batch ``state.batch_in_epoch``.
 
     Updates ``state`` (position, history, epoch sums); sets ``state.stop`` when ``max_steps`` is
-    reached. Returns whether the epoch's batches were all consumed.
+    reached. Calls the model's ``set_epoch(epoch)`` (0-based) first when it has one, also on
+    resume. Returns whether the epoch's batches were all consumed.
     """
     from tqdm.auto import tqdm  # deferred: tqdm.auto probes for notebooks at import
 
@@ -136,6 +137,10 @@ def train_one_epoch(run: RunSetup, state: LoopState, callbacks: Sequence[Callbac
     state.guard.policy = cfg.nonfinite
     skip = min(state.batch_in_epoch, n_batches)
     net.train()
+    # a model whose training changes with the epoch (BRL's deferred re-weighting) learns it here
+    set_epoch = getattr(run.unwrapped, "set_epoch", None)
+    if callable(set_epoch):
+        set_epoch(epoch)
     loader = _epoch_loader(run, epoch, skip)
     state.batch_in_epoch = skip
     run_loss = torch.zeros((), device=accelerator.device)

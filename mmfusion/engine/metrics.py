@@ -13,6 +13,12 @@ that the figure is the mean recall over the classes the set holds (as NTU papers
 states); the engine feeds it the predictions ``accelerator.gather_for_metrics`` collected from
 all processes, so that every process holds the whole evaluation set's counts (torchmetrics'
 own cross-process sync is off: it would count the gathered batches once per process).
+
+Long-tailed training (:func:`shot_accuracy`): where the training set's samples per class are
+known, the mean per-class accuracy over the many-shot (> ``many`` training samples, default
+100), medium-shot (``few`` .. ``many``) and few-shot (< ``few``, default 20) classes, the
+usual long-tail report beside the mean-class accuracy; :func:`add_shot_accuracy` stores it in
+:attr:`ClassificationMetrics.shots`.
 """
 
 from __future__ import annotations
@@ -88,6 +94,52 @@ def mean_class_accuracy(cm: Tensor) -> float:
     return float(acc[present].mean()) if bool(present.any()) else math.nan
 
 
+SHOT_GROUPS: tuple[str, ...] = ("many", "medium", "few")
+
+
+def shot_groups(train_counts: Sequence[int], many: float = 100.0, few: float = 20.0) -> dict[str, list[int]]:
+    """Class indices per group: ``"many"`` (> ``many`` training samples), ``"medium"``
+    (``few`` .. ``many``, both included), ``"few"`` (< ``few``)."""
+    if few > many:
+        raise ConfigError(f"few-shot threshold {few} is above the many-shot threshold {many}")
+    groups: dict[str, list[int]] = {g: [] for g in SHOT_GROUPS}
+    for c, n in enumerate(train_counts):
+        groups["many" if n > many else "few" if n < few else "medium"].append(c)
+    return groups
+
+
+def shot_accuracy(per_class: Tensor, train_counts: Sequence[int], many: float = 100.0,
+                  few: float = 20.0) -> dict[str, Any]:
+    """Mean per-class accuracy of the many / medium / few-shot classes.
+
+    ``per_class`` (C,) accuracies (NaN for a class absent from the evaluated set, left out of
+    its group's mean); ``train_counts`` (C,) training samples per class. Returns
+    ``{"many": acc, "medium": acc, "few": acc, "classes": {group: count}, "thresholds":
+    {"many": many, "few": few}}``, NaN for a group without evaluated classes.
+    """
+    if len(train_counts) != per_class.shape[0]:
+        raise ConfigError(f"{len(train_counts)} training class counts for {per_class.shape[0]} classes")
+    out: dict[str, Any] = {}
+    sizes: dict[str, int] = {}
+    for g, idx in shot_groups(train_counts, many, few).items():
+        acc = per_class.double()[idx] if idx else per_class.new_zeros(0, dtype=torch.float64)
+        acc = acc[~torch.isnan(acc)]
+        out[g] = float(acc.mean()) if acc.numel() else math.nan
+        sizes[g] = len(idx)
+    out["classes"] = sizes
+    out["thresholds"] = {"many": float(many), "few": float(few)}
+    return out
+
+
+def add_shot_accuracy(metrics: ClassificationMetrics, train_counts: Sequence[int] | None,
+                      thresholds: tuple[float, float] = (100.0, 20.0)) -> ClassificationMetrics:
+    """Set ``metrics.shots`` from the training set's class counts (unchanged when None or when
+    the counts do not match the evaluated classes); returns ``metrics``."""
+    if train_counts is not None and len(train_counts) == metrics.per_class.shape[0]:
+        metrics.shots = shot_accuracy(metrics.per_class, train_counts, *thresholds)
+    return metrics
+
+
 @dataclass
 class ClassificationMetrics:
     """Metrics of one evaluation.
@@ -100,6 +152,8 @@ class ClassificationMetrics:
         num_samples: evaluated samples (after ``gather_for_metrics`` removed padding).
         loss: mean cross-entropy of the logits, if computed.
         class_names: optional names, index-aligned with ``per_class``.
+        shots: many / medium / few-shot accuracies (:func:`shot_accuracy`) when the training
+            set's class counts are known, else None.
     """
 
     top1: float
@@ -110,6 +164,7 @@ class ClassificationMetrics:
     num_samples: int
     loss: float | None = None
     class_names: list[str] | None = field(default=None)
+    shots: dict[str, Any] | None = field(default=None)
 
     @property
     def num_present_classes(self) -> int:
@@ -123,12 +178,17 @@ class ClassificationMetrics:
             "top1": self.top1, "top5": self.top5, "mean_class": self.mean_class, "loss": self.loss,
             "num_samples": self.num_samples, "num_present_classes": self.num_present_classes,
             "per_class": per_class, "confusion": self.confusion.tolist(),
+            **({"shots": self.shots} if self.shots is not None else {}),
         }
 
     def summary(self) -> str:
         loss = f" loss {self.loss:.4f}" if self.loss is not None else ""
+        shots = ""
+        if self.shots is not None:
+            shots = "  " + "  ".join(f"{g} {100 * self.shots[g]:.2f}%" for g in SHOT_GROUPS
+                                     if not math.isnan(self.shots[g]))
         return (f"top1 {100 * self.top1:.2f}%  top5 {100 * self.top5:.2f}%  "
-                f"mean-class {100 * self.mean_class:.2f}%{loss}  (n={self.num_samples})")
+                f"mean-class {100 * self.mean_class:.2f}%{shots}{loss}  (n={self.num_samples})")
 
 
 class EvalAccumulator:

@@ -42,7 +42,7 @@ from .checkpoint import load_checkpoint
 from .config import TrainConfig
 from .evaluation import ClipTesting, run_evaluation
 from .loop import Callback, LoopState, StepInfo, current_lr, train_one_epoch
-from .metrics import ClassificationMetrics
+from .metrics import ClassificationMetrics, add_shot_accuracy
 from .run_folder import BestWeights, write_history, write_run_end, write_run_start
 from .setup import RunSetup, check_class_names, resume_target, setup_run
 
@@ -54,7 +54,8 @@ class TrainResult:
     Attributes:
         run_dir: the run folder (``cfg.output_dir``).
         metrics: final evaluation as a JSON-ready dict (``top1``, ``top5``, ``mean_class``,
-            ``per_class`` {name: acc}, ``confusion``, ``loss``, ``num_samples``); {} without eval set.
+            ``per_class`` {name: acc}, ``confusion``, ``loss``, ``num_samples``, and ``shots``
+            (many / medium / few-shot) when the training set has ``class_counts``); {} without eval set.
         eval: the same as :class:`~mmfusion.engine.metrics.ClassificationMetrics` (or None).
         history: ``{"train": [per-step dicts: step, epoch (fractional), loss, lr],
             "epochs": [per-epoch dicts: epoch, step, train_loss, train_top1, eval_*]}``.
@@ -234,6 +235,9 @@ def train(cfg: TrainConfig, model: str | nn.Module | Callable[[], nn.Module], tr
             final = run_evaluation(accelerator, run.eval_model, run.eval_loader, class_names, clips=clip_testing)
             if best is not None and final is not None:
                 best.update(run, final, state.epoch, state.global_step)
+        if final is not None:  # a long-tailed training set (e.g. LongTailSubset) knows its class counts
+            add_shot_accuracy(final, getattr(train_set, "class_counts", None),
+                              tuple(getattr(train_set, "shot_thresholds", (100.0, 20.0))))
         weights, plots = write_run_end(run, state, final, files)
         return TrainResult(run_dir=run.run_dir, metrics=final.to_dict() if final is not None else {}, eval=final,
                            history=state.history, weights=weights, model_config=run.run_dir / "config.json",
