@@ -279,10 +279,8 @@ class FineTec(nn.Module):
         self.out_dim: int = self.encoder.out_dim
         self.num_classes = num_classes
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.out_dim, num_classes) if num_classes else nn.Identity()
-        if num_classes:
-            nn.init.normal_(self.head.weight, 0.0, 0.02)  # ST-GCN's official head init
-            nn.init.zeros_(self.head.bias)
+        self.head: nn.Module = nn.Identity()
+        self.reset_classifier(num_classes)
 
     # -- stages -------------------------------------------------------------------------------
     def set_prior(self, prior: Tensor) -> None:
@@ -364,7 +362,8 @@ class FineTec(nn.Module):
         return s_dyna, s_stat
 
     # -- forward ------------------------------------------------------------------------------
-    def forward(self, batch: Tensor | dict[str, Any]) -> dict[str, Tensor]:
+    def _head_input(self, batch: Tensor | dict[str, Any]) -> tuple[Tensor, dict[str, Tensor]]:
+        """Steps 1-4: (N, C, T, V, M) -> the GCN input (N, C or 2C, T, V, M) and ``{"loss_acc"}`` (training)."""
         x = batch if isinstance(batch, Tensor) else batch["skeleton"]
         if x.ndim != 5:
             raise ConfigError(f"FineTec expects a skeleton (N, C, T, V, M), got shape {tuple(x.shape)}")
@@ -375,19 +374,41 @@ class FineTec(nn.Module):
         s = _fold(self.complete(x))
         if self.fusion is not None:
             s = self.fusion(s, *self.decompose(s))
-        out: dict[str, Tensor] = {}
-        if self.dynamics is not None:
-            lag, fd, fused = self.dynamics(s)
-            feats = torch.cat([s, fused], dim=1)
-            if self.training:
-                target = finite_difference_acceleration(_fold(clean))
-                out["loss_acc"] = self.lambda_acc * torch.stack(
-                    [F.mse_loss(a.float(), target.float()) for a in (lag, fd, fused)]).mean()
-        else:
-            feats = s
-        pooled = self.encoder(_unfold(feats, m))
-        out = {"logits": self.head(self.dropout(pooled)), "features": pooled, **out}
-        return out
+        aux: dict[str, Tensor] = {}
+        if self.dynamics is None:
+            return _unfold(s, m), aux
+        lag, fd, fused = self.dynamics(s)
+        if self.training:
+            target = finite_difference_acceleration(_fold(clean))
+            aux["loss_acc"] = self.lambda_acc * torch.stack(
+                [F.mse_loss(a.float(), target.float()) for a in (lag, fd, fused)]).mean()
+        return _unfold(torch.cat([s, fused], dim=1), m), aux
+
+    @property
+    def num_features(self) -> int:
+        return self.out_dim
+
+    def forward_features(self, batch: Tensor | dict[str, Any]) -> Tensor:
+        """Unpooled ST-GCN maps (N, M, D, T', V)."""
+        return self.encoder.forward_maps(self._head_input(batch)[0])
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """(N, M, D, T', V) maps -> logits (N, K) (``pre_logits``: the pooled (N, D))."""
+        pooled = self.encoder.pool(x)
+        return pooled if pre_logits else self.head(self.dropout(pooled))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` (0: the pooled features in the logits slot)."""
+        self.num_classes = num_classes
+        self.head = nn.Linear(self.out_dim, num_classes) if num_classes else nn.Identity()
+        if num_classes:
+            nn.init.normal_(self.head.weight, 0.0, 0.02)  # ST-GCN's official head init
+            nn.init.zeros_(self.head.bias)
+
+    def forward(self, batch: Tensor | dict[str, Any]) -> dict[str, Tensor]:
+        feats, aux = self._head_input(batch)
+        pooled = self.encoder(feats)
+        return {"logits": self.head(self.dropout(pooled)), "features": pooled, **aux}
 
     def loss(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:
         """``CE + lambda_acc * L_Ac`` (the latter only while training)."""
