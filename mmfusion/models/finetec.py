@@ -9,10 +9,11 @@ description (../shared/specs/skeleton_papers.md section 10). Pipeline, for a ske
    ``(B, C, T, V)`` with B = N * M. A frame is *visible* when any joint of any person is
    non-zero. The prompt pair is the prior sequence (the mean training sequence, a buffer set
    with :meth:`FineTec.set_prior`, where the paper averages a Human3.6M library) masked like the
-   query, and the prior itself. Per token (t, v) the features ``[query, visible, masked prior,
-   prior]`` are embedded and mixed by spatial (across V), temporal (across T) and channel MLPs
-   (MLP-Mixer style blocks, ours); visible frames are kept, lost ones take the prediction
-   (``S_base``). Pre-training loss ``MSE(S_gt, S_base) + MSE(prior, completion of the masked
+   query, and the prior itself. Per token (t, v) the features ``[query, visible, interpolated
+   query, masked prior, prior]`` (clips centred) are embedded and mixed by spatial (across V),
+   temporal (across T) and channel MLPs (MLP-Mixer style blocks, ours), which predict a correction
+   of the linear interpolation; visible frames are kept, lost ones take the prediction (``S_base``).
+   Pre-training loss ``MSE(S_gt, S_base) + MSE(prior, completion of the masked
    prior)`` (:meth:`FineTec.completion_loss`); then frozen.
 2. Five-region decomposition (``layout.part_groups["finetec"]``, coco17 or ntu25): a region's
    motion is the mean over its joints of the mean inter-frame displacement of ``S_base``; the
@@ -58,8 +59,8 @@ from ..errors import ConfigError
 from ..model_cfg import InputSpec, ModelCfg
 from ..registry import register_model
 
-__all__ = ["ContextCompletion", "CrossAttentionFusion", "FineTec", "LagrangianAcceleration",
-           "finite_difference_acceleration", "lagrangian_acceleration", "spd_from_upper"]
+__all__ = ["CompletionPretrainer", "ContextCompletion", "CrossAttentionFusion", "FineTec", "LagrangianAcceleration",
+           "finite_difference_acceleration", "interpolate_lost", "lagrangian_acceleration", "spd_from_upper"]
 
 
 # -- pure pieces ----------------------------------------------------------------------------------
@@ -123,31 +124,62 @@ class _MixerBlock(nn.Module):
         return x + self.channel(self.norm_c(x))
 
 
+def interpolate_lost(x: Tensor, visible: Tensor) -> Tensor:
+    """Linear interpolation of the lost frames of ``x`` (B, C, T, V) from the nearest visible ones
+    (``visible`` (B, T) bool); before the first / after the last visible frame the nearest one is
+    held; a clip with no visible frame stays as it is."""
+    b, c, t, v = x.shape
+    idx = torch.arange(t, device=x.device).expand(b, t)
+    prev = torch.where(visible, idx, torch.full_like(idx, -1)).cummax(dim=1).values
+    nxt = torch.where(visible, idx, torch.full_like(idx, t)).flip(1).cummin(dim=1).values.flip(1)
+    prev_ok, next_ok = prev >= 0, nxt < t
+    prev = torch.where(prev_ok, prev, nxt).clamp(0, t - 1)
+    nxt = torch.where(next_ok, nxt, prev).clamp(0, t - 1)
+    span = (nxt - prev).clamp_min(1).to(x.dtype)
+    w = ((idx - prev).to(x.dtype) / span).clamp(0, 1)[:, None, :, None]
+    gather = lambda i: x.gather(2, i[:, None, :, None].expand(b, c, t, v))  # noqa: E731
+    out = gather(prev) * (1 - w) + gather(nxt) * w
+    keep = visible | ~visible.any(dim=1, keepdim=True)  # nothing to interpolate from: unchanged
+    return torch.where(keep[:, None, :, None], x, out)
+
+
 class ContextCompletion(nn.Module):
     """In-context completion of lost frames.
 
     Shapes: ``forward(query (B, C, T, V), visible (B, T), prior (C, T, V))`` -> ``(B, C, T, V)``,
     visible frames copied from ``query``, lost ones predicted. T must equal ``num_frames``.
+
+    Ours, where the paper gives no detail: the network predicts a correction of the linear
+    interpolation of the lost frames (:func:`interpolate_lost`; the output layer starts at zero,
+    so an untrained completion interpolates), and works on clips centred on their visible frames'
+    mean (the prior on its own mean), so camera position does not have to be learned.
     """
 
     def __init__(self, in_channels: int = 3, num_frames: int = 32, num_joints: int = 25, dim: int = 32,
                  depth: int = 2) -> None:
         super().__init__()
         self.num_frames = num_frames
-        self.embed = nn.Linear(3 * in_channels + 1, dim)
+        self.embed = nn.Linear(4 * in_channels + 1, dim)
         self.blocks = nn.Sequential(*(_MixerBlock(dim, num_frames, num_joints) for _ in range(depth)))
         self.norm = nn.LayerNorm(dim)
         self.out = nn.Linear(dim, in_channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, query: Tensor, visible: Tensor, prior: Tensor) -> Tensor:
         b, c, t, v = query.shape
         if t != self.num_frames:
             raise ConfigError(f"FineTec completion was built for T={self.num_frames} frames, got T={t}")
         vis = visible.to(query.dtype)[:, None, :, None]  # (B, 1, T, 1)
-        p = prior.to(query.dtype).expand(b, -1, -1, -1)
-        feats = torch.cat([query * vis, vis.expand(b, 1, t, v), p * vis, p], dim=1)  # (B, 3C+1, T, V)
+        count = (vis.sum(dim=2, keepdim=True) * v).clamp_min(1)
+        centre = (query * vis).sum(dim=(2, 3), keepdim=True) / count  # (B, C, 1, 1)
+        interp = interpolate_lost(query, visible.bool())
+        p = prior.to(query.dtype)
+        p = (p - p.mean(dim=(1, 2), keepdim=True)).expand(b, -1, -1, -1)
+        q = (query - centre) * vis
+        feats = torch.cat([q, vis.expand(b, 1, t, v), interp - centre, p * vis, p], dim=1)  # (B, 4C+1, T, V)
         h = self.blocks(self.embed(feats.permute(0, 2, 3, 1)))
-        pred = self.out(self.norm(h)).permute(0, 3, 1, 2)
+        pred = interp + self.out(self.norm(h)).permute(0, 3, 1, 2)
         return vis * query + (1 - vis) * pred
 
 

@@ -15,6 +15,7 @@ from mmfusion.models.finetec import (
     CompletionPretrainer,
     LagrangianAcceleration,
     finite_difference_acceleration,
+    interpolate_lost,
     lagrangian_acceleration,
     spd_from_upper,
 )
@@ -61,6 +62,22 @@ def test_acceleration_module_with_fixed_predictions() -> None:
 def test_finite_difference_acceleration() -> None:
     x = (torch.arange(5.0) ** 2).view(1, 1, 5, 1)
     assert finite_difference_acceleration(x).flatten().tolist() == [0.0, 2.0, 2.0, 2.0, 0.0]
+
+
+def test_lost_frames_are_interpolated_and_held_at_the_ends() -> None:
+    x = torch.tensor([0.0, 10.0, 0.0, 0.0, 40.0, 0.0]).view(1, 1, 6, 1)
+    visible = torch.tensor([[False, True, False, False, True, False]])
+    assert interpolate_lost(x, visible).flatten().tolist() == [10.0, 10.0, 20.0, 30.0, 40.0, 40.0]
+    assert torch.equal(interpolate_lost(x, torch.zeros(1, 6, dtype=torch.bool)), x)
+
+
+def test_untrained_completion_interpolates() -> None:
+    model = mmfusion.create_model("finetec_tiny", num_classes=5).eval()
+    x = torch.linspace(0, 1, 32).view(1, 1, 32, 1, 1).expand(1, 3, 32, 25, 1).clone() + 1
+    lost = x.clone()
+    lost[:, :, 5:25] = 0
+    with torch.no_grad():
+        torch.testing.assert_close(model.complete(lost), x)
 
 
 def _batch(n: int = 2, t: int = 32) -> torch.Tensor:
