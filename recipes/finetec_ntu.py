@@ -59,7 +59,7 @@ class FineTecRecipe:
     """the world lives in <cache-dir>/skel60 (generated there when absent)"""
     classes: int = 10
     """keep the first K classes"""
-    train_per_class: int = 40
+    train_per_class: int = 30
     """training clips drawn per class (0: all)"""
     test_per_class: int = 20
     """test clips drawn per class (0: all)"""
@@ -69,16 +69,16 @@ class FineTecRecipe:
     """registered FineTec entry (finetec_tiny, finetec)"""
     seeds: tuple[int, ...] = (0, 1, 2)
     """one completion + two classifier runs per seed"""
-    completion_epochs: int = 6
+    completion_epochs: int = 3
     """epochs of the completion stage"""
     completion_lr: float = 1e-3
     """Adam learning rate of the completion stage (the paper: 1e-5 for 40 k iterations)"""
-    lambda_acc: float = 1.0
+    lambda_acc: float = 0.1
     """weight of the acceleration loss"""
     output_dir: str = "runs/finetec_ntu"
     """run folders go below it"""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=10, batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.01, scheduler="cosine",
+        epochs=8, batch_size=16, lr=3e-3, optimizer="adamw", weight_decay=0.01, scheduler="cosine",
         warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=10, overwrite=True))
 
 

@@ -283,7 +283,7 @@ class FineTec(nn.Module):
 
     def __init__(self, num_classes: int = 60, layout: str = "ntu25", in_channels: int = 3, num_frames: int = 32,
                  dim: int = 32, depth: int = 2, heads: int = 2, blocks: Any = STGCN_TINY_BLOCKS,
-                 lambda_acc: float = 1.0, completion: bool = True, decomposition: bool = True,
+                 lambda_acc: float = 0.1, completion: bool = True, decomposition: bool = True,
                  acceleration: bool = True, train_corruption: float = 1.0, num_dynamic: int = 2,
                  dropout: float = 0.0) -> None:
         super().__init__()
