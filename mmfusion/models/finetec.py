@@ -274,7 +274,7 @@ class FineTec(nn.Module):
             and the Lagrangian MLP.
         heads: attention heads of the fusion.
         blocks: ST-GCN blocks of the head.
-        lambda_acc: weight of ``L_Ac``.
+        lambda_acc: weight of ``L_Ac`` (0.1, ours: the paper gives no value).
         completion, decomposition, acceleration: switch the stages off (ablations).
         train_corruption: probability that a training clip is corrupted (pattern and level drawn).
         num_dynamic: regions counted as dynamic (2).

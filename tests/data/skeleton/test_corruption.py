@@ -109,3 +109,11 @@ def test_corruption_table_runs_every_cell() -> None:
     assert table["severe"]["prefix"] == pytest.approx(0.7) and table["minor"]["mean"] == pytest.approx(0.3)
     text = format_corruption_table(table)
     assert "| severe |" in text and "70.0" in text
+
+
+def test_wrapper_survives_pickling_for_dataloader_workers() -> None:
+    import pickle
+
+    ds = CorruptedSkeletons(_Toy(), "middle", "severe", seed=1)
+    again = pickle.loads(pickle.dumps(ds))
+    assert torch.equal(again[2]["skeleton"], ds[2]["skeleton"]) and again.classes == ("a", "b")
