@@ -25,6 +25,10 @@ Per seed:
    test set corrupted with seed 0), saved as ``<output-dir>/seed<k>/<model>/corruption.json``.
 
 The summary (mean +- std over seeds, top-1 %) goes to ``<output-dir>/summary.json`` and stdout.
+
+Measured with the defaults (SYNTHETIC world, 10 classes, 300 / 200 clips, seeds 0 1 2, one thread on
+a shared 2-core machine, 42.6 min): severe corruption, mean of the five patterns, FineTec 46.7 +- 2.5
+against the baseline's 45.6 +- 1.8 top-1 % (tables in docs/robustness.md).
 """
 
 from __future__ import annotations
