@@ -178,6 +178,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "mmfusion.models.mmixer",
     "mmfusion.models.epam_net",
     "mmfusion.models.deform3d",
+    "mmfusion.models.finetec",
     "mmfusion.pose.pointnet_pose",
     "mmfusion.pose.a2j",
 )

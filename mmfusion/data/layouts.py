@@ -31,7 +31,9 @@ Part groups (``layout.part_groups[group][part]``), where the papers define them:
 ``psumnet`` body/hand/leg on ntu25 (PSUMNet ``feeders/feeder_ntu.py``: hand = SpineShoulder +
 both arms with hands, 13 joints; leg = SpineBase + both legs, 9 joints, in the official order);
 ``brl`` upper/lower on ntu25 (BRL: upper {1..11, 20..24}, lower {0, 12..19});
-``finetec`` head/left_arm/right_arm/left_leg/right_leg on coco17 (FineTec's five regions).
+``finetec`` head/left_arm/right_arm/left_leg/right_leg on coco17 (FineTec's five regions) and on
+ntu25 (ours: Neck + Head, the arms with shoulders and hands, the legs with hips; SpineBase,
+SpineMid and SpineShoulder in no region).
 
 Correspondences: :func:`correspondence` gives a (V_dst, V_src) averaging matrix from one layout
 to another (each target joint is the mean of one or more source joints), composed through
@@ -237,6 +239,10 @@ NTU25 = SkeletonLayout(
                     "leg": (0, 12, 13, 14, 15, 16, 17, 18, 19)},
         "brl": {"upper": (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 20, 21, 22, 23, 24),
                 "lower": (0, 12, 13, 14, 15, 16, 17, 18, 19)},
+        # FineTec's five regions (defined on coco17) carried to Kinect: shoulders in the arms and hips in
+        # the legs as in coco17; the three spine joints (0, 1, 20) belong to no region
+        "finetec": {"head": (2, 3), "left_arm": (4, 5, 6, 7, 21, 22), "right_arm": (8, 9, 10, 11, 23, 24),
+                    "left_leg": (12, 13, 14, 15), "right_leg": (16, 17, 18, 19)},
     },
 )
 

@@ -5,6 +5,8 @@
 * :mod:`.families` -- the published preprocessing families beside CTR-GCN's
   (:mod:`mmfusion.data.preprocess`): AimCLR ``frame50``, 2s-AGCN ``pre_normalization``, PYSKL
   (``PreNormalize3D``, ``UniformSampleFrames``, ``FormatGCNInput``).
+* :mod:`.corruption` -- FineTec's temporal corruption (five patterns x three levels, seeded per
+  sample), the :class:`~.corruption.CorruptedSkeletons` wrapper and the level x pattern table.
 * :mod:`.datasets` -- :class:`~.datasets.SkeletonDataset` over packed arrays with the official
   NTU-60/120, NW-UCLA and PKU-MMD protocols.
 
