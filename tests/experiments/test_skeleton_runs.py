@@ -59,6 +59,16 @@ def test_recipe_then_mmfusion_test(tiny_world: Path, tmp_path: Path, capsys: pyt
     assert cli_main(["test", str(run), "--clips", "1", "--out", str(tmp_path / "one")]) == 0
     assert (tmp_path / "one" / "test_metrics.json").is_file()
     assert cli_main(["test", str(tmp_path)]) == 2  # not a run folder: one line, exit 2
+    # temporal corruption: the table's clean cell is the plain test, one cell equals the single-cell run
+    table_dir, cell_dir = tmp_path / "corrupt", tmp_path / "cell"
+    assert cli_main(["test", str(run), "--weights", "last", "--corrupt", "severe", "--out", str(table_dir)]) == 0
+    table = json.loads((table_dir / "corruption.json").read_text())["table"]
+    assert set(table) == {"clean", "severe"} and len(table["severe"]) == 6  # five patterns + mean
+    assert table["clean"]["none"] == pytest.approx(tested["top1"])
+    assert cli_main(["test", str(run), "--weights", "last", "--corrupt", "severe", "--pattern", "prefix",
+                     "--out", str(cell_dir)]) == 0
+    cell = json.loads((cell_dir / "test_metrics.json").read_text())
+    assert cell["top1"] == pytest.approx(table["severe"]["prefix"])
 
 
 def test_streams_recipe_fuses_psumnet_parts(tiny_world: Path, tmp_path: Path) -> None:
