@@ -3,15 +3,17 @@
 ::
 
     python recipes/finetec_ntu.py                                   # skeleton world, 10 classes, seeds 0 1 2
-    python recipes/finetec_ntu.py --cache-dir /work/cache --seeds 0 --train.epochs 2     # a quick look
-    python recipes/finetec_ntu.py --classes 60 --train-per-class 0 --model finetec --clip-len 64
+    python recipes/finetec_ntu.py --seeds 0 --train.epochs 2        # a quick look
+    python recipes/finetec_ntu.py --data-root /data/ntu60_ctrgcn.npz --subset-classes 0 \
+        --max-train-per-class 0 --max-test-per-class 0 --model finetec --window 64     # real NTU-60
 
-Data: the 60-class skeleton world (``<cache-dir>/skel60``, generated with
-:func:`~mmfusion.data.synthetic.skeleton_world.generate_skeleton_world` when absent), NTU-60
-cross-subject, :class:`~mmfusion.data.skeleton.SkeletonDataset` with the CTR-GCN family
-(``valid_crop_resize`` to ``clip_len`` frames; test crop 0.95). ``--classes`` keeps the first
-classes and ``--train-per-class`` / ``--test-per-class`` draw a fixed subset (seed 0; 0 = all),
-so a run fits a CPU budget.
+Data: the skeleton data options of every skeleton recipe
+(:class:`~mmfusion.experiments.skeleton.SkeletonData`): without ``--data-root`` the 60-class
+skeleton world (generated and cached under ``--cache-dir``), else a world folder, a CTR-GCN
+``.npz``, a PYSKL ``.pkl`` or a raw NTU tree; CTR-GCN family (``valid_crop_resize`` to
+``--window`` frames; test crop 0.95). ``--subset-classes`` keeps the first classes and
+``--max-train-per-class`` / ``--max-test-per-class`` cap each class (0 = all), so that a run
+fits a CPU budget.
 
 Per seed:
 
@@ -27,8 +29,9 @@ Per seed:
 The summary (mean +- std over seeds, top-1 %) goes to ``<output-dir>/summary.json`` and stdout.
 
 Measured with the defaults (SYNTHETIC world, 10 classes, 300 / 200 clips, seeds 0 1 2, one thread on
-a shared 2-core machine, 42.6 min): severe corruption, mean of the five patterns, FineTec 46.7 +- 2.5
-against the baseline's 45.6 +- 1.8 top-1 % (tables in docs/robustness.md).
+a shared 2-core machine, 42.6 min; measured before the recipe moved to the shared data options,
+which keep the first clips of each class instead of a random draw): severe corruption, mean of the
+five patterns, FineTec 46.7 +- 2.5 against the baseline's 45.6 +- 1.8 top-1 % (docs/robustness.md).
 """
 
 from __future__ import annotations
@@ -45,9 +48,9 @@ import torch
 
 from mmfusion.cli_errors import run_command
 from mmfusion.data.skeleton.corruption import LEVELS, corruption_table, format_corruption_table
-from mmfusion.data.skeleton.datasets import SkeletonDataset, split_for
-from mmfusion.data.synthetic.skeleton_world import SkeletonWorldConfig, generate_skeleton_world, load_packed
+from mmfusion.data.skeleton.datasets import SkeletonDataset
 from mmfusion.engine import TrainConfig, evaluate, parse_args, train
+from mmfusion.experiments.skeleton import SkeletonData, skeleton_datasets
 from mmfusion.models.finetec import CompletionPretrainer
 from mmfusion.registry import create_model
 from mmfusion.runs import load_weights
@@ -56,19 +59,17 @@ ABLATION = {"completion": False, "decomposition": False, "acceleration": False}
 
 
 @dataclass
-class FineTecRecipe:
-    """FineTec and its ablation baseline on the skeleton world under temporal corruption."""
+class FineTecRecipe(SkeletonData):
+    """FineTec and its ablation baseline under temporal corruption (data: the skeleton data options)."""
 
-    cache_dir: str = ".cache/mmfusion"
-    """the world lives in <cache-dir>/skel60 (generated there when absent)"""
-    classes: int = 10
-    """keep the first K classes"""
-    train_per_class: int = 30
-    """training clips drawn per class (0: all)"""
-    test_per_class: int = 20
-    """test clips drawn per class (0: all)"""
-    clip_len: int = 32
+    window: int = 32
     """frames per clip (FineTec's temporal MLPs are sized by it)"""
+    subset_classes: int = 10
+    """keep the first K classes (0: all)"""
+    max_train_per_class: int = 30
+    """training clips kept per class (0: all)"""
+    max_test_per_class: int = 20
+    """test clips kept per class (0: all)"""
     model: str = "finetec_tiny"
     """registered FineTec entry (finetec_tiny, finetec)"""
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -86,36 +87,6 @@ class FineTecRecipe:
         warmup_epochs=1, clip_grad=5.0, save_every=0, keep_last=1, log_every=10, overwrite=True))
 
 
-def world_root(cache_dir: str) -> Path:
-    """The 60-class world under ``cache_dir``, generated there when missing."""
-    root = Path(cache_dir) / "skel60"
-    if not (root / "skeleton_world.json").is_file():
-        generate_skeleton_world(root, SkeletonWorldConfig(num_sequences=10_002, classes=60))
-    return root
-
-
-def _subset(names: Sequence[str], labels: np.ndarray, split: str, classes: int, per_class: int) -> list[int]:
-    rng = np.random.default_rng(0)
-    keep: list[int] = []
-    for c in range(classes):
-        idx = [i for i in np.flatnonzero(labels == c) if split_for(names[i], "ntu60", "xsub") == split]
-        if per_class and len(idx) > per_class:
-            idx = sorted(rng.choice(idx, size=per_class, replace=False).tolist())
-        keep += [int(i) for i in idx]
-    return keep
-
-
-def datasets(cfg: FineTecRecipe) -> tuple[SkeletonDataset, SkeletonDataset]:
-    """(train, test) of the chosen classes, CTR-GCN family, ``clip_len`` frames."""
-    data, labels, names, _ = load_packed(world_root(cfg.cache_dir))
-    out = []
-    for split, per_class in (("train", cfg.train_per_class), ("test", cfg.test_per_class)):
-        idx = _subset(names, labels, split, cfg.classes, per_class)
-        out.append(SkeletonDataset(np.asarray(data[idx]), labels[idx], [names[i] for i in idx], split=split,
-                                   family="ctrgcn", window=cfg.clip_len))
-    return out[0], out[1]
-
-
 def mean_clip(ds: SkeletonDataset) -> torch.Tensor:
     """The prior sequence: the mean training clip of the first person, (C, T, V)."""
     return torch.stack([ds[i]["skeleton"][..., 0] for i in range(len(ds))]).mean(dim=0)
@@ -131,7 +102,8 @@ def run_seed(cfg: FineTecRecipe, seed: int, train_set: SkeletonDataset, test_set
              prior: torch.Tensor) -> dict[str, dict[str, dict[str, float]]]:
     """Both models of one seed -> {model: level x pattern table}."""
     out_dir = Path(cfg.output_dir) / f"seed{seed}"
-    kwargs: dict[str, Any] = {"num_classes": cfg.classes, "num_frames": cfg.clip_len, "lambda_acc": cfg.lambda_acc}
+    kwargs: dict[str, Any] = {"num_classes": train_set.num_classes, "num_frames": cfg.window,  # type: ignore[attr-defined]
+                              "lambda_acc": cfg.lambda_acc}
     built: dict[str, torch.nn.Module] = {}
 
     def factory(name: str, **extra: Any) -> Any:
@@ -183,9 +155,9 @@ def summarise(tables: list[dict[str, dict[str, dict[str, float]]]]) -> dict[str,
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cfg = parse_args(FineTecRecipe(), argv)
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
-    train_set, test_set = datasets(cfg)
-    print(f"[finetec_ntu] {cfg.classes} classes, {len(train_set)} train / {len(test_set)} test clips, "
-          f"T={cfg.clip_len}, levels {LEVELS}")
+    train_set, test_set = skeleton_datasets(cfg)
+    print(f"[finetec_ntu] {train_set.num_classes} classes, {len(train_set)} train / {len(test_set)} test "  # type: ignore[attr-defined]
+          f"clips, T={cfg.window}, levels {LEVELS}")
     prior = mean_clip(train_set)
     tables = [run_seed(cfg, seed, train_set, test_set, prior) for seed in cfg.seeds]
     summary = summarise(tables)

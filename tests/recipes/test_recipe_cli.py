@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 #: every recipe but UniPose's (helper scripts with their own options)
 RECIPES = sorted([*(ROOT / "recipes").glob("*_ntu.py"), ROOT / "recipes" / "train_inline.py"])
+#: recipes on the skeleton data options (mmfusion.experiments.skeleton.SkeletonData)
+SKELETON_DATA_RECIPES = ("skeleton_ntu", "finetec_ntu")
 
 
 def _run(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,7 +45,7 @@ def test_help_describes_every_option(script: Path) -> None:
     # the skeleton recipe has the skeleton data options (SkeletonData) instead of the multimodal ones
     data_options = (("--data-root", "--protocol {xsub,xview,xset}", "--dataset {ntu60,ntu120,ucla,pku1,pku2}",
                      "--window", "--family {ctrgcn,pyskl,frame50,none}", "--clips", "--stream")
-                    if script.stem == "skeleton_ntu" else
+                    if script.stem in SKELETON_DATA_RECIPES else
                     ("--data-root", "--protocol {xsub,xview,xsub120,xset}", "--image-size", "--clip-len"))
     for option in (*data_options, "--train.epochs", "--train.optimizer {sgd,adamw}",
                    "--train.scheduler {cosine,step,constant}", "--train.ema, --train.no-ema", "--train.resume"):
