@@ -313,7 +313,7 @@ def pretrain(cfg: PretrainConfig, objective: PretextObjective | None, dataset: D
         init = previous if (stage.init == "previous" and previous is not None) else None
         print(f"[pretrain] stage {i + 1}/{len(cfg.stages)} {stage.name}: objective {stage.objective} "
               f"encoder {enc_name} for {tcfg.epochs} epochs")
-        res = train(tcfg, _factory(stage, given, init, holder), data, None, model_name=None,
+        res = train(tcfg, _factory(stage, given, init, holder), data, None, model_name=enc_name,
                     recipe_config=recipe_config if recipe_config is not None else cfg,
                     callbacks=(_log_parts, *callbacks))
         if _is_main():
