@@ -134,7 +134,7 @@ def _finetune(cfg: EvalRecipe, train_set: Any, test: Any, seed: int, tag: str) -
 
     tcfg = replace(cfg.train, seed=seed, output_dir=str(Path(cfg.output_dir) / f"{tag}_seed{seed}"), overwrite=True)
     # the engine seeds before it builds the model: a random baseline's initialisation follows the seed
-    res = train(tcfg, lambda: _classifier(cfg, 60, "finetune"), train_set, test)
+    res = train(tcfg, lambda: _classifier(cfg, 60, "finetune"), train_set, test, model_name=_encoder_card(cfg)[0])
     name, mkw, clip = _encoder_card(cfg)
     sig = P.finetune_signature(model=name, init=cfg.run or "random", head="finetune (official)", clip=clip,
                                train=len(train_set), epochs=tcfg.epochs,

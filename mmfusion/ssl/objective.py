@@ -71,6 +71,7 @@ _objective_modules: dict[str, str] = {}
 OBJECTIVE_MODULES: tuple[str, ...] = (
     "mmfusion.ssl.objectives.mamp",
     "mmfusion.ssl.objectives.cascadeformer",
+    "mmfusion.ssl.objectives.skeletonmae",
 )
 
 _imported = False
