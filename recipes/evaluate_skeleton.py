@@ -14,8 +14,8 @@
 Protocols (:mod:`mmfusion.ssl.protocols`): ``linear`` (``--head bn``: MAMP's BN(affine=False) +
 Linear, SGD lr 0.1, 100 epochs, batch 256; ``--head plain``: AimCLR's Linear, lr 3.0), ``knn``
 (cosine, ``--ks``, weighted or ``--majority``), ``finetune`` (the whole classifier on the engine:
-the method's fine-tune head, drop path, label smoothing; ``--layer-decay`` is declared but the
-engine has no layer-wise groups yet, see docs/ssl.md), ``semi`` (fine-tune on a ``--fraction``
+the method's fine-tune head, drop path, label smoothing; ``--layer-decay 0.8`` for MAMP's layer-wise
+lr decay, through the engine's ``optimizer_groups`` hook), ``semi`` (fine-tune on a ``--fraction``
 of the training labels, class-balanced unless ``--random-subset``, one run per ``--seeds``;
 ``--probe`` instead trains the linear probe on that subset), ``fewshot`` (prototypes with
 ``--shots`` per class on classes ``>= --classes-seen``), ``transfer`` (fine-tune on the data of
@@ -100,6 +100,9 @@ def _classifier(cfg: EvalRecipe, num_classes: int, head: str | None) -> torch.nn
     model = create_model(name, num_classes=num_classes, **mkw)
     if cfg.run is not None:
         load_pretrained_encoder(model, Path(cfg.run) / "encoder.safetensors")
+    if cfg.layer_decay is not None and num_classes > 0:
+        decay = cfg.layer_decay
+        model.optimizer_groups = lambda tcfg: P.layer_decay_groups(model, tcfg.weight_decay, decay)  # engine hook
     return model
 
 

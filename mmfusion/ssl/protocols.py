@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..errors import ConfigError
 
 __all__ = ["LINEAR_PRESETS", "ProtocolResult", "embed_2d", "extract_features", "few_shot", "finetune_signature",
-           "knn", "label_subset", "linear_probe", "plot_embedding"]
+           "knn", "label_subset", "layer_decay_groups", "linear_probe", "plot_embedding"]
 
 
 @dataclass
@@ -217,6 +217,37 @@ def few_shot(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *
            "test": int(test_x.shape[0]), "seed": seed}
     return ProtocolResult("fewshot", sig, {"top1": float(t.mean()), "top1_std": float(t.std()) if episodes > 1
                                            else 0.0})
+
+
+def layer_decay_groups(model: nn.Module, weight_decay: float, layer_decay: float) -> list[dict[str, Any]]:
+    """Parameter groups with MAE / MAMP layer-wise lr decay (``util/lr_decay.py``) for a classifier
+    around a :class:`~mmfusion.encoders.skeleton_transformer.SkeletonTransformer`.
+
+    Layer ids: the embeddings (patch, temporal, spatial) 0, block i -> i + 1, everything after
+    the blocks (final norm, head) depth + 1; a group's ``lr_scale`` is
+    ``layer_decay ** (depth + 1 - id)``. No weight decay on 1-D parameters and the position
+    tables (MAE's ``no_weight_decay``). Attach as ``model.optimizer_groups`` for the engine.
+    """
+    blocks = getattr(getattr(model, "encoder", model), "blocks", None)
+    if blocks is None:
+        raise ConfigError(f"layer-wise lr decay needs a transformer encoder with .blocks, got {type(model).__name__}")
+    depth = len(blocks)
+    groups: dict[tuple[int, bool], dict[str, Any]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        local = name.split("encoder.", 1)[1] if name.startswith("encoder.") else None
+        if local is not None and local.startswith(("patch_embed", "temp_embed", "pos_embed")):
+            layer = 0
+        elif local is not None and local.startswith("blocks."):
+            layer = int(local.split(".")[1]) + 1
+        else:
+            layer = depth + 1
+        no_wd = p.ndim == 1 or name.endswith(("temp_embed", "pos_embed"))
+        g = groups.setdefault((layer, no_wd), {"params": [], "weight_decay": 0.0 if no_wd else weight_decay,
+                                               "lr_scale": layer_decay ** (depth + 1 - layer)})
+        g["params"].append(p)
+    return list(groups.values())
 
 
 def finetune_signature(**settings: Any) -> dict[str, Any]:

@@ -60,3 +60,18 @@ def test_few_shot_prototypes_and_embedding(tmp_path) -> None:
     pts, how = P.embed_2d(xte)
     assert pts.shape == (30, 2) and how in ("tsne", "pca")
     assert P.plot_embedding(pts, yte, tmp_path / "e.png").stat().st_size > 0
+
+
+def test_layer_decay_groups_scale_by_depth() -> None:
+    from mmfusion.registry import create_model
+
+    model = create_model("mamp_transformer_tiny", num_classes=5, num_frames=8)  # depth 2
+    groups = P.layer_decay_groups(model, 0.05, 0.5)
+    by_param = {id(p): g for g in groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert by_param[id(named["encoder.patch_embed.weight"])]["lr_scale"] == 0.5**3
+    assert by_param[id(named["encoder.blocks.1.attn.qkv.weight"])]["lr_scale"] == 0.5
+    assert by_param[id(named["head.weight"])]["lr_scale"] == 1.0
+    assert by_param[id(named["encoder.pos_embed"])]["weight_decay"] == 0.0
+    assert by_param[id(named["encoder.blocks.0.mlp.0.weight"])]["weight_decay"] == 0.05
+    assert sum(len(g["params"]) for g in groups) == sum(1 for p in model.parameters() if p.requires_grad)
