@@ -73,6 +73,8 @@ class EvalRecipe:
     shots: int = 1
     classes_seen: int = 40
     layer_decay: float | None = None
+    num_classes: int = 60
+    """classes of the data set (60: the world / NTU-60; 120: NTU-120)"""
     output_dir: str = "runs/evaluate_skeleton"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=10, global_batch_size=32, optimizer="adamw", lr=1e-3, weight_decay=0.05, betas=(0.9, 0.999),
@@ -137,8 +139,8 @@ def _finetune(cfg: EvalRecipe, train_set: Any, test: Any, seed: int, tag: str) -
 
     tcfg = replace(cfg.train, seed=seed, output_dir=str(Path(cfg.output_dir) / f"{tag}_seed{seed}"), overwrite=True)
     # the engine seeds before it builds the model: a random baseline's initialisation follows the seed
-    res = train(tcfg, lambda: _classifier(cfg, 60, "finetune"), train_set, test, model_name=_encoder_card(cfg)[0])
     name, mkw, clip = _encoder_card(cfg)
+    res = train(tcfg, lambda: _classifier(cfg, cfg.num_classes, "finetune"), train_set, test, model_name=name)
     sig = P.finetune_signature(model=name, init=cfg.run or "random", head="finetune (official)", clip=clip,
                                train=len(train_set), epochs=tcfg.epochs,
                                batch=tcfg.global_batch_size or tcfg.batch_size,
@@ -165,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
     cfg = parse_args(EvalRecipe(), argv)
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
     _, _, clip = _encoder_card(cfg)
-    keep = range(cfg.classes_seen, 60) if cfg.protocol == "fewshot" else None
+    keep = range(cfg.classes_seen, cfg.num_classes) if cfg.protocol == "fewshot" else None
     train_set, train_plain, test = world_splits(cfg.cache_dir, cfg.split, clip, keep_classes=keep)
     results: list[P.ProtocolResult] = []
     if cfg.protocol in ("finetune", "transfer"):
@@ -182,12 +184,12 @@ def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
         init = {"encoder": _encoder_card(cfg)[0], "init": cfg.run or "random"}
         if cfg.protocol == "linear":
             results = [P.linear_probe(xtr, ytr, xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,
-                                      num_classes=60) for s in cfg.seeds]
+                                      num_classes=cfg.num_classes) for s in cfg.seeds]
         elif cfg.protocol == "semi":
             for s in cfg.seeds:
                 idx = P.label_subset(ytr, cfg.fraction, balanced=not cfg.random_subset, seed=s)
                 r = P.linear_probe(xtr[idx], ytr[idx], xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,
-                                   num_classes=60)
+                                   num_classes=cfg.num_classes)
                 r.protocol = f"semi{cfg.fraction:g}-linear"
                 r.signature.update(fraction=cfg.fraction, subset="random" if cfg.random_subset else "class-balanced")
                 results.append(r)
