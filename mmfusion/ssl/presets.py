@@ -19,8 +19,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+import torch
 from torch.utils.data import Dataset, Subset
 
+from ..data.preprocess import center_skeleton
 from ..data.skeleton.datasets import SkeletonDataset
 from ..data.synthetic.skeleton_world import META_FILE, SkeletonWorldConfig, generate_skeleton_world, load_packed
 from ..engine import TrainConfig
@@ -28,7 +31,7 @@ from ..errors import ConfigError
 from .objective import list_objectives, objective_builder, objective_module
 from .pretrain import StageConfig
 
-__all__ = ["DEFAULT_TRAIN", "build_stages", "method_module", "method_preset", "world_splits"]
+__all__ = ["DEFAULT_TRAIN", "CenteredSkeletons", "build_stages", "method_module", "method_preset", "world_splits"]
 
 #: engine settings every stage starts from (a preset's TRAIN_PRESETS entry overrides them)
 DEFAULT_TRAIN: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "scheduler": "cosine",
@@ -82,6 +85,30 @@ def build_stages(method: str, preset: str, train_overrides: Mapping[str, Any] | 
     return tuple(out), clip_len
 
 
+class CenteredSkeletons(Dataset):
+    """CTR-GCN ``seq_translation`` of each clip (:func:`~mmfusion.data.preprocess.center_skeleton`:
+    minus SpineMid of the main actor's first present frame; absent frames stay zero), applied
+    after the data set's crop (a constant shift per clip, so crop and centring commute up to the
+    first frame kept). Other attributes of the wrapped data set stay reachable."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        sample = dict(self.dataset[i])
+        x = sample["skeleton"].numpy().transpose(3, 1, 2, 0)  # (M, T, V, C)
+        sample["skeleton"] = torch.from_numpy(np.ascontiguousarray(center_skeleton(x).transpose(3, 1, 2, 0)))
+        return sample
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
 def _accepted(objective: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The overrides the objective's builder takes (e.g. ``seed`` only where it has one)."""
     params = inspect.signature(objective_builder(objective)).parameters
@@ -107,12 +134,15 @@ def _world(cache_dir: str | Path, classes: int) -> Path:
 
 
 def world_splits(cache_dir: str | Path, protocol: str = "xsub", clip_len: int = 32, classes: int = 60,
-                 keep_classes: range | None = None, seed: int = 0) -> tuple[Dataset, Dataset, Dataset]:
+                 keep_classes: range | None = None, seed: int = 0,
+                 center: bool = True) -> tuple[Dataset, Dataset, Dataset]:
     """(train with random crops, train without (for features), test) of the skeleton world.
 
     Clips: the CTR-GCN family (valid crop U[0.5, 1] for training, 0.95 otherwise, resized to
-    ``clip_len``), (3, clip_len, 25, 2). ``keep_classes`` keeps only those labels (0-based),
-    e.g. the classes seen in pre-training for few-shot on the others.
+    ``clip_len``), (3, clip_len, 25, 2), centred like CTR-GCN's ``seq_transformation`` (the data
+    MAMP, STARS and CascadeFormer train on; the world's packed arrays are camera coordinates)
+    unless ``center=False``. ``keep_classes`` keeps only those labels (0-based), e.g. the classes
+    seen in pre-training for few-shot on the others.
     """
     root = _world(cache_dir, classes)
     data, labels, names, _ = load_packed(root)
@@ -124,11 +154,13 @@ def world_splits(cache_dir: str | Path, protocol: str = "xsub", clip_len: int = 
 
     train, train_plain, test = make("train"), make("train"), make("test")
     train_plain.train = False  # the deterministic 0.95 crop: features for probes
+    if center:
+        train, train_plain, test = CenteredSkeletons(train), CenteredSkeletons(train_plain), CenteredSkeletons(test)
     if keep_classes is None:
         return train, train_plain, test
     keep = set(keep_classes)
 
-    def sub(ds: SkeletonDataset) -> Dataset:
+    def sub(ds: Any) -> Dataset:
         idx = [i for i, j in enumerate(ds.index) if int(labels[j]) in keep]
         s = Subset(ds, idx)
         s.class_names = None  # type: ignore[attr-defined]
