@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
             results.append(r)
     else:
         xtr, ytr, xte, yte = _features(cfg, train_plain, test, cfg.seeds[0])
-        init = {"encoder": _encoder_card(cfg)[0], "init": cfg.run or "random"}
+        init = {"encoder": _encoder_card(cfg)[0], "init": cfg.run or f"random (seed {cfg.seeds[0]})"}
         if cfg.protocol == "linear":
             results = [P.linear_probe(xtr, ytr, xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,
                                       num_classes=cfg.num_classes) for s in cfg.seeds]

@@ -38,7 +38,7 @@ def test_pretrain_then_protocols(tiny_world: Path, tmp_path: Path, capsys: pytes
                                    "--seeds", "0", "1", *ev])  # random-weight baseline
     embed = evaluate_skeleton.main(["--protocol", "embed", "--run", str(run), *ev])
     assert 0 <= linear[0].metrics["top1"] <= 1 and set(knn[0].metrics) == {"top1@k1", "top1@k3"}
-    assert len(semi) == 2 and semi[0].signature["init"] == "random"
+    assert len(semi) == 2 and semi[0].signature["init"] == "random (seed 0)"
     assert Path(embed[0].signature["plot"]).is_file()
     printed = capsys.readouterr().out
     assert "[linear] encoder=mamp_transformer_tiny" in printed and "lr=0.1" in printed
