@@ -33,12 +33,18 @@ from .loaders import SeededSamples, default_collate, make_loader
 from .metrics import ClassificationMetrics, EvalAccumulator
 
 
-def forward(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """``model(batch)``, checked: the batch has labels and the output has ``"logits"`` (N, C)."""
+def forward(model: nn.Module, batch: Mapping[str, Any], allow_loss_only: bool = False) -> dict[str, torch.Tensor]:
+    """``model(batch)``, checked: the batch has labels and the output has ``"logits"`` (N, C).
+
+    A model that computes its own training loss (a pre-training objective, :mod:`mmfusion.ssl`)
+    may return ``"loss"`` instead of logits when ``allow_loss_only``; it is then trained, never
+    evaluated.
+    """
     if "label" not in batch:
         raise MissingModalityError("label", "every training / evaluation batch needs integer class labels")
     outputs = model(batch)
-    if not isinstance(outputs, Mapping) or "logits" not in outputs:
+    if not isinstance(outputs, Mapping) or ("logits" not in outputs
+                                            and not (allow_loss_only and "loss" in outputs)):
         name = type(getattr(model, "module", model)).__name__
         raise ConfigError(f"{name}.forward must return a dict with 'logits' (N, num_classes), "
                           f"got {type(outputs).__name__}")

@@ -1,8 +1,9 @@
 """One training epoch on a :class:`~mmfusion.engine.setup.RunSetup`, and the loop's position.
 
 The loop body is Accelerate's: ``accumulate`` / ``backward`` / ``clip_grad_norm_`` / ``step``,
-then the timm schedule's ``step_update`` and the weight average's ``update`` once per optimizer
-step. :class:`LoopState` is the position (epoch, batch, step) and the history; it is what a
+then the timm schedule's ``step_update``, the model's own ``after_step(step)`` when it defines one
+(pre-training objectives: momentum encoders, queues) and the weight average's ``update`` once per
+optimizer step. :class:`LoopState` is the position (epoch, batch, step) and the history; it is what a
 checkpoint's ``trainer_state.json`` holds, so that a resumed run continues bit for bit.
 """
 
@@ -141,6 +142,8 @@ def train_one_epoch(run: RunSetup, state: LoopState, callbacks: Sequence[Callbac
     set_epoch = getattr(run.unwrapped, "set_epoch", None)
     if callable(set_epoch):
         set_epoch(epoch)
+    after_step = getattr(run.unwrapped, "after_step", None)
+    after_step = after_step if callable(after_step) and not isinstance(after_step, nn.Module) else None
     loader = _epoch_loader(run, epoch, skip)
     state.batch_in_epoch = skip
     run_loss = torch.zeros((), device=accelerator.device)
@@ -150,7 +153,7 @@ def train_one_epoch(run: RunSetup, state: LoopState, callbacks: Sequence[Callbac
                disable=not accelerator.is_local_main_process, dynamic_ncols=True, leave=False)
     for batch in loader:
         with accelerator.accumulate(net):
-            outputs = forward(net, batch)
+            outputs = forward(net, batch, allow_loss_only=True)
             target = batch["label"]
             loss = run.compute_loss(outputs, target)
             accelerator.backward(loss)
@@ -167,13 +170,16 @@ def train_one_epoch(run: RunSetup, state: LoopState, callbacks: Sequence[Callbac
         micro += 1
         bar.update(1)
         run_loss += loss.detach().float()
-        run_correct += (outputs["logits"].detach().argmax(dim=1) == target).sum()
-        run_count += int(target.shape[0])
+        if "logits" in outputs:  # a pre-training objective returns its loss only: no accuracy
+            run_correct += (outputs["logits"].detach().argmax(dim=1) == target).sum()
+            run_count += int(target.shape[0])
         if not accelerator.sync_gradients:
             continue
         # -- one optimizer step done ----------------------------------------------------------------
         state.global_step += 1
         run.scheduler.step_update(state.global_step)
+        if after_step is not None:  # e.g. momentum encoders of pre-training objectives; before any checkpoint
+            after_step(state.global_step)
         if run.ema is not None:
             run.ema.update(run.unwrapped, step=state.global_step)
         # one all-reduce per optimizer step: [mean loss over micro-batches, correct, count]

@@ -22,15 +22,22 @@ from .config import TrainConfig
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov) or AdamW over trainable parameters, optionally without weight
-    decay on biases and 1-D (normalisation) parameters."""
+    decay on biases and 1-D (normalisation) parameters.
+
+    A model may define ``optimizer_groups(cfg) -> [param group dicts]`` to choose its own groups
+    (e.g. layer-wise learning-rate decay: a group's ``"lr_scale"`` multiplies the scheduled rate,
+    as timm's schedulers apply it).
+    """
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not params:
         raise ConfigError(f"{type(model).__name__} has no trainable parameters")
-    if cfg.no_decay_norm_bias:
+    custom = getattr(model, "optimizer_groups", None)
+    if callable(custom) and not isinstance(custom, nn.Module):
+        groups: list[dict[str, Any]] = list(custom(cfg))
+    elif cfg.no_decay_norm_bias:
         decay = [p for n, p in params if p.ndim > 1 and not n.endswith(".bias")]
         no_decay = [p for n, p in params if not (p.ndim > 1 and not n.endswith(".bias"))]
-        groups: list[dict[str, Any]] = [{"params": decay, "weight_decay": cfg.weight_decay},
-                                        {"params": no_decay, "weight_decay": 0.0}]
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     else:
         groups = [{"params": [p for _, p in params], "weight_decay": cfg.weight_decay}]
     if cfg.optimizer == "sgd":

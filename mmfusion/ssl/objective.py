@@ -26,7 +26,9 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 
-__all__ = ["OBJECTIVE_MODULES", "PretextObjective", "create_objective", "list_objectives", "register_objective"]
+__all__ = ["OBJECTIVE_MODULES", "PretextObjective", "create_objective", "list_objectives", "objective_builder",
+           "objective_module",
+           "register_objective"]
 
 
 class PretextObjective(nn.Module):
@@ -66,7 +68,11 @@ _objectives: dict[str, ObjectiveFn] = {}
 _objective_modules: dict[str, str] = {}
 
 #: every module that registers objectives; a new objective file needs its line here
-OBJECTIVE_MODULES: tuple[str, ...] = ()
+OBJECTIVE_MODULES: tuple[str, ...] = (
+    "mmfusion.ssl.objectives.mamp",
+    "mmfusion.ssl.objectives.cascadeformer",
+    "mmfusion.ssl.objectives.skeletonmae",
+)
 
 _imported = False
 
@@ -96,6 +102,19 @@ def list_objectives(filter: str = "") -> list[str]:
     """Sorted registered objective names matching a shell-style pattern."""
     _ensure_imported()
     return sorted(n for n in _objectives if not filter or fnmatch.fnmatch(n, filter))
+
+
+def objective_builder(name: str) -> ObjectiveFn:
+    """The registered builder of objective ``name``."""
+    _ensure_imported()
+    if name not in _objectives:
+        raise ConfigError(f"unknown pre-training objective {name!r}; choose from {sorted(_objectives)}")
+    return _objectives[name]
+
+
+def objective_module(name: str) -> str:
+    """The module that registered objective ``name`` (where its ``PRESETS`` live)."""
+    return objective_builder(name).__module__
 
 
 def create_objective(name: str, **cfg: Any) -> PretextObjective:

@@ -1,0 +1,170 @@
+"""Named presets of the pre-training methods and the skeleton-world data the recipes use.
+
+A method's module (``mmfusion.ssl.objectives.<method>``) holds ``PRESETS`` (builder kwargs per
+preset: ``"cpu"`` for the synthetic skeleton world on a CPU, ``"paper_ntu60"``, ... for the
+paper's settings on real NTU) and optionally ``TRAIN_PRESETS`` (engine settings, plus the clip
+length ``clip_len``) and ``STAGES`` (preset -> a list of ``(stage name, objective name, builder
+kwargs, engine settings)`` for staged methods; default: one stage of the method itself).
+:func:`build_stages` turns them into :class:`~mmfusion.ssl.pretrain.StageConfig` s.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from ..data.preprocess import center_skeleton
+from ..data.skeleton.datasets import SkeletonDataset
+from ..data.synthetic.skeleton_world import META_FILE, SkeletonWorldConfig, generate_skeleton_world, load_packed
+from ..engine import TrainConfig
+from ..errors import ConfigError
+from .objective import list_objectives, objective_builder, objective_module
+from .pretrain import StageConfig
+
+__all__ = ["DEFAULT_TRAIN", "CenteredSkeletons", "build_stages", "method_module", "method_preset", "world_splits"]
+
+#: engine settings every stage starts from (a preset's TRAIN_PRESETS entry overrides them)
+DEFAULT_TRAIN: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "scheduler": "cosine",
+                                 "save_every": 1, "keep_last": 1, "log_every": 10, "eval_every": 0}
+
+
+def method_module(method: str) -> ModuleType:
+    """The module that registers ``method`` (its PRESETS / TRAIN_PRESETS / STAGES)."""
+    if method not in list_objectives():
+        raise ConfigError(f"unknown pre-training method {method!r}; choose from {list_objectives()}")
+    return importlib.import_module(objective_module(method))
+
+
+def method_preset(method: str, preset: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(builder kwargs, engine settings incl. ``clip_len``) of ``method`` at ``preset``."""
+    mod = method_module(method)
+    presets: Mapping[str, Any] = getattr(mod, "PRESETS", {})
+    if preset not in presets:
+        raise ConfigError(f"method {method!r} has no preset {preset!r}; choose from {sorted(presets)}")
+    train = dict(getattr(mod, "TRAIN_PRESETS", {}).get(preset, {}))
+    return dict(presets[preset]), train
+
+
+def _train_config(settings: Mapping[str, Any], overrides: Mapping[str, Any]) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    merged = {**DEFAULT_TRAIN, **{k: v for k, v in settings.items() if k in names},
+              **{k: v for k, v in overrides.items() if v is not None}}
+    unknown = set(merged) - names
+    if unknown:
+        raise ConfigError(f"unknown engine settings {sorted(unknown)}")
+    return TrainConfig(**merged)
+
+
+def build_stages(method: str, preset: str, train_overrides: Mapping[str, Any] | None = None,
+                 objective_overrides: Mapping[str, Any] | None = None) -> tuple[tuple[StageConfig, ...], int]:
+    """The stages of ``method`` at ``preset`` and the clip length they expect.
+
+    ``train_overrides`` (TrainConfig fields, None values ignored) apply to every stage;
+    ``objective_overrides`` to every stage's builder kwargs.
+    """
+    mod = method_module(method)
+    kwargs, train = method_preset(method, preset)
+    clip_len = int(train.pop("clip_len", 64))
+    stages_fn = getattr(mod, "STAGES", None)
+    plan = stages_fn(preset) if callable(stages_fn) else [(method, method, kwargs, train)]
+    out = []
+    for name, objective, okw, tset in plan:
+        okw = {**okw, **_accepted(objective, objective_overrides or {})}
+        out.append(StageConfig(name=name, objective=objective, objective_kwargs=okw,
+                               train=_train_config(tset, train_overrides or {})))
+    return tuple(out), clip_len
+
+
+class CenteredSkeletons(Dataset):
+    """CTR-GCN ``seq_translation`` of each clip (:func:`~mmfusion.data.preprocess.center_skeleton`:
+    minus SpineMid of the main actor's first present frame; absent frames stay zero), applied
+    after the data set's crop (a constant shift per clip, so crop and centring commute up to the
+    first frame kept). Other attributes of the wrapped data set stay reachable."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        sample = dict(self.dataset[i])
+        x = sample["skeleton"].numpy().transpose(3, 1, 2, 0)  # (M, T, V, C)
+        sample["skeleton"] = torch.from_numpy(np.ascontiguousarray(center_skeleton(x).transpose(3, 1, 2, 0)))
+        return sample
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+def _accepted(objective: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides the objective's builder takes (e.g. ``seed`` only where it has one)."""
+    params = inspect.signature(objective_builder(objective)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(overrides)
+    return {k: v for k, v in overrides.items() if k in params}
+
+
+def _world(cache_dir: str | Path, classes: int) -> Path:
+    root = Path(cache_dir)
+    if (root / "packed" / "ntu25.npy").is_file() and (root / "packed" / "index.npz").is_file() \
+            and not (root / META_FILE).exists():
+        return root  # real data packed in the world's layout
+    meta = root / META_FILE
+    if meta.is_file():
+        try:
+            if json.loads(meta.read_text()).get("complete"):
+                return root
+        except ValueError:
+            pass
+    print(f"[ssl] generating the skeleton world ({classes} classes) under {root} (packed arrays only)")
+    return generate_skeleton_world(root, SkeletonWorldConfig(classes=classes), write_files=False)
+
+
+def world_splits(cache_dir: str | Path, protocol: str = "xsub", clip_len: int = 32, classes: int = 60,
+                 keep_classes: range | None = None, seed: int = 0,
+                 center: bool = True) -> tuple[Dataset, Dataset, Dataset]:
+    """(train with random crops, train without (for features), test) of the skeleton world.
+
+    Clips: the CTR-GCN family (valid crop U[0.5, 1] for training, 0.95 otherwise, resized to
+    ``clip_len``), (3, clip_len, 25, 2), centred like CTR-GCN's ``seq_transformation`` (the data
+    MAMP, STARS and CascadeFormer train on; the world's packed arrays are camera coordinates)
+    unless ``center=False``. ``keep_classes`` keeps only those labels (0-based), e.g. the classes
+    seen in pre-training for few-shot on the others.
+    """
+    root = _world(cache_dir, classes)
+    data, labels, names, _ = load_packed(root)
+    dataset = "ntu60" if classes == 60 else "ntu120"
+
+    def make(split: str) -> SkeletonDataset:
+        return SkeletonDataset(data, labels, names, dataset=dataset, protocol=protocol, split=split,
+                               family="ctrgcn", window=clip_len, seed=seed)
+
+    train, train_plain, test = make("train"), make("train"), make("test")
+    train_plain.train = False  # the deterministic 0.95 crop: features for probes
+    if center:
+        train, train_plain, test = CenteredSkeletons(train), CenteredSkeletons(train_plain), CenteredSkeletons(test)
+    if keep_classes is None:
+        return train, train_plain, test
+    keep = set(keep_classes)
+
+    def sub(ds: Any) -> Dataset:
+        idx = [i for i, j in enumerate(ds.index) if int(labels[j]) in keep]
+        s = Subset(ds, idx)
+        s.class_names = None  # type: ignore[attr-defined]
+        return s
+
+    return sub(train), sub(train_plain), sub(test)
+

@@ -1,0 +1,214 @@
+"""Evaluate a pre-trained (or randomly initialised) skeleton encoder with the SSL protocols.
+
+::
+
+    python recipes/evaluate_skeleton.py --protocol linear --run runs/pretrain_skeleton/mamp
+    python recipes/evaluate_skeleton.py --protocol linear --method mamp          # same encoder, random weights
+    python recipes/evaluate_skeleton.py --protocol knn --run runs/pretrain_skeleton/mamp --ks 1 5 20
+    python recipes/evaluate_skeleton.py --protocol semi --fraction 0.1 --run ...  # fine-tune on 10 % labels
+    python recipes/evaluate_skeleton.py --protocol semi --fraction 0.1 --method mamp   # scratch on 10 %
+    python recipes/evaluate_skeleton.py --protocol fewshot --classes-seen 40 --run ...  # classes 40..59
+    python recipes/evaluate_skeleton.py --protocol transfer --run <run on world A> --cache-dir <world B>
+    python recipes/evaluate_skeleton.py --protocol embed --run ...                # 2-D plot of the features
+
+Protocols (:mod:`mmfusion.ssl.protocols`): ``linear`` (``--head bn``: MAMP's BN(affine=False) +
+Linear, SGD lr 0.1, 100 epochs, batch 256; ``--head plain``: AimCLR's Linear, lr 3.0), ``knn``
+(cosine, ``--ks``, weighted or ``--majority``), ``finetune`` (the whole classifier on the engine:
+the method's fine-tune head, drop path, label smoothing; ``--layer-decay 0.8`` for MAMP's layer-wise
+lr decay, through the engine's ``optimizer_groups`` hook), ``semi`` (fine-tune on a ``--fraction``
+of the training labels, class-balanced unless ``--random-subset``, one run per ``--seeds``;
+``--probe`` instead trains the linear probe on that subset), ``fewshot`` (prototypes with
+``--shots`` per class on classes ``>= --classes-seen``), ``transfer`` (fine-tune on the data of
+``--cache-dir``, whatever the run was pre-trained on) and ``embed`` (t-SNE or PCA plot).
+Without ``--run`` the encoder of ``--method`` at ``--preset`` keeps its random initialisation:
+the baseline of every table. Each result prints with its full signature and is appended to
+``<output-dir>/results.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch.utils.data import Subset
+
+from mmfusion.cli_errors import run_command
+from mmfusion.engine import TrainConfig, parse_args, train
+from mmfusion.registry import create_model
+from mmfusion.ssl import protocols as P
+from mmfusion.ssl.presets import method_preset, world_splits
+from mmfusion.ssl.pretrain import load_pretrained_encoder, read_encoder_card
+
+
+@dataclass
+class EvalRecipe:
+    """Evaluate one encoder with one protocol."""
+
+    protocol: Literal["linear", "knn", "finetune", "semi", "fewshot", "transfer", "embed"] = "linear"
+    run: str | None = None
+    """pre-training run folder (its encoder.safetensors + config.json); None: random weights"""
+    method: str = "mamp"
+    """without --run: the method whose preset encoder is evaluated at random initialisation"""
+    preset: str = "cpu"
+    cache_dir: str = "/work/cache/skel60"
+    split: str = "xsub"
+    clip_len: int | None = None
+    """frames per clip (default: the method preset's)"""
+    head: Literal["bn", "plain"] = "bn"
+    probe_epochs: int | None = None
+    ks: tuple[int, ...] = (1, 5, 10, 20)
+    majority: bool = False
+    fraction: float = 0.1
+    random_subset: bool = False
+    probe: bool = False
+    """semi: a linear probe on the labelled subset instead of fine-tuning"""
+    seeds: tuple[int, ...] = (0,)
+    shots: int = 1
+    classes_seen: int = 40
+    layer_decay: float | None = None
+    num_classes: int = 60
+    """classes of the data set (60: the world / NTU-60; 120: NTU-120)"""
+    output_dir: str = "runs/evaluate_skeleton"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=10, global_batch_size=32, optimizer="adamw", lr=1e-3, weight_decay=0.05, betas=(0.9, 0.999),
+        scheduler="cosine", warmup_epochs=1, min_lr=1e-5, save_every=0, keep_last=0, eval_every=0, log_every=20))
+
+
+def _encoder_card(cfg: EvalRecipe) -> tuple[str, dict[str, Any], int]:
+    """(classifier name, its kwargs without num_classes / head, clip length)."""
+    kwargs, train = method_preset(cfg.method, cfg.preset)
+    clip = int(train.get("clip_len", 64))
+    if cfg.run is not None:
+        card = read_encoder_card(cfg.run)
+        name, mkw = card["model_name"], dict(card.get("model_kwargs", {}))
+    else:
+        name, mkw = kwargs["encoder"], dict(kwargs.get("encoder_kwargs", {}))
+    for k in ("num_classes", "head"):
+        mkw.pop(k, None)
+    return name, mkw, int(cfg.clip_len or clip)
+
+
+def _classifier(cfg: EvalRecipe, num_classes: int, head: str | None) -> torch.nn.Module:
+    name, mkw, _ = _encoder_card(cfg)
+    if head is not None and name.startswith("mamp_transformer"):
+        mkw["head"] = head
+    model = create_model(name, num_classes=num_classes, **mkw)
+    if cfg.run is not None:
+        load_pretrained_encoder(model, Path(cfg.run) / "encoder.safetensors")
+    if cfg.layer_decay is not None and num_classes > 0:
+        decay = cfg.layer_decay
+        model.optimizer_groups = lambda tcfg: P.layer_decay_groups(model, tcfg.weight_decay, decay)  # engine hook
+    return model
+
+
+def _features(cfg: EvalRecipe, train_plain: Any, test: Any, seed: int) -> tuple[torch.Tensor, ...]:
+    """Frozen pooled features: the encoder's own pooling (MAMP: mean over tokens and persons).
+
+    Cached in ``<output-dir>/features/`` per (encoder run or random seed, split, clip, classes):
+    linear, kNN, semi-probe and few-shot on one encoder extract once.
+    """
+    _, _, clip = _encoder_card(cfg)
+    who = f"run_{Path(cfg.run).resolve().name}" if cfg.run else f"random_{cfg.method}_{cfg.preset}_seed{seed}"
+    scope = f"c{cfg.classes_seen}-59" if cfg.protocol == "fewshot" else "all"
+    path = Path(cfg.output_dir) / "features" / f"{who}_{cfg.split}_t{clip}_{scope}.pt"
+    if cfg.run and path.is_file() and path.stat().st_mtime < (Path(cfg.run) / "encoder.safetensors").stat().st_mtime:
+        path.unlink()  # the run was re-trained since
+    if path.is_file():
+        saved = torch.load(path, weights_only=True)
+        return saved["xtr"], saved["ytr"], saved["xte"], saved["yte"]
+    torch.manual_seed(seed)  # the random baseline's initialisation
+    enc = _classifier(cfg, 0, "linprobe").eval().encoder
+    t0 = time.time()
+    xtr, ytr = P.extract_features(lambda x: enc(x), train_plain)
+    xte, yte = P.extract_features(lambda x: enc(x), test)
+    print(f"[evaluate_skeleton] features {tuple(xtr.shape)} / {tuple(xte.shape)} in {time.time() - t0:.0f} s")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"xtr": xtr, "ytr": ytr, "xte": xte, "yte": yte}, path)
+    return xtr, ytr, xte, yte
+
+
+def _finetune(cfg: EvalRecipe, train_set: Any, test: Any, seed: int, tag: str) -> P.ProtocolResult:
+    from dataclasses import replace
+
+    tcfg = replace(cfg.train, seed=seed, output_dir=str(Path(cfg.output_dir) / f"{tag}_seed{seed}"), overwrite=True)
+    # the engine seeds before it builds the model: a random baseline's initialisation follows the seed
+    name, mkw, clip = _encoder_card(cfg)
+    res = train(tcfg, lambda: _classifier(cfg, cfg.num_classes, "finetune"), train_set, test, model_name=name)
+    sig = P.finetune_signature(model=name, init=cfg.run or "random", head="finetune (official)", clip=clip,
+                               train=len(train_set), epochs=tcfg.epochs,
+                               batch=tcfg.global_batch_size or tcfg.batch_size,
+                               optimizer=tcfg.optimizer, lr=tcfg.lr, min_lr=tcfg.min_lr, wd=tcfg.weight_decay,
+                               warmup=tcfg.warmup_epochs, layer_decay=cfg.layer_decay, seed=seed)
+    return P.ProtocolResult(tag, sig, {"top1": res.top1, "top5": res.top5})
+
+
+def _report(cfg: EvalRecipe, results: list[P.ProtocolResult]) -> None:
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.jsonl", "a") as f:
+        for r in results:
+            print(r.line())
+            f.write(json.dumps({**r.to_dict(), "run": cfg.run, "method": cfg.method}) + "\n")
+    if len(results) > 1:
+        for key in results[0].metrics:
+            vals = [100 * r.metrics[key] for r in results]
+            print(f"[{results[0].protocol}] {key} over seeds {list(cfg.seeds)}: {statistics.mean(vals):.2f} +- "
+                  f"{statistics.stdev(vals):.2f}")
+
+
+def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
+    cfg = parse_args(EvalRecipe(), argv)
+    torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
+    _, _, clip = _encoder_card(cfg)
+    keep = range(cfg.classes_seen, cfg.num_classes) if cfg.protocol == "fewshot" else None
+    train_set, train_plain, test = world_splits(cfg.cache_dir, cfg.split, clip, keep_classes=keep)
+    results: list[P.ProtocolResult] = []
+    if cfg.protocol in ("finetune", "transfer"):
+        results = [_finetune(cfg, train_set, test, s, cfg.protocol) for s in cfg.seeds]
+    elif cfg.protocol == "semi" and not cfg.probe:
+        labels = torch.as_tensor([int(train_set.labels[j]) for j in train_set.index])
+        for s in cfg.seeds:
+            idx = P.label_subset(labels, cfg.fraction, balanced=not cfg.random_subset, seed=s)
+            r = _finetune(cfg, Subset(train_set, idx.tolist()), test, s, f"semi{cfg.fraction:g}")
+            r.signature.update(fraction=cfg.fraction, subset="random" if cfg.random_subset else "class-balanced")
+            results.append(r)
+    else:
+        xtr, ytr, xte, yte = _features(cfg, train_plain, test, cfg.seeds[0])
+        init = {"encoder": _encoder_card(cfg)[0], "init": cfg.run or f"random (seed {cfg.seeds[0]})"}
+        if cfg.protocol == "linear":
+            results = [P.linear_probe(xtr, ytr, xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,
+                                      num_classes=cfg.num_classes) for s in cfg.seeds]
+        elif cfg.protocol == "semi":
+            for s in cfg.seeds:
+                idx = P.label_subset(ytr, cfg.fraction, balanced=not cfg.random_subset, seed=s)
+                r = P.linear_probe(xtr[idx], ytr[idx], xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,
+                                   num_classes=cfg.num_classes)
+                r.protocol = f"semi{cfg.fraction:g}-linear"
+                r.signature.update(fraction=cfg.fraction, subset="random" if cfg.random_subset else "class-balanced")
+                results.append(r)
+        elif cfg.protocol == "knn":
+            results = [P.knn(xtr, ytr, xte, yte, ks=cfg.ks, weighted=not cfg.majority)]
+        elif cfg.protocol == "fewshot":
+            results = [P.few_shot(xtr, ytr, xte, yte, shots=cfg.shots, seed=s) for s in cfg.seeds]
+            for r in results:
+                r.signature["classes_unseen_in_pretraining"] = f"{cfg.classes_seen}..59"
+        else:  # embed
+            pts, how = P.embed_2d(xte)
+            path = P.plot_embedding(pts, yte, Path(cfg.output_dir) / f"embedding_{Path(cfg.run or 'random').name}.png",
+                                    title=f"{init['encoder']} ({init['init']}), {how}")
+            results = [P.ProtocolResult("embed", {"method": how, "points": len(pts), "plot": str(path)}, {})]
+        for r in results:
+            r.signature = {**init, **r.signature}
+    _report(cfg, results)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(run_command(lambda: main() and 0, "evaluate_skeleton.py"))

@@ -1,0 +1,39 @@
+"""Tiny skeleton data and configs shared by the SSL tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+
+class TinySkeletons(Dataset):
+    """``n`` random (3, T, 25, M) sequences with a per-class drift (so features can separate classes)."""
+
+    def __init__(self, n: int = 16, t: int = 8, m: int = 1, classes: int = 2, seed: int = 0) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.y = torch.arange(n) % classes
+        drift = torch.linspace(0, 1, t).view(1, t, 1, 1)
+        self.x = 0.1 * torch.randn(n, 3, t, 25, m, generator=g) + drift * (self.y.view(n, 1, 1, 1, 1).float() - 0.5)
+        self.class_names = [f"c{i}" for i in range(classes)]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"skeleton": self.x[i], "label": int(self.y[i]), "name": f"s{i}"}
+
+
+@pytest.fixture
+def tiny_skeletons() -> type[TinySkeletons]:
+    return TinySkeletons
+
+
+@pytest.fixture
+def tiny_mamp_kwargs() -> dict[str, Any]:
+    """A 1-block, 16-d MAMP on 8-frame clips (2 temporal patches x 25 joints = 50 tokens, 5 visible)."""
+    return {"encoder": "mamp_transformer_tiny",
+            "encoder_kwargs": {"num_frames": 8, "dim": 16, "depth": 1, "num_heads": 2},
+            "decoder_dim": 16, "decoder_depth": 1}
