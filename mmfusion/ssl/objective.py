@@ -66,7 +66,9 @@ _objectives: dict[str, ObjectiveFn] = {}
 _objective_modules: dict[str, str] = {}
 
 #: every module that registers objectives; a new objective file needs its line here
-OBJECTIVE_MODULES: tuple[str, ...] = ()
+OBJECTIVE_MODULES: tuple[str, ...] = (
+    "mmfusion.ssl.objectives.moco",
+)
 
 _imported = False
 

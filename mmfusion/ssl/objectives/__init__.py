@@ -1,0 +1,1 @@
+"""Pre-training objectives, one module per method (each registers itself; see ``OBJECTIVE_MODULES``)."""
