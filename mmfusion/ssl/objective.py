@@ -67,6 +67,7 @@ _objective_modules: dict[str, str] = {}
 
 #: every module that registers objectives; a new objective file needs its line here
 OBJECTIVE_MODULES: tuple[str, ...] = (
+    "mmfusion.ssl.objectives.halp",
     "mmfusion.ssl.objectives.hiclr",
     "mmfusion.ssl.objectives.moco",
 )
