@@ -70,6 +70,7 @@ OBJECTIVE_MODULES: tuple[str, ...] = (
     "mmfusion.ssl.objectives.halp",
     "mmfusion.ssl.objectives.hiclr",
     "mmfusion.ssl.objectives.moco",
+    "mmfusion.ssl.objectives.stars",
 )
 
 _imported = False
