@@ -150,6 +150,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "mmfusion.fusion.pose_guided_attention",
     "mmfusion.models.classifiers",
     "mmfusion.models.skeleton_zoo",
+    "mmfusion.models.msclr_zoo",
     "mmfusion.models.unimodal",
     "mmfusion.models.mmixer",
     "mmfusion.models.epam_net",

@@ -6,6 +6,9 @@ to its ``window``), draws one set of random parameters **per sample** from an ex
 batch's device: the random numbers are drawn on the generator's device and moved, so a CPU
 generator drives a CUDA batch and the same seed gives the same views on both.
 
+2-D skeletons (C = 2, e.g. the projected conventions MS-CLR pairs): :class:`Shear` and :class:`Rotate`
+use the top-left 2 x 2 block of their 3-D matrix (ours; the official code is 3-D only).
+
 Ops (official ``Levigty/AimCLR`` / ``JHang2020/HiCLR`` ``feeder/tools.py`` semantics, re-implemented):
 
 * :class:`Shear` ``(r=0.5)``: ``x' = S x`` over C with ``S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]]``,
@@ -88,13 +91,13 @@ class Shear(SkeletonAug):
 
     def forward(self, x: Tensor, g: torch.Generator) -> Tensor:
         n, c, *_ = _check(x, "Shear")
-        if c != 3:
-            raise ConfigError(f"augment.Shear: needs C=3 (xyz), got C={c}")
+        if c not in (2, 3):
+            raise ConfigError(f"augment.Shear: needs C=3 (xyz) or C=2 (xy), got C={c}")
         off = (_rand(g, n, 2, 3, like=x) * 2 - 1) * self.r  # s1 (row 0) and s2 (row 1) of the official code
         s = torch.eye(3, device=x.device, dtype=x.dtype).repeat(n, 1, 1)
         s[:, 0, 1], s[:, 1, 0], s[:, 2, 0] = off[:, 0, 0], off[:, 0, 1], off[:, 0, 2]
         s[:, 0, 2], s[:, 1, 2], s[:, 2, 1] = off[:, 1, 0], off[:, 1, 1], off[:, 1, 2]
-        return torch.einsum("nij,njtvm->nitvm", s, x)
+        return torch.einsum("nij,njtvm->nitvm", s[:, :c, :c], x)
 
 
 class TemporalCrop(SkeletonAug):
@@ -192,15 +195,15 @@ class Rotate(SkeletonAug):
 
     def forward(self, x: Tensor, g: torch.Generator) -> Tensor:
         n, c, *_ = _check(x, "Rotate")
-        if c != 3:
-            raise ConfigError(f"augment.Rotate: needs C=3 (xyz), got C={c}")
+        if c not in (2, 3):
+            raise ConfigError(f"augment.Rotate: needs C=3 (xyz) or C=2 (xy), got C={c}")
         main_axis = (_rand(g, n, like=x.float()) * 3).floor().long().clamp_max(2)
         u = _rand(g, n, 3, like=x)
         r = torch.eye(3, device=x.device, dtype=x.dtype).repeat(n, 1, 1)
         for axis in range(3):
             deg = torch.where(main_axis == axis, u[:, axis] * self.main, u[:, axis] * self.other)
             r = _axis_rotation(axis, torch.deg2rad(deg)) @ r
-        return torch.einsum("nij,njtvm->nitvm", r, x)
+        return torch.einsum("nij,njtvm->nitvm", r[:, :c, :c], x)
 
 
 class GaussNoise(SkeletonAug):

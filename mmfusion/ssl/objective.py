@@ -70,6 +70,7 @@ OBJECTIVE_MODULES: tuple[str, ...] = (
     "mmfusion.ssl.objectives.halp",
     "mmfusion.ssl.objectives.hiclr",
     "mmfusion.ssl.objectives.moco",
+    "mmfusion.ssl.objectives.msclr",
     "mmfusion.ssl.objectives.stars",
 )
 
