@@ -92,5 +92,5 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_batch, train_steps) -> None:
         obj.queue.count.fill_(32)
     obj.update_prototypes(0)
     obj.enqueue = lambda k: None  # fixed negatives (see tests/ssl/test_moco.py)
-    losses = train_steps(obj, tiny_batch, steps=15, lr=3e-3)
-    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 - 0.3, losses
+    losses = train_steps(obj, tiny_batch, steps=10, lr=3e-3)
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.3, losses

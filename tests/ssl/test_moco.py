@@ -73,5 +73,5 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_batch, train_steps) -> None:
     with torch.no_grad():
         obj.queue.keys.copy_(torch.cat([obj.embed_k(obj.key_aug(other["skeleton"], torch.Generator()))] * 4))
     obj.enqueue = lambda k: None
-    losses = train_steps(obj, tiny_batch, steps=25, lr=3e-3)
-    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5, losses
+    losses = train_steps(obj, tiny_batch, steps=12, lr=3e-3)
+    assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3, losses

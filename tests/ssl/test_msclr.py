@@ -70,5 +70,5 @@ def test_loss_goes_down_on_a_fixed_batch(train_steps) -> None:
         keys = torch.nn.functional.normalize(obj.projector_k(obj.pooled(other, "smpl24", key=True)), dim=1)
         obj.queue.keys.copy_(torch.cat([keys] * 4))
     obj.enqueue = lambda k: None  # fixed negatives (see tests/ssl/test_moco.py)
-    losses = train_steps(obj, b, steps=15, lr=3e-3)
-    assert sum(losses[-4:]) / 4 < 0.7 * sum(losses[:4]) / 4, losses
+    losses = train_steps(obj, b, steps=10, lr=3e-3)
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3, losses

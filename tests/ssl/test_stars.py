@@ -81,5 +81,5 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_batch, train_steps) -> None:
         obj.queue.enqueue(obj._embed(other)[1], torch.arange(100, 108))
         obj.queue.enqueue(obj._embed(tiny_batch["skeleton"])[1], torch.arange(200, 208))
     obj.queue.enqueue = lambda *a, **k: None  # a fixed support set
-    losses = train_steps(obj, tiny_batch, steps=15, lr=3e-3)
-    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4 - 0.3, losses
+    losses = train_steps(obj, tiny_batch, steps=10, lr=3e-3)
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.3, losses

@@ -180,7 +180,8 @@ class STARS(PretextObjective):
         else:
             cand = sim.topk(self.topk, dim=1).indices
             g = torch.Generator().manual_seed(self.seed * 31 + int(self.steps))
-            idx = cand[torch.arange(z.shape[0]), torch.randint(self.topk, (z.shape[0],), generator=g).to(z.device)]
+            dice = torch.randint(self.topk, (z.shape[0],), generator=g).to(z.device)
+            idx = cand[torch.arange(z.shape[0], device=z.device), dice]
         return self.queue.keys[idx].clone()
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
