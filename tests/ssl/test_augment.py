@@ -70,16 +70,19 @@ def test_spatial_flip_uses_the_layout_map_and_matches_aimclr_on_ntu() -> None:
 def test_rotation_by_hand_about_one_axis() -> None:
     x = torch.tensor([0.0, 1.0, 0.0]).view(1, 3, 1, 1, 1)
     rot = A.Rotate(main=90.0, other=0.0)
-    g = _gen(3)
-    y = rot(x, g)[0, :, 0, 0, 0]
-    ref = _gen(3)  # the op's draws, in its order: the main axis, then three angles
-    main = int(math.floor(float(torch.rand((1,), generator=ref)) * 3))
-    u = torch.rand((1, 3), generator=ref)[0]
-    theta = math.radians(float(u[main]) * 90.0)
-    # official matrices: x' = R x; (0, 1, 0) about x -> (0, c, -s); about y -> unchanged; about z -> (s, c, 0)
-    expect = {0: (0.0, math.cos(theta), -math.sin(theta)), 1: (0.0, 1.0, 0.0),
-              2: (math.sin(theta), math.cos(theta), 0.0)}[main]
-    torch.testing.assert_close(y, torch.tensor(expect), atol=1e-6, rtol=0)
+    seen = set()
+    for seed in range(12):
+        y = rot(x, _gen(seed))[0, :, 0, 0, 0]
+        ref = _gen(seed)  # the op's draws, in its order: the main axis, then three angles
+        main = int(math.floor(float(torch.rand((1,), generator=ref)) * 3))
+        u = torch.rand((1, 3), generator=ref)[0]
+        theta = math.radians(float(u[main]) * 90.0)
+        # official matrices, x' = R x: (0, 1, 0) about x -> (0, c, -s); about y -> itself; about z -> (s, c, 0)
+        expect = {0: (0.0, math.cos(theta), -math.sin(theta)), 1: (0.0, 1.0, 0.0),
+                  2: (math.sin(theta), math.cos(theta), 0.0)}[main]
+        torch.testing.assert_close(y, torch.tensor(expect), atol=1e-6, rtol=0)
+        seen.add(main)
+    assert seen == {0, 1, 2}
     # rotations keep lengths
     z = torch.randn(4, 3, 5, 6, 2)
     torch.testing.assert_close(A.Rotate()(z, _gen()).norm(dim=1), z.norm(dim=1))
@@ -142,3 +145,12 @@ def test_unknown_preset_and_bad_input_are_named() -> None:
         A.preset("extreme")
     with pytest.raises(ConfigError, match=r"\(N, C, T, V, M\)"):
         A.Shear()(torch.zeros(3, 4, 5), _gen())
+
+
+def test_two_dimensional_clips_use_the_top_left_block() -> None:
+    x3 = torch.randn(3, 3, 4, 5, 1)
+    x3[:, 2] = 0.0  # z = 0: the 3-D op's x, y equal the 2 x 2 block applied to (x, y)
+    for op in (A.Shear(0.5), A.Rotate()):
+        torch.testing.assert_close(op(x3[:, :2], _gen(4)), op(x3, _gen(4))[:, :2])
+    with pytest.raises(ConfigError, match="C=2"):
+        A.Shear()(torch.zeros(1, 4, 2, 3, 1), _gen())
