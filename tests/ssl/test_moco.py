@@ -3,9 +3,13 @@ writes and the loss going down on a fixed tiny batch."""
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
 import torch
 import torch.nn.functional as F
 
+from mmfusion.data.layouts import get_layout
 from mmfusion.ssl import create_objective, list_objectives
 from mmfusion.ssl.objectives.moco import PRESETS
 
@@ -75,3 +79,20 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_batch, train_steps) -> None:
     obj.enqueue = lambda k: None
     losses = train_steps(obj, tiny_batch, steps=12, lr=3e-3)
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3, losses
+
+
+@pytest.mark.parametrize("method", ["moco", "hiclr", "halp", "msclr", "stars"])
+def test_cpu_presets_build_and_run_one_step_at_their_clip_length(method: str) -> None:
+    mod = importlib.import_module(f"mmfusion.ssl.objectives.{method}")
+    assert set(mod.PRESETS) >= {"cpu", "paper_ntu60"} and set(mod.TRAIN_PRESETS) >= {"cpu", "paper_ntu60"}
+    obj = create_objective(method, **mod.PRESETS["cpu"])
+    t = mod.TRAIN_PRESETS["cpu"]["clip_len"]
+    g = torch.Generator().manual_seed(0)
+    layouts = getattr(obj, "layouts", ("ntu25",))
+    c = 2 if method == "msclr" else 3
+    batch = {f"skeleton_{n}": torch.randn(4, c, t, get_layout(n).num_joints, 2, generator=g) for n in layouts}
+    batch.update(skeleton=batch[f"skeleton_{layouts[0]}"], index=torch.arange(4))
+    out = obj(batch)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"])
+    assert obj.features(batch["skeleton"]).shape[0] == 4

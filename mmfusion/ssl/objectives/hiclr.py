@@ -39,15 +39,15 @@ from torch import Tensor, nn
 
 from ..augment import JointMask, preset
 from ..objective import register_objective
-from .moco import MoCo, build_backbone
+from .moco import TRAIN_PRESETS, MoCo, build_backbone
 
-__all__ = ["PRESETS", "HiCLR", "consistency_loss", "mining_loss"]
+__all__ = ["PRESETS", "TRAIN_PRESETS", "HiCLR", "consistency_loss", "mining_loss"]
 
 #: AimCLR's NTU-60 xsub: 300 epochs of ceil(40,091 / 128) = 314 steps; mining from epoch 150
 _NTU60_STEPS_PER_EPOCH = 314
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"encoder": "aimclr_stgcn_tiny", "queue_size": 1024, "momentum": 0.99, "temperature": 0.07,
+    "cpu": {"encoder": "aimclr_stgcn_tiny", "queue_size": 512, "momentum": 0.99, "temperature": 0.2,
             "proj_dim": 64, "mining_step": 400},
     "paper_ntu60": {"encoder": "aimclr_stgcn", "queue_size": 32768, "momentum": 0.999, "temperature": 0.07,
                     "proj_dim": 128, "mask_ratio": 0.1, "mining_step": 150 * _NTU60_STEPS_PER_EPOCH, "topk": 1},

@@ -37,14 +37,23 @@ from ..augment import SkeletonAug, preset
 from ..objective import PretextObjective, register_objective
 from ..queue import TensorQueue
 
-__all__ = ["PRESETS", "MoCo", "build_backbone", "moco_projector"]
+__all__ = ["PRESETS", "TRAIN_PRESETS", "MoCo", "build_backbone", "moco_projector"]
 
 #: CPU-sized kwargs (tiny encoder, small queue) and the paper's NTU-60 settings (AimCLR family)
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"encoder": "aimclr_stgcn_tiny", "queue_size": 1024, "momentum": 0.99, "temperature": 0.07,
+    "cpu": {"encoder": "aimclr_stgcn_tiny", "queue_size": 512, "momentum": 0.99, "temperature": 0.2,
             "proj_dim": 64},
     "paper_ntu60": {"encoder": "aimclr_stgcn", "queue_size": 32768, "momentum": 0.999, "temperature": 0.07,
                     "proj_dim": 128, "query_aug": "basic", "key_aug": "basic"},
+}
+
+#: engine settings (TrainConfig fields + the clip length) of the same presets: AimCLR / HiCLR pretext
+#: (SGD lr 0.1, wd 1e-4, 300 epochs, lr x0.1 at 250, batch 128, frame50 clips) and ours for the CPU
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": {"epochs": 5, "global_batch_size": 64, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
+            "weight_decay": 1e-4, "scheduler": "cosine", "clip_len": 16},
+    "paper_ntu60": {"epochs": 300, "global_batch_size": 128, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
+                    "weight_decay": 1e-4, "scheduler": "step", "milestones": (250,), "clip_len": 50},
 }
 
 

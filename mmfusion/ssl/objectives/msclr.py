@@ -44,14 +44,15 @@ from ...errors import ConfigError, DataFormatError
 from ..augment import preset
 from ..objective import register_objective
 from .hiclr import consistency_loss, mining_loss
-from .moco import MoCo, build_backbone
+from .moco import TRAIN_PRESETS, MoCo, build_backbone
 
-__all__ = ["PRESETS", "MSCLR", "MultiLayoutSkeletons", "normalize_image_coords"]
+__all__ = ["PRESETS", "TRAIN_PRESETS", "MSCLR", "MultiLayoutSkeletons", "normalize_image_coords"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"encoder": "msclr_stgcn_tiny", "encoder_kwargs": {"layouts": ("smpl24", "h36m17", "coco17"),
                                                               "in_channels": 2},
-            "layouts": ("smpl24", "h36m17", "coco17"), "queue_size": 1024, "momentum": 0.99, "proj_dim": 64,
+            "layouts": ("smpl24", "h36m17", "coco17"), "queue_size": 512, "momentum": 0.99, "proj_dim": 64,
+            "temperature": 0.2,
             "mining_step": 400},
     "paper_ntu60": {"encoder": "msclr_stgcn", "layouts": ("ntu25", "smpl24", "smplx42", "mhad43"),
                     "encoder_kwargs": {"layouts": ("ntu25", "smpl24", "smplx42", "mhad43")},

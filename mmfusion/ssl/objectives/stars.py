@@ -49,16 +49,38 @@ from ..objective import PretextObjective, register_objective
 from ..queue import TensorQueue
 from .moco import build_backbone
 
-__all__ = ["PRESETS", "STARS", "nnclr_loss"]
+__all__ = ["PRESETS", "STAGES", "STAGE_NAMES", "STARS", "TRAIN_PRESETS", "nnclr_loss"]
 
+#: builder kwargs; the encoder sizes equal the MAMP presets' so the MAMP stage's weights load
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"encoder": "mamp_transformer_tiny", "encoder_kwargs": {"num_frames": 100, "head": "linprobe"},
+    "cpu": {"encoder": "mamp_transformer_tiny", "encoder_kwargs": {"num_frames": 32, "head": "linprobe"},
             "queue_size": 1024, "temperature": 0.07, "hidden_dim": 512, "layer_decay": 0.45},
-    "paper_ntu60": {"encoder": "mamp_transformer", "encoder_kwargs": {"head": "linprobe"}, "queue_size": 32768,
-                    "temperature": 0.07, "hidden_dim": 4096, "layer_decay": 0.45, "aug": "none"},
+    "paper_ntu60": {"encoder": "mamp_transformer", "encoder_kwargs": {"num_frames": 120, "head": "linprobe"},
+                    "queue_size": 32768, "temperature": 0.07, "hidden_dim": 4096, "layer_decay": 0.45, "aug": "none"},
 }
 
-STAGES: tuple[str, ...] = ("head", "tune")
+#: engine settings of each STARS stage (official ``clrtuning_*_{second,third}.yaml``: AdamW betas (0.9,
+#: 0.95), lr 1e-3, batch 32 x 4 GPUs, gradient clip 3; 20 epochs head-only, then 10 epochs tuning)
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": {"epochs": 2, "global_batch_size": 64, "optimizer": "adamw", "betas": (0.9, 0.95), "lr": 1e-3,
+            "weight_decay": 0.01, "clip_grad": 3.0, "clip_len": 32},
+    "paper_ntu60": {"epochs": 20, "global_batch_size": 128, "optimizer": "adamw", "betas": (0.9, 0.95), "lr": 1e-3,
+                    "weight_decay": 0.01, "clip_grad": 3.0, "clip_len": 120},
+}
+_TUNE_EPOCHS = {"cpu": 2, "paper_ntu60": 10}
+
+STAGE_NAMES: tuple[str, ...] = ("head", "tune")
+
+
+def STAGES(preset: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:  # noqa: N802 - the preset hook's name
+    """MAMP pre-training, then STARS' head-only stage, then the upper-half tuning stage."""
+    from . import mamp  # deferred: helper F's module (the MAMP stage), merged beside this one
+
+    train = {k: v for k, v in TRAIN_PRESETS[preset].items() if k != "clip_len"}
+    mamp_train = {k: v for k, v in mamp.TRAIN_PRESETS[preset].items() if k != "clip_len"}
+    return [("mamp", "mamp", dict(mamp.PRESETS[preset]), mamp_train),
+            ("head", "stars", {**PRESETS[preset], "stage": "head"}, train),
+            ("tune", "stars", {**PRESETS[preset], "stage": "tune"}, {**train, "epochs": _TUNE_EPOCHS[preset]})]
 
 
 def _world() -> tuple[int, int]:
@@ -131,8 +153,8 @@ class STARS(PretextObjective):
 
     def stage_params(self, stage: str) -> tuple[str, ...]:
         """Parameter-name prefixes trained in ``stage``."""
-        if stage not in STAGES:
-            raise ConfigError(f"STARS: stage must be one of {STAGES}, got {stage!r}")
+        if stage not in STAGE_NAMES:
+            raise ConfigError(f"STARS: stage must be one of {STAGE_NAMES}, got {stage!r}")
         head = ("projector.", "predictor.")
         if stage == "head":
             return head
