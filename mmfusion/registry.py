@@ -174,6 +174,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "mmfusion.models.classifiers",
     "mmfusion.models.skeleton_zoo",
     "mmfusion.models.brl",
+    "mmfusion.models.msclr_zoo",
     "mmfusion.models.unimodal",
     "mmfusion.models.mmixer",
     "mmfusion.models.epam_net",

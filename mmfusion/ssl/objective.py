@@ -72,6 +72,11 @@ OBJECTIVE_MODULES: tuple[str, ...] = (
     "mmfusion.ssl.objectives.mamp",
     "mmfusion.ssl.objectives.cascadeformer",
     "mmfusion.ssl.objectives.skeletonmae",
+    "mmfusion.ssl.objectives.halp",
+    "mmfusion.ssl.objectives.hiclr",
+    "mmfusion.ssl.objectives.moco",
+    "mmfusion.ssl.objectives.msclr",
+    "mmfusion.ssl.objectives.stars",
 )
 
 _imported = False
