@@ -5,7 +5,9 @@ edge-importance set and data BN per joint layout (default ``("ntu25", "smpl24", 
 MS-CLR's four conventions); ``msclr_stgcn_tiny``: three blocks (8, 16/s2, 32) for tests. Both read
 ``batch["skeleton"]`` (N, C, T, V, M) in the **first** layout (``encoder(x, layout)`` reads the
 others) and return ``{"logits": (N, K), "features": (N, D)}`` (``num_classes=0``: pooled features),
-the head being AimCLR's linear-evaluation ``Linear`` (PyTorch default init). The fused per-layout
+the head being AimCLR's linear-evaluation ``Linear`` (PyTorch default init). With a head
+(``num_classes > 0``) the other layouts' parameters stay in the state dict but are frozen
+(``requires_grad=False``): the classifier's loss never reaches them. The fused per-layout
 heads of MS-CLR's ensemble evaluation are :class:`~mmfusion.encoders.flex_stgcn.MultiLayoutHead`.
 """
 
@@ -33,7 +35,16 @@ def _cfg(t: int, width: int, source: str) -> ModelCfg:
 
 def _build(num_classes: int, layouts: Sequence[str], **kwargs: Any) -> ModalityClassifier:
     get_layout(layouts[0])  # named error for an unknown first layout
-    return ModalityClassifier(FlexSTGCN(layouts=tuple(layouts), **kwargs), "skeleton", num_classes)
+    model = ModalityClassifier(FlexSTGCN(layouts=tuple(layouts), **kwargs), "skeleton", num_classes)
+    if num_classes == 0:
+        return model  # the feature extractor of MS-CLR pre-training reads every layout
+    # the classifier reads the first layout only: the other layouts' graphs / data BN stay in the
+    # state dict (a pre-trained MS-CLR encoder loads strictly) but are frozen, since nothing in its
+    # loss reaches them and DDP would wait for their gradients
+    for name, param in model.named_parameters():
+        if any(f".{layout}" in name for layout in layouts[1:]):
+            param.requires_grad_(False)
+    return model
 
 
 @register_model(tags=("model", "skeleton"), cfg=_cfg(
