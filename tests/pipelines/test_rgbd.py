@@ -414,3 +414,18 @@ def test_cli_export_skeleton_round_trip(world: Path, ckpts: dict[str, Path], tmp
     err = np.linalg.norm(xyz[0][:, limbs] - truth[:, limbs], axis=-1)
     assert np.median(err) < 0.1, np.median(err)
     assert (seq.tracking_state[:, limbs] == 2).all() and (seq.tracking_state[:, [0, 1, 2, 3, 20]] == 1).all()
+
+
+def test_cli_predict_with_mediapipe(world: Path, ckpts: dict[str, Path], tmp_path: Path) -> None:
+    """The offline 2-D detector end to end on a capture of the synthetic world (needs `make mediapipe`)."""
+    pytest.importorskip("mediapipe")
+    from mmfusion.cli import main
+
+    rgb, depth = _paths(world)
+    out_json = tmp_path / "pred.json"
+    rc = main(["predict", "--rgb", str(rgb), "--depth", str(depth), "--checkpoint", str(ckpts["rgbd"]),
+               "--detector", "mediapipe", "--topk", "1", "--json", str(out_json)])
+    assert rc == 0
+    d = json.loads(out_json.read_text())
+    assert d["detector"]["name"] == "mediapipe" and len(d["topk"]) == 1
+    assert d["persons"] and d["persons"][0]["frames_lifted"] >= 1  # it finds the rendered person
