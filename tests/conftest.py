@@ -8,10 +8,14 @@ with a clear reason where that folder is absent.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLES = Path(os.environ.get("MMFUSION_REAL_SAMPLES", REPO.parent / "shared" / "real_samples"))
@@ -31,3 +35,31 @@ def real_samples() -> Path:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+def _gloo_worker(rank: int, store: str, out_dir: str, run: Callable[[int, int], dict[str, Any]]) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **run(rank, 2))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture
+def gloo_pair(tmp_path: Path) -> Callable[[Callable[[int, int], dict[str, Any]]], list[dict[str, np.ndarray]]]:
+    """``gloo_pair(run)``: ``run(rank, world_size) -> {name: array}`` in two forked gloo processes
+    (the way DDP would run it); returns both ranks' outputs. ``run`` must be a module-level function."""
+
+    def launch(run: Callable[[int, int], dict[str, Any]]) -> list[dict[str, np.ndarray]]:
+        ctx = torch.multiprocessing.get_context("fork")
+        procs = [ctx.Process(target=_gloo_worker, args=(r, str(tmp_path / "store"), str(tmp_path), run))
+                 for r in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=120)
+        assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+        return [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+
+    return launch

@@ -5,7 +5,6 @@ global batch."""
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -171,26 +170,10 @@ def _run(rank: int, world: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _worker(rank: int, store: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
-    try:
-        np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **_run(rank, 2))
-    finally:
-        dist.destroy_process_group()
-
-
 @pytest.mark.slow
-def test_two_process_banks_equal_the_single_process_banks(tmp_path) -> None:
+def test_two_process_banks_equal_the_single_process_banks(gloo_pair) -> None:
     single = _run(0, 1)
-    ctx = torch.multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_worker, args=(r, str(tmp_path / "store"), str(tmp_path))) for r in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
-    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+    ranks = gloo_pair(_run)
     assert single["buf.intra.num_filled"] == MEM and single["loss_intra_2"] > 0 and single["loss_inter_2"] > 0
     for key, value in single.items():
         for rank in ranks:

@@ -3,12 +3,9 @@ each step equals the single-process queue fed the same global batch."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 
 from mmfusion.errors import ConfigError
@@ -66,29 +63,13 @@ def _run(rank: int, world: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _worker(rank: int, store: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
-    try:
-        np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **_run(rank, 2))
-    finally:
-        dist.destroy_process_group()
-
-
 @pytest.mark.slow
-def test_two_process_queue_equals_the_single_process_queue(tmp_path) -> None:
+def test_two_process_queue_equals_the_single_process_queue(gloo_pair) -> None:
     single = _run(0, 1)
-    ctx = torch.multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_worker, args=(r, str(tmp_path / "store"), str(tmp_path))) for r in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+    ranks = gloo_pair(_run)
     assert single[f"count_{STEPS - 1}"] == sum(a + b for a, b in SPLITS)
     assert (single[f"ids_{STEPS - 1}"] >= 0).all()
-    for rank in range(2):
-        got = dict(np.load(tmp_path / f"rank{rank}.npz"))
+    for rank, got in enumerate(ranks):
         assert set(got) == set(single)
         for key, value in single.items():
             np.testing.assert_allclose(got[key], value, rtol=1e-6, atol=1e-7, err_msg=f"rank {rank}: {key}")
