@@ -170,12 +170,8 @@ class HaLP(MoCo):
         self.prototypes_ready.fill_(True)
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        x = batch["skeleton"]
         g = self.generator()
-        q = self.embed_q(self.query_aug(x, g))
-        k = self.embed_k(self.key_aug(x, g))
-        logits, _ = self.logits(q, k)
-        nce = F.cross_entropy(logits, torch.zeros(x.shape[0], dtype=torch.long, device=x.device))
+        q, k, logits, nce = self.contrast(batch["skeleton"], g)
         halp = q.new_zeros(())
         kept = q.new_zeros(())
         if bool(self.prototypes_ready):

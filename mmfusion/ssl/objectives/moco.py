@@ -148,14 +148,16 @@ class MoCo(PretextObjective):
             self.queue.enqueue(k)
 
     # -- the contract ---------------------------------------------------------------------------
-    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        x = batch["skeleton"]
-        g = self.generator()
+    def contrast(self, x: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Query / key embeddings (N, P) of two views of ``x``, the InfoNCE logits (N, 1 + K) and loss."""
         q = self.embed_q(self.query_aug(x, g))
         k = self.embed_k(self.key_aug(x, g))
         logits, _ = self.logits(q, k)
-        target = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
-        loss = F.cross_entropy(logits, target)
+        nce = F.cross_entropy(logits, torch.zeros(x.shape[0], dtype=torch.long, device=x.device))
+        return q, k, logits, nce
+
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        _, k, logits, loss = self.contrast(batch["skeleton"], self.generator())
         self.enqueue(k)
         return {"loss": loss, "loss_nce": loss.detach(),
                 "acc": (logits.argmax(dim=1) == 0).float().mean().detach()}
