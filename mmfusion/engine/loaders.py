@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..data.wrappers import DatasetWrapper
 from .config import TrainConfig
 
 
@@ -25,7 +26,7 @@ def default_collate(batch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return collate(batch)
 
 
-class SeededSamples(Dataset):
+class SeededSamples(DatasetWrapper):
     """Wraps a map-style dataset so that sample ``i`` of epoch ``e`` is drawn under its own seed.
 
     Random augmentation that uses the global RNGs (torch, NumPy's legacy global, ``random``)
@@ -36,11 +37,9 @@ class SeededSamples(Dataset):
     """
 
     def __init__(self, dataset: Dataset, seed: int, stream: int = 0, follow_epoch: bool = True) -> None:
-        self.dataset, self.seed, self.stream, self.epoch = dataset, int(seed), int(stream), 0
+        super().__init__(dataset)
+        self.seed, self.stream, self.epoch = int(seed), int(stream), 0
         self.follow_epoch = follow_epoch  # False: every pass draws the same samples (evaluation)
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
 
     def set_epoch(self, epoch: int) -> None:
         if self.follow_epoch:
@@ -65,11 +64,6 @@ class SeededSamples(Dataset):
             finally:
                 random.setstate(py_state)
                 np.random.set_state(np_state)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "dataset":  # not yet set (unpickling in a worker)
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
 
 
 def epoch_generator_seed(seed: int, epoch: int) -> int:

@@ -26,6 +26,7 @@ from torch.utils.data import Dataset, Subset
 from ..data.preprocess import center_skeleton
 from ..data.skeleton.datasets import SkeletonDataset
 from ..data.synthetic.skeleton_world import META_FILE, SkeletonWorldConfig, generate_skeleton_world, load_packed
+from ..data.wrappers import DatasetWrapper
 from ..engine import TrainConfig
 from ..errors import ConfigError
 from .objective import list_objectives, objective_builder, objective_module
@@ -85,28 +86,17 @@ def build_stages(method: str, preset: str, train_overrides: Mapping[str, Any] | 
     return tuple(out), clip_len
 
 
-class CenteredSkeletons(Dataset):
+class CenteredSkeletons(DatasetWrapper):
     """CTR-GCN ``seq_translation`` of each clip (:func:`~mmfusion.data.preprocess.center_skeleton`:
     minus SpineMid of the main actor's first present frame; absent frames stay zero), applied
     after the data set's crop (a constant shift per clip, so crop and centring commute up to the
     first frame kept). Other attributes of the wrapped data set stay reachable."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         sample = dict(self.dataset[i])
         x = sample["skeleton"].numpy().transpose(3, 1, 2, 0)  # (M, T, V, C)
         sample["skeleton"] = torch.from_numpy(np.ascontiguousarray(center_skeleton(x).transpose(3, 1, 2, 0)))
         return sample
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "dataset":
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
 
 
 def _accepted(objective: str, overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from ..data.wrappers import DatasetWrapper
 from ..engine import StepInfo, TrainConfig, train
 from ..errors import CheckpointError, ConfigError
 from ..runs import read_safetensors, save_weights, to_jsonable, write_json, write_model_config
@@ -121,25 +122,14 @@ class PretrainResult:
         return float(train_hist[-1]["loss"]) if train_hist else float("nan")
 
 
-class IndexedSamples(Dataset):
+class IndexedSamples(DatasetWrapper):
     """Adds ``"index"`` (the dataset index, int) to each sample dict (memory banks, per-sample
     seeds); other attributes of the wrapped dataset stay reachable."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         sample = dict(self.dataset[i])
         sample["index"] = int(i)
         return sample
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "dataset":
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
 
 
 class ObjectiveModule(nn.Module):

@@ -46,6 +46,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ...errors import ConfigError
+from ..wrappers import DatasetWrapper
 
 LEVELS: dict[str, float] = {"minor": 0.3, "moderate": 0.5, "severe": 0.7}
 PATTERNS: tuple[str, ...] = ("random", "patterned", "prefix", "suffix", "middle")
@@ -130,7 +131,7 @@ def corrupt(x: np.ndarray | torch.Tensor, pattern: str, level: str | float, rng:
     return out
 
 
-class CorruptedSkeletons(Dataset):
+class CorruptedSkeletons(DatasetWrapper):
     """Any dataset yielding ``{"skeleton": (C, T, V, M) or (K, C, T, V, M), ...}``, with the skeleton
     temporally corrupted (``pattern``, ``level``), seeded by ``(seed, index)``.
 
@@ -143,16 +144,8 @@ class CorruptedSkeletons(Dataset):
         if pattern not in PATTERNS:
             raise ConfigError(f"unknown corruption pattern {pattern!r}; choose from {PATTERNS}")
         _ratio(level)
-        self.dataset, self.pattern, self.level, self.seed, self.key = dataset, pattern, level, int(seed), key
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getattr__(self, name: str) -> Any:
-        # only reached for attributes this wrapper lacks; "dataset" itself must exist (unpickling)
-        if name == "dataset" or "dataset" not in self.__dict__:
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
+        super().__init__(dataset)
+        self.pattern, self.level, self.seed, self.key = pattern, level, int(seed), key
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.dataset[index]
