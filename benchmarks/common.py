@@ -145,3 +145,20 @@ def paper_numbers() -> dict[str, tuple[float | None, float | None, str]]:
         if cfg.paper_params is not None:
             out[name] = (cfg.paper_params, cfg.paper_macs, cfg.source)
     return out
+
+
+def randomise_weights(model: torch.nn.Module, gen: torch.Generator) -> None:
+    """Random parameters and BN statistics (frozen graphs kept), so that a wrong mapping shows."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                # perturb around the official init in proportion to its spread (keeps activations in
+                # range); constant tensors (BN weights, alphas, edge importances) get absolute noise
+                noise = torch.randn(p.shape, generator=gen, dtype=p.dtype)
+                spread = float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 1.0
+                p.copy_(p + 0.1 * spread * noise if p.numel() > 1 else p + 0.01 + 0.01 * noise)
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=gen, dtype=b.dtype) * 0.1)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=gen, dtype=b.dtype) + 0.5)

@@ -28,6 +28,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import randomise_weights  # noqa: E402
+
 from mmfusion.models.pretrained import load_official
 
 #: source -> (repository folder names tried, builder of the official model, input shape, our kwargs)
@@ -149,30 +152,13 @@ CASES: dict[str, tuple[str, Callable[[Path], nn.Module], tuple[int, ...], dict[s
 }
 
 
-def _randomise(model: nn.Module, gen: torch.Generator) -> None:
-    """Random parameters and BN statistics (frozen graphs kept), so that a wrong mapping shows."""
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                # perturb around the official init in proportion to its spread (keeps activations in
-                # range); constant tensors (BN weights, alphas, edge importances) get absolute noise
-                noise = torch.randn(p.shape, generator=gen, dtype=p.dtype)
-                spread = float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 1.0
-                p.copy_(p + 0.1 * spread * noise if p.numel() > 1 else p + 0.01 + 0.01 * noise)
-        for name, b in model.named_buffers():
-            if name.endswith("running_mean"):
-                b.copy_(torch.randn(b.shape, generator=gen, dtype=b.dtype) * 0.1)
-            elif name.endswith("running_var"):
-                b.copy_(torch.rand(b.shape, generator=gen, dtype=b.dtype) + 0.5)
-
-
 def measure(root: Path, case: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> tuple[float, float]:
     """(max |official - ours| over the logits, max |official logits|) for one case."""
     source, build, shape, kwargs = CASES[case]
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     ref = build(root).to(dtype)
-    _randomise(ref, gen)
+    randomise_weights(ref, gen)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "official.pth"
         state = ref.state_dict()

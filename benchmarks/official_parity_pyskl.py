@@ -28,6 +28,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import randomise_weights  # noqa: E402
+
 from mmfusion.models.pretrained import load_official
 
 
@@ -108,15 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         gen = torch.Generator().manual_seed(0)
         torch.manual_seed(0)
         ref = Recognizer(build())
-        with torch.no_grad():
-            for prm in ref.parameters():
-                spread = float(prm.std()) if prm.numel() > 1 and float(prm.std()) > 0 else 1.0
-                prm.add_(0.1 * spread * torch.randn(prm.shape, generator=gen) if prm.numel() > 1 else 0.01)
-            for key, buf in ref.named_buffers():
-                if key.endswith("running_mean"):
-                    buf.copy_(0.1 * torch.randn(buf.shape, generator=gen))
-                elif key.endswith("running_var"):
-                    buf.copy_(torch.rand(buf.shape, generator=gen) + 0.5)
+        randomise_weights(ref, gen)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "j.pth"
             state = ref.state_dict()
