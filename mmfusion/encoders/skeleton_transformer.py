@@ -24,6 +24,8 @@ features are averaged over persons.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -35,6 +37,18 @@ from .stgcn import check_skeleton
 
 __all__ = ["SkeletonTransformer", "TransformerBlock"]
 
+
+
+def init_linear_layernorm(modules: Iterable[nn.Module]) -> None:
+    """MAMP's (and MAE's) initialisation: Linear xavier-uniform with zero bias, LayerNorm 1 / 0."""
+    for m in modules:
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 class _Attention(nn.Module):
     """Multi-head self-attention (fused SDPA); (B, L, D) -> (B, L, D)."""
@@ -121,14 +135,7 @@ class SkeletonTransformer(nn.Module):
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.temp_embed, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_layernorm(self.modules())
 
     @property
     def num_joints(self) -> int:

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...encoders.skeleton_transformer import SkeletonTransformer, TransformerBlock
+from ...encoders.skeleton_transformer import SkeletonTransformer, TransformerBlock, init_linear_layernorm
 from ...errors import ConfigError
 from ...registry import create_model
 from ..objective import PretextObjective, register_objective
@@ -155,13 +155,8 @@ class MAMP(PretextObjective):
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
         for p in (self.mask_token, self.decoder_temp_embed, self.decoder_pos_embed):
             nn.init.trunc_normal_(p, std=0.02)
-        for mod in [self.decoder_embed, self.decoder_pred, *self.decoder_blocks.modules(), self.decoder_norm]:
-            if isinstance(mod, nn.Linear):
-                nn.init.xavier_uniform_(mod.weight)
-                nn.init.zeros_(mod.bias)
-            elif isinstance(mod, nn.LayerNorm):
-                nn.init.ones_(mod.weight)
-                nn.init.zeros_(mod.bias)
+        init_linear_layernorm([self.decoder_embed, self.decoder_pred, *self.decoder_blocks.modules(),
+                               self.decoder_norm])
 
     @property
     def backbone(self) -> SkeletonTransformer:
