@@ -2,6 +2,8 @@
 # `make test`. `make setup` (idempotent) installs what the demo needs; `make setup-test` adds the
 # test-only packages (pytest, ruff, onnx, onnxruntime, fvcore, tensorboard: the `test` extra).
 # Each has its own stamp, so `make demo` on a fresh clone never installs the test packages.
+# scripts/install.sh installs with uv (parallel unpacking of torch's wheels) and falls back to pip;
+# MMFUSION_INSTALLER=pip forces pip.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,14 +17,14 @@ setup: $(STAMP)
 
 setup-test: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml constraints.txt scripts/check_system_deps.sh
+$(STAMP): pyproject.toml constraints.txt scripts/check_system_deps.sh scripts/install.sh
 	@scripts/check_system_deps.sh
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c constraints.txt -e .
+	scripts/install.sh $(PY) constraints.txt -e .
 	@touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	scripts/install.sh $(PY) constraints.txt -e '.[test]'
 	@touch $(TEST_STAMP)
 
 # The main job: generate the synthetic NTU world (cached), train M-Mixer and the single-modality

@@ -110,6 +110,21 @@ def test_one_step_is_one_sgd_update(tmp_path) -> None:
     assert result.history["train"][0]["lr"] == 0.5
 
 
+def test_evaluation_frequency_does_not_change_training(tmp_path) -> None:
+    """Evaluating after every epoch or only at the end gives the same weights and final metrics:
+    evaluation never draws from the RNG that dropout and augmentation use (recipes rely on it to
+    evaluate less often, e.g. the demo's eval_every=7)."""
+    train_set, eval_set = ToySet(32), ToySet(10, seed=1, augment=False)
+    runs = {every: train(_cfg(tmp_path, f"every{every}", epochs=3, eval_every=every), "engine_test_mlp",
+                         train_set, eval_set) for every in (1, 0)}
+    assert len([h for h in runs[1].history["epochs"] if "eval_top1" in h]) == 3
+    assert len([h for h in runs[0].history["epochs"] if "eval_top1" in h]) == 1
+    assert _losses(runs[1]) == _losses(runs[0])
+    for k, v in _weights(runs[1]).items():
+        assert torch.equal(_weights(runs[0])[k], v), k
+    assert runs[1].metrics == runs[0].metrics
+
+
 def test_resume_after_crash_is_bitwise_identical(tmp_path) -> None:
     """2 epochs uninterrupted == 1 epoch, crash, resume='auto' for the 2nd (per-step losses)."""
     train_set, eval_set = ToySet(32), ToySet(10, seed=1, augment=False)
