@@ -8,23 +8,28 @@ Usage::
 ``DIR`` holds the user's own checkouts of the official repositories, one sub-folder per repository,
 named as below (nothing of that code is part of mmfusion; the script imports it from ``DIR``):
 
-==================  =====================================  ==========================================
-model               sub-folder of ``--official-root``      repository
-==================  =====================================  ==========================================
-``stgcn``           ``st-gcn``                             github.com/yysijie/st-gcn
-``ctrgcn``          ``CTR-GCN``                            github.com/Uason-Chen/CTR-GCN
-``hypergcn_base``   ``Hyper-GCN``                          github.com/6UOOON9/Hyper-GCN
-``stgcnpp``         ``pyskl``                              github.com/kennymckormick/pyskl
-``aclnet``          ``ACLNet``                             github.com/firework8/ACLNet
-``psumnet_body``    ``psumnet``                            github.com/skelemoa/psumnet
-``aimclr_stgcn``    ``AimCLR``                             github.com/Levigty/AimCLR
-``dstanet``         ``DSTA-Net``                           github.com/lshiwjx/DSTA-Net
-``bigru``           ``CMD``                                github.com/maoyunyao/CMD
-==================  =====================================  ==========================================
+====================  =================================  ===================================================
+model                 sub-folder of ``--official-root``  repository
+====================  =================================  ===================================================
+``stgcn``             ``st-gcn``                         github.com/yysijie/st-gcn
+``ctrgcn``            ``CTR-GCN``                        github.com/Uason-Chen/CTR-GCN
+``hypergcn_base``     ``Hyper-GCN``                      github.com/6UOOON9/Hyper-GCN
+``stgcnpp``           ``pyskl``                          github.com/kennymckormick/pyskl
+``aclnet``            ``ACLNet``                         github.com/firework8/ACLNet
+``psumnet_body``      ``psumnet``                        github.com/skelemoa/psumnet
+``aimclr_stgcn``      ``AimCLR``                         github.com/Levigty/AimCLR
+``dstanet``           ``DSTA-Net``                       github.com/lshiwjx/DSTA-Net
+``bigru``             ``CMD``                            github.com/maoyunyao/CMD
+``mamp_transformer``  ``MAMP``                           github.com/maoyunyao/MAMP
+``epam_net``          ``Multimodal-Action-Recognition``  github.com/ahmed-nady/Multimodal-Action-Recognition
+``xshiftnet_rgb``     ``Multimodal-Action-Recognition``  (EPAM-Net's RGB stream + its I3D head)
+``xshiftnet_pose``    ``Multimodal-Action-Recognition``  (EPAM-Net's pose stream + its I3D head)
+====================  =================================  ===================================================
 
 Per model: the official model is built from its code, mmfusion's with the same configuration; the
 official weights (and BN statistics) are copied into ours parameter by parameter (in registration order,
-checked by shape), so both start from the same point. One training step = forward + cross-entropy +
+checked by shape; by name; or through mmfusion's checkpoint converter, loaded strictly), so both start
+from the same point. One training step = forward + cross-entropy +
 backward (gradients zeroed before each step, no optimizer update, so every repeat computes the same
 thing), in train mode, 1 thread, CPU time of the process (``time.process_time``); official and mmfusion
 steps ALTERNATE in one process so both see the same machine load; the table gives the median of the
@@ -32,8 +37,14 @@ repeats, the spread (min-max), the ratio mmfusion / official of the medians, and
 the logits of one train-mode forward relative to the largest official logit (``rel_diff``), so the timing
 compares the same mathematics (train mode: freshly initialised BN statistics can make eval logits huge).
 
+Inputs: skeletons (N, C, T, V, 2) at each model's configured T; EPAM-Net and its streams at the paper's
+sizes, rgb (N, 3, 16, 224, 224) and heatmaps (N, 17, 48, 56, 56) (``--frames`` sets the T of a model's
+(first) input; EPAM-Net's heatmap T is 3x its RGB T). EPAM-Net's loss is CE(rgb logits) + CE(pose
+logits) on both sides, as in its training.
+
 Imports the official code needs but the benchmark does not (e.g. ``torchlight``, ``mmcv``) are replaced by
-empty stand-in modules while that repository is imported. Results: ``benchmarks/results/<name>.json``.
+empty stand-in modules while that repository is imported (EPAM-Net's mmcv 1.x stand-in is
+``official_parity_epam.py``'s). Results: ``benchmarks/results/<name>.json``.
 """
 
 from __future__ import annotations
@@ -58,14 +69,18 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, write_results  # noqa: E402
+from official_parity import MAMP_FINETUNE  # noqa: E402
+from official_parity_epam import OfficialEPAM, OfficialStream, official_parts  # noqa: E402
 
 import mmfusion  # noqa: E402
+from mmfusion.models.converters import fit_state, get_converter  # noqa: E402
 
 # -- importing official code in isolation -------------------------------------------------------------
 
 #: top-level module names the official repositories share (``model``, ``graph``, ``net`` ...): dropped from
 #: ``sys.modules`` before and after each repository so that one repository never sees another's.
-_SHARED_TOPLEVEL = ("model", "graph", "net", "feeders", "torchlight", "utils", "pyskl", "aclnet", "tools", "mmcv")
+_SHARED_TOPLEVEL = ("model", "graph", "net", "feeders", "torchlight", "utils", "pyskl", "aclnet", "tools", "mmcv",
+                    "mmaction", "actionModels")
 
 
 def _stub(name: str, **attrs: Any) -> types.ModuleType:
@@ -158,6 +173,18 @@ def copy_by_name(src: nn.Module, dst: nn.Module, rename: Callable[[str], str]) -
     return len(d)
 
 
+def copy_converted(source: str, model_name: str | None = None, rename: Callable[[str], str] = lambda k: k
+                   ) -> Callable[[nn.Module, nn.Module], int]:
+    """A copy that runs the official state dict through mmfusion's converter for ``source`` (the one
+    ``mmfusion convert`` uses), renames the result with ``rename`` and loads it strictly."""
+    def copy(src: nn.Module, dst: nn.Module) -> int:
+        conv = get_converter(source).convert(src.state_dict(), model_name)
+        state = {rename(k): v for k, v in conv.state.items()}
+        dst.load_state_dict(fit_state(dst, state, f"<official {source} model>", type(dst).__name__), strict=True)
+        return len(state)
+    return copy
+
+
 def _encoder_head_names(key: str) -> str:
     return key.removeprefix("encoder.").replace("head.", "fc.", 1) if key.startswith("head.") else \
         key.removeprefix("encoder.")
@@ -177,8 +204,12 @@ class Pair:
     joints: int = 25
     channels: int = 3
     copy: Callable[[nn.Module, nn.Module], int] = copy_weights
-    official_logits: Callable[[nn.Module, Tensor], Tensor] = lambda m, x: m(x)
-    ours_logits: Callable[[nn.Module, Tensor], Tensor] = lambda m, x: m(x)
+    official_logits: Callable[[nn.Module, Any], Tensor] = lambda m, x: m(x)
+    ours_logits: Callable[[nn.Module, Any], Tensor] = lambda m, x: m(x)
+    #: (batch, frames, generator) -> the input both logits functions take (default: skeletons
+    #: (N, channels, frames, joints, 2))
+    make_input: Callable[[int, int, torch.Generator], Any] | None = None
+    loss: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -253,6 +284,40 @@ def _bigru_copy(official: nn.Module, ours: nn.Module) -> int:
 def _bigru_official_logits(m: nn.Module, x: Tensor) -> Tensor:
     n, c, t, v, p = x.shape  # the official input is (N, T, V*C*M), joint-major (see mmfusion.encoders.bigru)
     return m(x.permute(0, 2, 3, 1, 4).reshape(n, t, v * c * p))
+
+
+def _mamp_official(root: Path, k: int) -> nn.Module:
+    with official_import(root):
+        mod = importlib.import_module("model.transformer")
+        model = mod.Transformer(num_classes=k, **{**MAMP_FINETUNE, "drop_path_rate": 0.0})
+    model.head.dropout.p = 0.0  # ActionHeadFinetune hard-codes dropout 0.3; 0 on both sides, so logits compare
+    return model
+
+
+def _epam_parts(root: Path, k: int) -> dict[str, nn.Module]:
+    with official_import(root):
+        return official_parts(root, k)
+
+
+def _rgb_clip(batch: int, t: int, g: torch.Generator) -> Tensor:
+    return torch.randn(batch, 3, t, 224, 224, generator=g)
+
+
+def _heatmaps(batch: int, t: int, g: torch.Generator) -> Tensor:
+    return torch.rand(batch, 17, t, 56, 56, generator=g)  # heatmap values are in [0, 1]
+
+
+def _two_stream_logits(out: dict[str, Tensor]) -> Tensor:
+    return torch.stack([out["logits_rgb"], out["logits_pose"]])  # (2, N, K): both heads are trained
+
+
+def _two_stream_loss(logits: Tensor, y: Tensor) -> Tensor:
+    return F.cross_entropy(logits[0], y) + F.cross_entropy(logits[1], y)
+
+
+def _stream_names(stream: str) -> Callable[[str], str]:
+    # the EPAM converter's names of one stream (rgb_backbone.*, rgb_head.*) -> the stream classifier's
+    return lambda k: k.replace(f"{stream}_backbone.", "backbone.", 1).replace(f"{stream}_head.", "head.", 1)
 
 
 def _fc_last(entries: list[tuple[str, Tensor]]) -> list[tuple[str, Tensor]]:
@@ -385,16 +450,41 @@ PAIRS: dict[str, Pair] = {
     "bigru": Pair("bigru", "CMD", _bigru_official, _ours("bigru"), frames=64, copy=_bigru_copy,
                   official_logits=_bigru_official_logits,
                   note="CMD moco/GRU.py BIGRU(150, 1024, 3): one GRU call per frame; ours one call per layer"),
+    "mamp_transformer": Pair("mamp_transformer", "MAMP", _mamp_official,
+                             _ours("mamp_transformer", dropout=0.0, drop_path_rate=0.0), frames=120,
+                             copy=copy_converted("mamp", "mamp_transformer"),
+                             note="MAMP model/transformer.py Transformer(protocol='finetune', depth 8, 256-d), "
+                                  "drop-path and head dropout 0 on both sides"),
+    "epam_net": Pair("epam_net", "Multimodal-Action-Recognition",
+                     lambda root, k: OfficialEPAM(_epam_parts(root, k)), _ours("epam_net", dropout=0.0), frames=16,
+                     copy=copy_converted("epam", "epam_net"),
+                     make_input=lambda n, t, g: (_rgb_clip(n, t, g), _heatmaps(n, 3 * t, g)),
+                     official_logits=lambda m, x: torch.stack(m(*x)),
+                     ours_logits=lambda m, x: _two_stream_logits(m({"rgb": x[0], "heatmap": x[1]})),
+                     loss=_two_stream_loss,
+                     note="official backbones, attention and I3D heads (mmcv stand-in of official_parity_epam.py); "
+                          "loss CE(rgb) + CE(pose); head dropout 0 on both sides"),
+    "xshiftnet_rgb": Pair("xshiftnet_rgb", "Multimodal-Action-Recognition",
+                          lambda root, k: OfficialStream(_epam_parts(root, k), "rgb"),
+                          _ours("xshiftnet_rgb", dropout=0.0), frames=16,
+                          copy=copy_converted("epam", rename=_stream_names("rgb")), make_input=_rgb_clip,
+                          note="EPAM-Net's X3DTemporalShift + I3D head alone"),
+    "xshiftnet_pose": Pair("xshiftnet_pose", "Multimodal-Action-Recognition",
+                           lambda root, k: OfficialStream(_epam_parts(root, k), "pose"),
+                           _ours("xshiftnet_pose", dropout=0.0), frames=48,
+                           copy=copy_converted("epam", rename=_stream_names("pose")), make_input=_heatmaps,
+                           note="EPAM-Net's X3DTemporalShiftPose + I3D head alone"),
 }
 
 
 # -- timing -------------------------------------------------------------------------------------------
 
-def _train_step(model: nn.Module, logits: Callable[[nn.Module, Tensor], Tensor], x: Tensor, y: Tensor) -> float:
+def _train_step(model: nn.Module, logits: Callable[[nn.Module, Any], Tensor], x: Any, y: Tensor,
+                loss: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy) -> float:
     model.zero_grad(set_to_none=True)
     t0 = time.process_time()
     out = logits(model, x)
-    F.cross_entropy(out, y).backward()
+    loss(out, y).backward()
     return time.process_time() - t0
 
 
@@ -406,7 +496,8 @@ def run_pair(pair: Pair, root: Path, batch: int, frames: int | None, repeats: in
     copied = pair.copy(official, ours)
     t = frames or pair.frames
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, pair.channels, t, pair.joints, 2, generator=g)
+    x = pair.make_input(batch, t, g) if pair.make_input is not None else \
+        torch.randn(batch, pair.channels, t, pair.joints, 2, generator=g)
     y = torch.randint(0, num_classes, (batch,), generator=g)
     official.train()  # the step that is timed: BN on batch statistics, no dropout on either side
     ours.train()
@@ -418,11 +509,12 @@ def run_pair(pair: Pair, root: Path, batch: int, frames: int | None, repeats: in
     for i in range(repeats + 1):  # the first round warms both up and is dropped
         order = (("official", official, pair.official_logits), ("ours", ours, pair.ours_logits))
         for who, model, logits in order if i % 2 == 0 else order[::-1]:
-            dt = _train_step(model, logits, x, y)
+            dt = _train_step(model, logits, x, y, pair.loss)
             if i:
                 times[who].append(dt)
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"model": pair.name, "input": f"{batch}x{pair.channels}x{t}x{pair.joints}x2",
+    shapes = x if isinstance(x, tuple) else (x,)
+    return {"model": pair.name, "input": " + ".join("x".join(map(str, a.shape)) for a in shapes),
             "official_ms": 1e3 * med["official"], "ours_ms": 1e3 * med["ours"],
             "ratio": med["ours"] / med["official"],
             "official_spread_ms": f"{1e3 * min(times['official']):.0f}-{1e3 * max(times['official']):.0f}",

@@ -130,11 +130,15 @@ def _dstanet_hiclr(root: Path) -> nn.Module:
     return mod.DSTANet(fix_conv1=True, **HICLR_DSTA)
 
 
+#: MAMP's fine-tune configuration (config/ntu60_xsub_joint/finetune_t120_layer8_decay.yaml), without num_classes
+MAMP_FINETUNE: dict[str, Any] = dict(dim_in=3, dim_feat=256, depth=8, num_heads=8, mlp_ratio=4, num_frames=120,
+                                     num_joints=25, patch_size=1, t_patch_size=4, qkv_bias=True, qk_scale=None,
+                                     drop_rate=0., attn_drop_rate=0., drop_path_rate=0.3, protocol="finetune")
+
+
 def _mamp(root: Path) -> nn.Module:
     mod = _official(root, ("maoyunyao+MAMP", "MAMP"), "model.transformer")
-    return mod.Transformer(dim_in=3, num_classes=60, dim_feat=256, depth=8, num_heads=8, mlp_ratio=4, num_frames=120,
-                           num_joints=25, patch_size=1, t_patch_size=4, qkv_bias=True, qk_scale=None, drop_rate=0.,
-                           attn_drop_rate=0., drop_path_rate=0.3, protocol="finetune")
+    return mod.Transformer(num_classes=60, **MAMP_FINETUNE)
 
 
 CASES: dict[str, tuple[str, Callable[[Path], nn.Module], tuple[int, ...], dict[str, Any]]] = {

@@ -112,32 +112,59 @@ class _I3DHead(nn.Module):
         return self.fc_cls(x.mean((2, 3, 4)))
 
 
-def official_epam(repo: Path, num_classes: int = 60) -> nn.Module:
-    """Their modules under the official attribute names; forward as theirs (48 -> 16 pose frames)."""
+def official_parts(repo: Path, num_classes: int = 60) -> dict[str, nn.Module]:
+    """Their modules at the official configurations, keyed by ``RGBPoseAttentionActionRecognizer``'s
+    attribute names (``rgb_backbone``, ``rgb_cls_head``, ``pose_backbone``, ``pose_cls_head``,
+    ``attention_module``)."""
     _install_stubs(repo)
     rgb = importlib.import_module("mmaction.models.backbones.x3dTemporalshift")
     pose = importlib.import_module("mmaction.models.backbones.x3dTShiftPose")
     att = importlib.import_module("actionModels.attention_module")
+    return {
+        "rgb_backbone": rgb.X3DTemporalShift(gamma_w=1, gamma_b=2.25, gamma_d=2.2, use_sta=False, se_style="half"),
+        "rgb_cls_head": _I3DHead(num_classes, 432),
+        "pose_backbone": pose.X3DTemporalShiftPose(gamma_d=1, in_channels=17, base_channels=24, num_stages=3,
+                                                   stage_blocks=(5, 11, 7), spatial_strides=(2, 2, 2),
+                                                   conv1_stride=1),
+        "pose_cls_head": _I3DHead(num_classes, 216),
+        "attention_module": att.CBAMSpatialEfficientTemporalAttention(attention_type="nested"),
+    }
 
-    class Official(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.rgb_backbone = rgb.X3DTemporalShift(gamma_w=1, gamma_b=2.25, gamma_d=2.2, use_sta=False,
-                                                     se_style="half")
-            self.rgb_cls_head = _I3DHead(num_classes, 432)
-            self.pose_backbone = pose.X3DTemporalShiftPose(gamma_d=1, in_channels=17, base_channels=24, num_stages=3,
-                                                           stage_blocks=(5, 11, 7), spatial_strides=(2, 2, 2),
-                                                           conv1_stride=1)
-            self.pose_cls_head = _I3DHead(num_classes, 216)
-            self.attention_module = att.CBAMSpatialEfficientTemporalAttention(attention_type="nested")
 
-        def forward(self, imgs: Tensor, heatmaps: Tensor) -> tuple[Tensor, Tensor]:
-            r, p = self.rgb_backbone(imgs), self.pose_backbone(heatmaps)
-            strided = p[:, :, ::p.shape[2] // r.shape[2]]
-            attended = r * self.attention_module(strided)
-            return self.rgb_cls_head(r + attended), self.pose_cls_head(p)
+class OfficialEPAM(nn.Module):
+    """Their modules under the official attribute names; forward as theirs: rgb (N, 3, 16, 224, 224) +
+    heatmaps (N, 17, 48, 56, 56) -> (rgb logits (N, K), pose logits (N, K)), pose maps strided 48 -> 16."""
 
-    return Official()
+    def __init__(self, parts: dict[str, nn.Module]) -> None:
+        super().__init__()
+        for name, module in parts.items():
+            self.add_module(name, module)
+
+    def forward(self, imgs: Tensor, heatmaps: Tensor) -> tuple[Tensor, Tensor]:
+        r, p = self.rgb_backbone(imgs), self.pose_backbone(heatmaps)
+        strided = p[:, :, ::p.shape[2] // r.shape[2]]
+        attended = r * self.attention_module(strided)
+        return self.rgb_cls_head(r + attended), self.pose_cls_head(p)
+
+
+class OfficialStream(nn.Module):
+    """One official stream alone: ``<stream>_backbone`` + ``<stream>_cls_head`` (the two-stream checkpoint's
+    key names), (N, C, T, H, W) -> logits (N, K)."""
+
+    def __init__(self, parts: dict[str, nn.Module], stream: str) -> None:
+        super().__init__()
+        self.stream = stream
+        self.add_module(f"{stream}_backbone", parts[f"{stream}_backbone"])
+        self.add_module(f"{stream}_cls_head", parts[f"{stream}_cls_head"])
+
+    def forward(self, x: Tensor) -> Tensor:
+        head = getattr(self, f"{self.stream}_cls_head")
+        return head(getattr(self, f"{self.stream}_backbone")(x))
+
+
+def official_epam(repo: Path, num_classes: int = 60) -> nn.Module:
+    """The official two-stream model (see :class:`OfficialEPAM`)."""
+    return OfficialEPAM(official_parts(repo, num_classes))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,3 +64,52 @@ def test_official_import_is_isolated(tmp_path: Path) -> None:
         assert importlib.import_module("model.net").VALUE == 7
     assert "model" not in sys.modules and "mmcv" not in sys.modules
     assert str(tmp_path) not in sys.path
+
+
+def _fake_official_state(table: str, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random tensors under the official names and shapes of ``tests/models/fixtures/official_keys``."""
+    import json
+
+    path = Path(__file__).resolve().parents[1] / "models" / "fixtures" / "official_keys" / f"{table}.json"
+    g = torch.Generator().manual_seed(seed)
+    return {k: torch.zeros((), dtype=torch.long) if k.endswith("num_batches_tracked") else torch.randn(s, generator=g)
+            for k, s in json.loads(path.read_text())["keys"]}
+
+
+class _StateOnly:
+    """Stands in for an official model: the copy reads only its ``state_dict()``."""
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        self._state = state
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self._state
+
+
+@pytest.mark.parametrize(("model", "table", "keep", "official_key", "ours_key"), [
+    ("mamp_transformer", "mamp", "", "head.fc2.weight", "head.weight"),
+    ("epam_net", "epam", "", "pose_cls_head.fc_cls.weight", "pose_head.fc.weight"),
+    ("xshiftnet_rgb", "epam", "rgb_", "rgb_cls_head.fc_cls.weight", "head.fc.weight"),
+    ("xshiftnet_pose", "epam", "pose_", "pose_backbone.conv5.conv.weight", "backbone.conv5.0.weight"),
+])
+def test_converter_copies_fill_ours_from_the_official_names(model: str, table: str, keep: str, official_key: str,
+                                                            ours_key: str) -> None:
+    pair = bvo.PAIRS[model]
+    state = {k: v for k, v in _fake_official_state(table).items() if k.startswith(keep)}  # a stream: its keys
+    ours = pair.build_ours(60)
+    n = pair.copy(_StateOnly(state), ours)  # type: ignore[arg-type]  # loads strictly: every key of ours filled
+    assert n == len(state)
+    assert torch.equal(ours.state_dict()[ours_key].flatten(), state[official_key].flatten())
+
+
+def test_epam_pair_trains_on_the_models_own_loss() -> None:
+    pair = bvo.PAIRS["epam_net"]
+    model = bvo.mmfusion.create_model("epam_net_tiny", num_classes=5, dropout=0.0).train()
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(2, 3, 8, 64, 64, generator=g), torch.rand(2, 17, 24, 16, 16, generator=g))
+    y = torch.tensor([1, 3])
+    torch.manual_seed(0)
+    bench = pair.loss(pair.ours_logits(model, x), y)
+    torch.manual_seed(0)
+    own = model.loss(model({"rgb": x[0], "heatmap": x[1]}), y)
+    torch.testing.assert_close(bench, own)
