@@ -21,10 +21,8 @@ Per seed:
    on clean training clips corrupted on the fly with the five patterns x three levels; the
    prior is the mean training clip (first person). Then frozen.
 2. **classifier stage**: FineTec (completion frozen) with ``CE + lambda * L_Ac``; the baseline
-   is the same model with ``completion=False, decomposition=False, acceleration=False,
-   span_crop=False`` (the same ST-GCN head on the corrupted input), trained with the same on-the-fly
-   corruption; ``baseline_span`` (``--span-baseline``, on by default) is that baseline with FineTec's
-   visible-span crop alone.
+   is the same model with ``completion=False, decomposition=False, acceleration=False`` (the
+   same ST-GCN head on the corrupted input), trained with the same on-the-fly corruption.
 3. Each model's level x pattern table (:func:`~mmfusion.data.skeleton.corruption.corruption_table`,
    test set corrupted with seed 0), saved as ``<output-dir>/seed<k>/<model>/corruption.json``.
 
@@ -57,9 +55,7 @@ from mmfusion.models.finetec import CompletionPretrainer
 from mmfusion.registry import create_model
 from mmfusion.runs import load_weights
 
-ABLATION = {"completion": False, "decomposition": False, "acceleration": False, "span_crop": False}
-#: the baseline plus FineTec's visible-span crop alone: how much of FineTec's gain is the crop
-SPAN_ONLY = {**ABLATION, "span_crop": True}
+ABLATION = {"completion": False, "decomposition": False, "acceleration": False}
 
 
 @dataclass
@@ -84,8 +80,6 @@ class FineTecRecipe(SkeletonData):
     """Adam learning rate of the completion stage (the paper: 1e-5 for 40 k iterations)"""
     lambda_acc: float = 0.1
     """weight of the acceleration loss"""
-    span_baseline: bool = True
-    """also train the baseline with FineTec's visible-span crop (and nothing else of FineTec)"""
     output_dir: str = "runs/finetec_ntu"
     """run folders go below it"""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
@@ -135,8 +129,6 @@ def run_seed(cfg: FineTecRecipe, seed: int, train_set: SkeletonDataset, test_set
     tables = {}
     runs: dict[str, tuple[Any, dict[str, Any]]] = {
         cfg.model: (finetec, kwargs), "baseline": (factory("baseline", **ABLATION), {**kwargs, **ABLATION})}
-    if cfg.span_baseline:
-        runs["baseline_span"] = (factory("baseline_span", **SPAN_ONLY), {**kwargs, **SPAN_ONLY})
     for name, (model, model_kwargs) in runs.items():
         stage = replace(cfg.train, seed=seed, output_dir=str(out_dir / name))
         result = train(stage, model, train_set, test_set, model_name=cfg.model, model_kwargs=model_kwargs)

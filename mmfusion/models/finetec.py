@@ -14,11 +14,12 @@ description (../shared/specs/skeleton_papers.md section 10). Pipeline, for a ske
    temporal (across T) and channel MLPs (MLP-Mixer style blocks, ours), which predict a correction
    of the linear interpolation; visible frames are kept, lost ones take the prediction (``S_base``).
    Pre-training loss ``MSE(S_gt, S_base) + MSE(prior, completion of the masked
-   prior)`` (:meth:`FineTec.completion_loss`); then frozen. Ours (``span_crop``, on by default):
-   ``S_base`` is then cropped to the span from the first to the last visible frame and resized
-   to T (:func:`visible_span_positions`, :func:`resample_frames`), as the CTR-GCN pipeline treats
-   padding; a held pose over a lost prefix or suffix (no context on one side) cost 11-14 points
-   against the zeros of the baseline (docs/robustness.md).
+   prior)`` (:meth:`FineTec.completion_loss`); then frozen. Ours (``complete_ends=False``, the
+   default): only lost frames between two visible ones are completed; before the first and after
+   the last visible frame ``S_base`` stays zero, as the input came, and so does the acceleration
+   (also on the first and last visible frame, whose finite difference would step from zero). A
+   pose held over a lost prefix or suffix cost 11-14 points against the zeros of the baseline
+   (docs/robustness.md).
 2. Five-region decomposition (``layout.part_groups["finetec"]``, coco17 or ntu25): a region's
    motion is the mean over its joints of the mean inter-frame displacement of ``S_base``; the
    two most moving regions are dynamic. ``S_dyna`` holds the dynamic regions' joints (others
@@ -64,8 +65,8 @@ from ..model_cfg import InputSpec, ModelCfg
 from ..registry import register_model
 
 __all__ = ["CompletionPretrainer", "ContextCompletion", "CrossAttentionFusion", "FineTec", "LagrangianAcceleration",
-           "finite_difference_acceleration", "interpolate_lost", "lagrangian_acceleration", "resample_frames",
-           "spd_from_upper", "visible_span_positions"]
+           "finite_difference_acceleration", "interpolate_lost", "lagrangian_acceleration", "spd_from_upper",
+           "visible_span"]
 
 
 # -- pure pieces ----------------------------------------------------------------------------------
@@ -148,28 +149,11 @@ def interpolate_lost(x: Tensor, visible: Tensor) -> Tensor:
     return torch.where(keep[:, None, :, None], x, out)
 
 
-def visible_span_positions(visible: Tensor) -> Tensor:
-    """Where to sample T frames so that they cover the visible span: ``visible`` (B, T) bool ->
-    positions (B, T) float, evenly from the first to the last visible frame (``0 .. T - 1`` for a
-    clip visible at both ends or with no visible frame)."""
-    b, t = visible.shape
-    idx = torch.arange(t, device=visible.device)
-    first = torch.where(visible, idx, t).min(dim=1).values
-    last = torch.where(visible, idx, -1).max(dim=1).values
-    none = last < 0
-    first, last = torch.where(none, 0, first), torch.where(none, t - 1, last)
-    ramp = torch.linspace(0, 1, t, device=visible.device)
-    return first[:, None] + (last - first)[:, None].to(ramp.dtype) * ramp
-
-
-def resample_frames(x: Tensor, pos: Tensor) -> Tensor:
-    """``x`` (B, C, T, V) linearly resampled in time at ``pos`` (B, T') frame positions -> (B, C, T', V)."""
-    b, c, t, v = x.shape
-    lo = pos.floor().long().clamp(0, t - 1)
-    hi = (lo + 1).clamp(max=t - 1)
-    w = (pos - lo.to(pos.dtype)).to(x.dtype)[:, None, :, None]
-    gather = lambda i: x.gather(2, i[:, None, :, None].expand(b, c, i.shape[1], v))  # noqa: E731
-    return gather(lo) * (1 - w) + gather(hi) * w
+def visible_span(visible: Tensor) -> Tensor:
+    """``visible`` (B, T) bool -> (B, T) bool, true from the first to the last visible frame
+    (all false for a clip with no visible frame)."""
+    seen = visible.cummax(dim=1).values
+    return seen & visible.flip(1).cummax(dim=1).values.flip(1)
 
 
 class ContextCompletion(nn.Module):
@@ -308,22 +292,22 @@ class FineTec(nn.Module):
         train_corruption: probability that a training clip is corrupted (pattern and level drawn).
         num_dynamic: regions counted as dynamic (2).
         dropout: inside the ST-GCN blocks and before the classifier.
-        span_crop: crop ``S_base`` to the span from the first to the last visible frame and resize it
-            to T (ours, see the module docstring).
+        complete_ends: also complete the lost frames before the first / after the last visible one
+            (False, ours: they stay zero, see the module docstring).
     """
 
     def __init__(self, num_classes: int = 60, layout: str = "ntu25", in_channels: int = 3, num_frames: int = 32,
                  dim: int = 32, depth: int = 2, heads: int = 2, blocks: Any = STGCN_TINY_BLOCKS,
                  lambda_acc: float = 0.1, completion: bool = True, decomposition: bool = True,
                  acceleration: bool = True, train_corruption: float = 1.0, num_dynamic: int = 2,
-                 dropout: float = 0.0, span_crop: bool = True) -> None:
+                 dropout: float = 0.0, complete_ends: bool = False) -> None:
         super().__init__()
         self.layout = get_layout(layout)
         v = self.layout.num_joints
         if decomposition and "finetec" not in self.layout.part_groups:
             raise ConfigError(f"FineTec: layout {self.layout.name} has no 'finetec' part group (five regions)")
         self.num_frames, self.lambda_acc, self.train_corruption = num_frames, lambda_acc, train_corruption
-        self.num_dynamic, self.span_crop = num_dynamic, span_crop
+        self.num_dynamic, self.complete_ends = num_dynamic, complete_ends
         self.use_completion, self.use_decomposition, self.use_acceleration = completion, decomposition, acceleration
         self.register_buffer("prior", torch.zeros(in_channels, num_frames, v))
         self.completion = ContextCompletion(in_channels, num_frames, v, dim, depth) if completion else None
@@ -409,7 +393,12 @@ class FineTec(nn.Module):
 
     def decompose(self, base: Tensor) -> tuple[Tensor, Tensor]:
         """``S_base`` (B, C, T, V) -> (``S_dyna``, ``S_stat``), each (B, C, T, V)."""
-        disp = (base[:, :, 1:] - base[:, :, :-1]).norm(dim=1).mean(dim=1)  # (B, V)
+        # mean over the pairs of consecutive non-zero frames: the step from a zero (lost or absent)
+        # frame into a visible one is no motion
+        valid = base.ne(0).any(dim=1).any(dim=-1)  # (B, T)
+        pair = (valid[:, 1:] & valid[:, :-1]).to(base.dtype)[:, :, None]  # (B, T - 1, 1)
+        step = (base[:, :, 1:] - base[:, :, :-1]).norm(dim=1)  # (B, T - 1, V)
+        disp = (step * pair).sum(dim=1) / pair.sum(dim=1).clamp_min(1)  # (B, V)
         motion = disp @ self.regions.t() / self.regions.sum(dim=1)  # (B, R)
         top = motion.topk(self.num_dynamic, dim=1).indices
         dyn_regions = torch.zeros_like(motion).scatter_(1, top, 1.0)
@@ -435,22 +424,28 @@ class FineTec(nn.Module):
             x = self.random_corruption(x, self.train_corruption)
         m = x.shape[-1]
         s = _fold(self.complete(x))
-        if self.span_crop:
-            # lost frames before the first / after the last visible one have no context on one side:
-            # the completion can only hold a pose there, which measured worse than the zeros the
-            # baseline sees; like padding in the CTR-GCN pipeline (valid_crop_resize) they are cut
-            # and the visible span is resized to T, the clean clip (acceleration target) alike
-            pos = visible_span_positions(x.ne(0).any(dim=(1, 3, 4))).repeat_interleave(m, dim=0)
-            s = resample_frames(s, pos)
-            clean = _unfold(resample_frames(_fold(clean), pos), m)
+        span = None
+        if not self.complete_ends:
+            # lost frames with context on one side only (a lost prefix / suffix): the completion can
+            # only hold a pose there, which measured 11-14 points worse than the zeros the baseline
+            # sees, and stretching the visible span over T worse still; they stay zero
+            span = visible_span(x.ne(0).any(dim=(1, 3, 4))).repeat_interleave(m, dim=0)[:, None, :, None]
+            s = s * span.to(s.dtype)
         if self.fusion is not None:
             s = self.fusion(s, *self.decompose(s))
+            if span is not None:
+                s = s * span.to(s.dtype)
         aux: dict[str, Tensor] = {}
         if self.dynamics is None:
             return _unfold(s, m), aux
         lag, fd, fused = self.dynamics(s)
+        if span is not None:  # no acceleration outside the visible span, nor the step into it
+            inner = span & span.roll(1, dims=2) & span.roll(-1, dims=2)
+            lag, fd, fused = (a * inner.to(a.dtype) for a in (lag, fd, fused))
         if self.training:
             target = finite_difference_acceleration(_fold(clean))
+            if span is not None:
+                target = target * inner.to(target.dtype)
             aux["loss_acc"] = self.lambda_acc * torch.stack(
                 [F.mse_loss(a.float(), target.float()) for a in (lag, fd, fused)]).mean()
         return _unfold(torch.cat([s, fused], dim=1), m), aux

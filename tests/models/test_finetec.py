@@ -17,9 +17,8 @@ from mmfusion.models.finetec import (
     finite_difference_acceleration,
     interpolate_lost,
     lagrangian_acceleration,
-    resample_frames,
     spd_from_upper,
-    visible_span_positions,
+    visible_span,
 )
 
 # U = [[1, 1, 0], [0, 1, 0], [0, 0, 2]] (diagonal through exp: raw 0, 0, ln 2), so
@@ -73,33 +72,27 @@ def test_lost_frames_are_interpolated_and_held_at_the_ends() -> None:
     assert torch.equal(interpolate_lost(x, torch.zeros(1, 6, dtype=torch.bool)), x)
 
 
-def test_visible_span_is_resampled_to_the_full_length() -> None:
-    visible = torch.tensor([[False, False, True, False, True, False],  # span 2..4
-                            [True, False, False, False, False, True],  # both ends visible: identity
-                            [False] * 6])  # nothing visible: identity
-    pos = visible_span_positions(visible)
-    torch.testing.assert_close(pos[0], torch.tensor([2.0, 2.4, 2.8, 3.2, 3.6, 4.0]))
-    torch.testing.assert_close(pos[1], torch.arange(6.0))
-    torch.testing.assert_close(pos[2], torch.arange(6.0))
-    x = (10 * torch.arange(6.0)).view(1, 1, 6, 1).expand(3, 2, 6, 4)
-    out = resample_frames(x, pos)
-    torch.testing.assert_close(out[0, 1, :, 3], torch.tensor([20.0, 24.0, 28.0, 32.0, 36.0, 40.0]))
-    torch.testing.assert_close(out[1], x[1])
+def test_visible_span_runs_from_the_first_to_the_last_visible_frame() -> None:
+    visible = torch.tensor([[False, False, True, False, True, False], [False] * 6])
+    assert visible_span(visible).tolist() == [[False, False, True, True, True, False], [False] * 6]
 
 
-def test_span_crop_changes_only_clips_with_lost_ends() -> None:
-    cropped = mmfusion.create_model("finetec_tiny", num_classes=5).eval()
-    plain = mmfusion.create_model("finetec_tiny", num_classes=5, span_crop=False).eval()
-    plain.load_state_dict(cropped.state_dict())
-    x = _batch()
-    with torch.no_grad():
-        torch.testing.assert_close(cropped({"skeleton": x})["logits"], plain({"skeleton": x})["logits"])
+def test_lost_ends_stay_zero_and_inner_gaps_are_completed() -> None:
+    ends_zero = mmfusion.create_model("finetec_tiny", num_classes=5).eval()
+    held = mmfusion.create_model("finetec_tiny", num_classes=5, complete_ends=True).eval()
+    held.load_state_dict(ends_zero.state_dict())
+    x = _batch() + 1.0
+    x[..., 1] = 0
+    with torch.no_grad():  # nothing lost: the two agree
+        torch.testing.assert_close(ends_zero({"skeleton": x})["logits"], held({"skeleton": x})["logits"])
         lost = x.clone()
-        lost[:, :, :20] = 0  # a lost prefix: the visible 12 frames are stretched over 32
-        assert not torch.allclose(cropped({"skeleton": lost})["logits"], plain({"skeleton": lost})["logits"])
-        stretched = resample_frames(x[:, :, 20:, :, 0], torch.linspace(0, 11, 32).expand(2, 32))
-        feats = cropped._head_input(lost)[0]  # (N, 2C, T, V, M): positions first
-        torch.testing.assert_close(feats[:, :3, :, :, 0], stretched, atol=1e-5, rtol=0)
+        lost[:, :, :8] = 0  # a lost prefix
+        lost[:, :, 14:18] = 0  # and an inner gap
+        feats = ends_zero._head_input(lost)[0]  # (N, 2C, T, V, M): positions, then accelerations
+        assert feats[:, :, :8].abs().sum() == 0  # the prefix stays zero
+        assert feats[:, 3:, 8].abs().sum() == 0 and feats[:, :3, 8, :, 0].abs().min() > 0  # first visible frame
+        assert feats[:, :3, 14:18, :, 0].abs().min() > 0  # the gap is filled
+        assert held._head_input(lost)[0][:, :3, :8, :, 0].abs().min() > 0  # held: the prefix is filled
 
 
 def test_untrained_completion_interpolates() -> None:
