@@ -28,10 +28,10 @@ Per seed:
 
 The summary (mean +- std over seeds, top-1 %) goes to ``<output-dir>/summary.json`` and stdout.
 
-Measured with the defaults (SYNTHETIC world, 10 classes, 300 / 200 clips, seeds 0 1 2, one thread on
-a shared 2-core machine, 42.6 min; measured before the recipe moved to the shared data options,
-which keep the first clips of each class instead of a random draw): severe corruption, mean of the
-five patterns, FineTec 46.7 +- 2.5 against the baseline's 45.6 +- 1.8 top-1 % (docs/robustness.md).
+Measured with the defaults (SYNTHETIC world, 10 classes, 300 / 795 clips, seeds 0 1 2, one thread on
+a shared 2-core machine, ~10 min per seed): severe corruption, mean of the five patterns, FineTec
+46.6 +- 1.1 against the baseline's 47.2 +- 1.0 top-1 % (ahead on random / patterned / middle-block
+loss and at the lighter levels, behind on lost prefixes and suffixes; docs/robustness.md).
 """
 
 from __future__ import annotations
