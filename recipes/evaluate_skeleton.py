@@ -21,7 +21,10 @@ of the training labels, class-balanced unless ``--random-subset``, one run per `
 ``--shots`` per class on classes ``>= --classes-seen``), ``transfer`` (fine-tune on the data of
 ``--cache-dir``, whatever the run was pre-trained on) and ``embed`` (t-SNE or PCA plot).
 Without ``--run`` the encoder of ``--method`` at ``--preset`` keeps its random initialisation:
-the baseline of every table. Each result prints with its full signature and is appended to
+the baseline of every table. Frozen features (linear, knn, semi --probe, fewshot, embed) are
+extracted after the encoder's BatchNorm running statistics are recomputed on ``--bn-refresh``
+training clips (:func:`mmfusion.ssl.protocols.refresh_batchnorm`; 0 keeps them), random or
+pre-trained alike. Each result prints with its full signature and is appended to
 ``<output-dir>/results.jsonl``.
 """
 
