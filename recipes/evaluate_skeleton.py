@@ -21,7 +21,10 @@ of the training labels, class-balanced unless ``--random-subset``, one run per `
 ``--shots`` per class on classes ``>= --classes-seen``), ``transfer`` (fine-tune on the data of
 ``--cache-dir``, whatever the run was pre-trained on) and ``embed`` (t-SNE or PCA plot).
 Without ``--run`` the encoder of ``--method`` at ``--preset`` keeps its random initialisation:
-the baseline of every table. Each result prints with its full signature and is appended to
+the baseline of every table. Frozen features (linear, knn, semi --probe, fewshot, embed) are
+extracted after the encoder's BatchNorm running statistics are recomputed on ``--bn-refresh``
+training clips (:func:`mmfusion.ssl.protocols.refresh_batchnorm`; 0 keeps them), random or
+pre-trained alike. Each result prints with its full signature and is appended to
 ``<output-dir>/results.jsonl``.
 """
 
@@ -63,6 +66,9 @@ class EvalRecipe:
     """frames per clip (default: the method preset's)"""
     head: Literal["bn", "plain"] = "bn"
     probe_epochs: int | None = None
+    bn_refresh: int = 2048
+    """clips of the training split on which the frozen encoder's BatchNorm running statistics are
+    recomputed before features are extracted (every encoder, random or pre-trained); 0 keeps them"""
     ks: tuple[int, ...] = (1, 5, 10, 20)
     majority: bool = False
     fraction: float = 0.1
@@ -117,7 +123,8 @@ def _features(cfg: EvalRecipe, train_plain: Any, test: Any, seed: int) -> tuple[
     _, _, clip = _encoder_card(cfg)
     who = f"run_{Path(cfg.run).resolve().name}" if cfg.run else f"random_{cfg.method}_{cfg.preset}_seed{seed}"
     scope = f"c{cfg.classes_seen}-59" if cfg.protocol == "fewshot" else "all"
-    path = Path(cfg.output_dir) / "features" / f"{who}_{cfg.split}_t{clip}_{scope}.pt"
+    bn = f"_bn{cfg.bn_refresh}" if cfg.bn_refresh else ""
+    path = Path(cfg.output_dir) / "features" / f"{who}_{cfg.split}_t{clip}_{scope}{bn}.pt"
     if cfg.run and path.is_file() and path.stat().st_mtime < (Path(cfg.run) / "encoder.safetensors").stat().st_mtime:
         path.unlink()  # the run was re-trained since
     if path.is_file():
@@ -126,6 +133,10 @@ def _features(cfg: EvalRecipe, train_plain: Any, test: Any, seed: int) -> tuple[
     torch.manual_seed(seed)  # the random baseline's initialisation
     enc = _classifier(cfg, 0, "linprobe").eval().encoder
     t0 = time.time()
+    if cfg.bn_refresh:
+        n_bn = P.refresh_batchnorm(enc, train_plain, clips=cfg.bn_refresh, seed=seed)
+        print(f"[evaluate_skeleton] BatchNorm statistics of {n_bn} layer(s) refreshed on {cfg.bn_refresh} "
+              f"training clips in {time.time() - t0:.0f} s")
     xtr, ytr = P.extract_features(lambda x: enc(x), train_plain)
     xte, yte = P.extract_features(lambda x: enc(x), test)
     print(f"[evaluate_skeleton] features {tuple(xtr.shape)} / {tuple(xte.shape)} in {time.time() - t0:.0f} s")
@@ -181,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
             results.append(r)
     else:
         xtr, ytr, xte, yte = _features(cfg, train_plain, test, cfg.seeds[0])
-        init = {"encoder": _encoder_card(cfg)[0], "init": cfg.run or f"random (seed {cfg.seeds[0]})"}
+        init = {"encoder": _encoder_card(cfg)[0], "init": cfg.run or f"random (seed {cfg.seeds[0]})",
+                "bn_refresh": cfg.bn_refresh}
         if cfg.protocol == "linear":
             results = [P.linear_probe(xtr, ytr, xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,
                                       num_classes=cfg.num_classes) for s in cfg.seeds]

@@ -11,6 +11,11 @@ repeated. Features are ``(N, D)`` float tensors from a frozen encoder (:func:`ex
   3.0, momentum 0.9, wd 0, 100 epochs, x0.1 at epoch 80, batch 128). Ours: the features are
   extracted once without augmentation (the official probes re-run the frozen encoder on
   augmented clips every epoch), so a probe costs seconds on the CPU.
+* :func:`refresh_batchnorm` - the BatchNorm running statistics of a frozen encoder recomputed on
+  training clips (no gradient, no weight change) before its features are extracted; the
+  recipes apply it to every encoder, random or pre-trained (see docs/ssl.md "Protocols": a
+  randomly initialised ST-GCN's eval-mode features are otherwise ~1e-5 in scale and its probe
+  sits at chance).
 * :func:`knn` - cosine similarity to the training features, k in a list; ``weighted``: votes
   ``exp(sim / temperature)`` (STARS' monitor, temperature 0.1), else majority.
 * :func:`label_subset` - the 1 % / 10 % semi-supervised subsets: class-balanced (every class
@@ -36,12 +41,12 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..errors import ConfigError
 
 __all__ = ["LINEAR_PRESETS", "ProtocolResult", "embed_2d", "extract_features", "few_shot", "finetune_signature",
-           "knn", "label_subset", "layer_decay_groups", "linear_probe", "plot_embedding"]
+           "knn", "label_subset", "layer_decay_groups", "linear_probe", "plot_embedding", "refresh_batchnorm"]
 
 
 @dataclass
@@ -91,6 +96,57 @@ def extract_features(model: nn.Module | Callable[[Tensor], Tensor], dataset: Dat
     if not feats:
         raise ConfigError("extract_features: the data set is empty")
     return torch.cat(feats), torch.cat(labels)
+
+
+@torch.no_grad()
+def refresh_batchnorm(model: nn.Module, dataset: Dataset, clips: int = 2048, batch_size: int = 128, seed: int = 0,
+                      forward: Callable[[Tensor], Any] | None = None, key: str = "skeleton") -> int:
+    """Recompute the running mean / variance of every BatchNorm in ``model`` on ``clips`` samples
+    of ``dataset`` (a seeded random subset; all when it has fewer), then leave ``model`` in eval mode.
+
+    Why: a frozen encoder is probed in eval mode, where BatchNorm uses its running statistics.
+    A randomly initialised network has the initial ones (mean 0, var 1), which do not describe
+    its activations: ST-GCN's official init (conv weights N(0, 0.02)) shrinks them ~10x per
+    layer, so the pooled ``(N, D)`` features of a random ``stgcn_tiny`` are ~1e-5 and a probe
+    sits at chance. Refreshing gives every encoder the statistics of the clips it is evaluated
+    on ("the same encoder with random weights" with BN calibrated, as a trained one would have);
+    no parameter changes, no gradient. Applied to pre-trained encoders too, whose running
+    statistics were collected on the pretext task's inputs (masked or augmented clips).
+    The statistics are the exact average over the batches (``momentum=None``). Dropout and the
+    rest of the model stay in eval mode. Batches are ``(N, C, T, V, M)`` tensors under ``key``,
+    passed to ``forward`` (default: ``model``). Returns the number of BatchNorm layers refreshed
+    (0: nothing to do, no forward pass is run).
+    """
+    from ..data.dataset import collate
+
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+           and m.track_running_stats]
+    if not bns:
+        return 0
+    n = len(dataset)  # type: ignore[arg-type]
+    if n == 0:
+        raise ConfigError("refresh_batchnorm: the data set is empty")
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(n, generator=g)[:min(clips, n)].sort().values.tolist()
+    loader = DataLoader(Subset(dataset, idx), batch_size=batch_size, shuffle=False, collate_fn=collate)
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    momenta = [m.momentum for m in bns]
+    model.eval()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+        m.train()
+    try:
+        for batch in loader:
+            x = batch[key].to(device)
+            if x.shape[0] < 2:
+                continue  # a batch of one has no variance
+            (forward or model)(x)
+    finally:
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        model.eval()
+    return len(bns)
 
 
 #: the two linear-probe settings (see the module docstring)

@@ -75,3 +75,36 @@ def test_layer_decay_groups_scale_by_depth() -> None:
     assert by_param[id(named["encoder.pos_embed"])]["weight_decay"] == 0.0
     assert by_param[id(named["encoder.blocks.0.mlp.0.weight"])]["weight_decay"] == 0.05
     assert sum(len(g["params"]) for g in groups) == sum(1 for p in model.parameters() if p.requires_grad)
+
+
+def test_refresh_batchnorm_gives_a_random_stgcn_usable_features(tiny_skeletons) -> None:
+    from mmfusion.registry import create_model
+
+    data = tiny_skeletons(n=16, t=8)
+    torch.manual_seed(0)
+    enc = create_model("stgcn_tiny", num_classes=0).encoder.eval()
+    before = {k: v.clone() for k, v in enc.state_dict().items() if "running" not in k and "num_batches" not in k}
+    stale, _ = P.extract_features(lambda x: enc(x), data)
+    # the official init (N(0, 0.02) convs) under the initial running statistics (0 / 1) shrinks the features
+    assert stale.abs().max() < 1e-2
+    assert P.refresh_batchnorm(enc, data, clips=16, batch_size=8) > 0
+    fresh, _ = P.extract_features(lambda x: enc(x), data)
+    assert fresh.std(0).mean() > 100 * stale.std(0).mean()
+    assert not enc.training
+    after = enc.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())  # no weight moved
+
+
+def test_refresh_batchnorm_statistics_are_the_data_statistics(tiny_skeletons) -> None:
+    data = tiny_skeletons(n=12, t=4)
+    bn = torch.nn.BatchNorm1d(3, momentum=0.1)
+
+    def fwd(x: torch.Tensor) -> torch.Tensor:  # (N, C, T, V, M) -> BN over C
+        return bn(x.permute(0, 2, 3, 4, 1).reshape(-1, 3))
+
+    assert P.refresh_batchnorm(bn, data, clips=100, batch_size=12, forward=fwd) == 1
+    flat = data.x.permute(0, 2, 3, 4, 1).reshape(-1, 3)
+    assert torch.allclose(bn.running_mean, flat.mean(0), atol=1e-5)
+    assert torch.allclose(bn.running_var, flat.var(0), atol=1e-5)
+    assert bn.momentum == 0.1 and not bn.training
+    assert P.refresh_batchnorm(torch.nn.Linear(3, 3), data) == 0  # nothing to refresh, no forward

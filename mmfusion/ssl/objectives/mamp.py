@@ -242,6 +242,6 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
                     "betas": (0.9, 0.95), "lr": 1e-3, "min_lr": 5e-4, "weight_decay": 0.05, "clip_len": 120},
     "paper_ntu120": {"epochs": 400, "warmup_epochs": 20, "global_batch_size": 128, "optimizer": "adamw",
                      "betas": (0.9, 0.95), "lr": 1e-3, "min_lr": 5e-4, "weight_decay": 0.05, "clip_len": 120},
-    "cpu": {"epochs": 2, "warmup_epochs": 0.5, "global_batch_size": 64, "optimizer": "adamw", "betas": (0.9, 0.95),
+    "cpu": {"epochs": 6, "warmup_epochs": 0.5, "global_batch_size": 64, "optimizer": "adamw", "betas": (0.9, 0.95),
             "lr": 1e-3, "min_lr": 5e-4, "weight_decay": 0.05, "clip_len": 32},
 }
