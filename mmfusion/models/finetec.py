@@ -14,12 +14,9 @@ description (../shared/specs/skeleton_papers.md section 10). Pipeline, for a ske
    temporal (across T) and channel MLPs (MLP-Mixer style blocks, ours), which predict a correction
    of the linear interpolation; visible frames are kept, lost ones take the prediction (``S_base``).
    Pre-training loss ``MSE(S_gt, S_base) + MSE(prior, completion of the masked
-   prior)`` (:meth:`FineTec.completion_loss`); then frozen. Ours (``complete_ends=False``, the
-   default): only lost frames between two visible ones are completed; before the first and after
-   the last visible frame ``S_base`` stays zero, as the input came, and so does the acceleration
-   (also on the first and last visible frame, whose finite difference would step from zero). A
-   pose held over a lost prefix or suffix cost 11-14 points against the zeros of the baseline
-   (docs/robustness.md).
+   prior)`` (:meth:`FineTec.completion_loss`); then frozen. Ours (``complete_ends=False``): a lost
+   prefix / suffix stays zero in ``S_base`` and in the acceleration (a held pose there measured
+   worse than zeros: docs/robustness.md); only gaps between visible frames are completed.
 2. Five-region decomposition (``layout.part_groups["finetec"]``, coco17 or ntu25): a region's
    motion is the mean over its joints of the mean inter-frame displacement of ``S_base``; the
    two most moving regions are dynamic. ``S_dyna`` holds the dynamic regions' joints (others
@@ -393,8 +390,7 @@ class FineTec(nn.Module):
 
     def decompose(self, base: Tensor) -> tuple[Tensor, Tensor]:
         """``S_base`` (B, C, T, V) -> (``S_dyna``, ``S_stat``), each (B, C, T, V)."""
-        # mean over the pairs of consecutive non-zero frames: the step from a zero (lost or absent)
-        # frame into a visible one is no motion
+        # only pairs of non-zero frames: the step from a lost or absent frame is no motion
         valid = base.ne(0).any(dim=1).any(dim=-1)  # (B, T)
         pair = (valid[:, 1:] & valid[:, :-1]).to(base.dtype)[:, :, None]  # (B, T - 1, 1)
         step = (base[:, :, 1:] - base[:, :, :-1]).norm(dim=1)  # (B, T - 1, V)
@@ -426,9 +422,8 @@ class FineTec(nn.Module):
         s = _fold(self.complete(x))
         span = None
         if not self.complete_ends:
-            # lost frames with context on one side only (a lost prefix / suffix): the completion can
-            # only hold a pose there, which measured 11-14 points worse than the zeros the baseline
-            # sees, and stretching the visible span over T worse still; they stay zero
+            # a lost prefix / suffix has context on one side only: a held pose (or the visible span
+            # stretched over T) measured worse than the zeros the baseline sees
             span = visible_span(x.ne(0).any(dim=(1, 3, 4))).repeat_interleave(m, dim=0)[:, None, :, None]
             s = s * span.to(s.dtype)
         if self.fusion is not None:
