@@ -30,7 +30,7 @@ fi
 # pip's configured indexes -> uv flags (a value may hold several URLs separated by spaces)
 args=()
 cfg() {  # the first non-empty of: environment variable, pip config global.KEY, pip config install.KEY
-  local env=$1 key=$2 value=${!1:-}
+  local key=$2 value=${!1:-}
   [ -n "$value" ] || value=$("$PY" -m pip config get "global.$key" 2>/dev/null || true)
   [ -n "$value" ] || value=$("$PY" -m pip config get "install.$key" 2>/dev/null || true)
   printf '%s' "$value"

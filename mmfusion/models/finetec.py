@@ -18,7 +18,7 @@ description (../shared/specs/skeleton_papers.md section 10). Pipeline, for a ske
    prefix / suffix stays zero in ``S_base`` and in the acceleration (a held pose there measured
    worse than zeros: docs/robustness.md); only gaps between visible frames are completed.
 2. Five-region decomposition (``layout.part_groups["finetec"]``, coco17 or ntu25): a region's
-   motion is the mean over its joints of the mean inter-frame displacement of ``S_base``; the
+   motion: mean over its joints of the mean displacement between non-zero frames of ``S_base``; the
    two most moving regions are dynamic. ``S_dyna`` holds the dynamic regions' joints (others
    zero), ``S_stat`` the static ones. While training, ``S_dyna`` gets strong spatio-temporal
    perturbation (random temporal crop resized back, random frames dropped and re-interpolated
