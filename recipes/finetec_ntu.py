@@ -50,6 +50,7 @@ from mmfusion.cli_errors import run_command
 from mmfusion.data.skeleton.corruption import LEVELS, corruption_table, format_corruption_table
 from mmfusion.data.skeleton.datasets import SkeletonDataset
 from mmfusion.engine import TrainConfig, evaluate, parse_args, train
+from mmfusion.errors import ConfigError
 from mmfusion.experiments.skeleton import SkeletonData, skeleton_datasets
 from mmfusion.models.finetec import CompletionPretrainer
 from mmfusion.registry import create_model
@@ -80,6 +81,10 @@ class FineTecRecipe(SkeletonData):
     """Adam learning rate of the completion stage (the paper: 1e-5 for 40 k iterations)"""
     lambda_acc: float = 0.1
     """weight of the acceleration loss"""
+    ablate: tuple[str, ...] = ()
+    """FineTec stages switched off (the paper's ablation rows): completion, decomposition, acceleration"""
+    baseline: bool = True
+    """also train the ablation baseline (the same GCN head without any of the three stages)"""
     output_dir: str = "runs/finetec_ntu"
     """run folders go below it"""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
@@ -103,12 +108,12 @@ def run_seed(cfg: FineTecRecipe, seed: int, train_set: SkeletonDataset, test_set
     """Both models of one seed -> {model: level x pattern table}."""
     out_dir = Path(cfg.output_dir) / f"seed{seed}"
     kwargs: dict[str, Any] = {"num_classes": train_set.num_classes, "num_frames": cfg.window,  # type: ignore[attr-defined]
-                              "lambda_acc": cfg.lambda_acc}
+                              "lambda_acc": cfg.lambda_acc, **{stage: False for stage in cfg.ablate}}
     built: dict[str, torch.nn.Module] = {}
 
     def factory(name: str, **extra: Any) -> Any:
         def build() -> torch.nn.Module:  # called by the engine after seeding
-            model = create_model(cfg.model, **kwargs, **extra)
+            model = create_model(cfg.model, **{**kwargs, **extra})
             if name == "completion":
                 model.set_prior(prior)
                 model = CompletionPretrainer(model)
@@ -116,23 +121,27 @@ def run_seed(cfg: FineTecRecipe, seed: int, train_set: SkeletonDataset, test_set
             return model
         return build
 
-    # 1. completion alone (the wrapper trains only FineTec's completion), Adam (= AdamW without decay)
-    stage1 = replace(cfg.train, seed=seed, epochs=cfg.completion_epochs, lr=cfg.completion_lr, optimizer="adamw",
-                     weight_decay=0.0, output_dir=str(out_dir / "completion"))
-    pre = train(stage1, factory("completion"), train_set, None)
-    print(f"[finetec_ntu] seed {seed} completion loss {pre.history['epochs'][-1].get('train_loss', float('nan')):.5f}")
-    finetec = _trained(pre, built["completion"]).finetec
-    finetec.freeze_completion()
-    finetec.train()
+    if "completion" in cfg.ablate:
+        finetec = factory(cfg.model)  # built by the engine, like the baseline
+    else:  # 1. completion alone (the wrapper trains only FineTec's completion), Adam (= AdamW without decay)
+        stage1 = replace(cfg.train, seed=seed, epochs=cfg.completion_epochs, lr=cfg.completion_lr,
+                         optimizer="adamw", weight_decay=0.0, output_dir=str(out_dir / "completion"))
+        pre = train(stage1, factory("completion"), train_set, None)
+        print(f"[finetec_ntu] seed {seed} completion loss "
+              f"{pre.history['epochs'][-1].get('train_loss', float('nan')):.5f}")
+        finetec = _trained(pre, built["completion"]).finetec
+        finetec.freeze_completion()
+        finetec.train()
 
     # 2. FineTec with the frozen completion, and the ablation baseline
     tables = {}
-    runs: dict[str, tuple[Any, dict[str, Any]]] = {
-        cfg.model: (finetec, kwargs), "baseline": (factory("baseline", **ABLATION), {**kwargs, **ABLATION})}
+    runs: dict[str, tuple[Any, dict[str, Any]]] = {cfg.model: (finetec, kwargs)}
+    if cfg.baseline:
+        runs["baseline"] = (factory("baseline", **ABLATION), {**kwargs, **ABLATION})
     for name, (model, model_kwargs) in runs.items():
         stage = replace(cfg.train, seed=seed, output_dir=str(out_dir / name))
         result = train(stage, model, train_set, test_set, model_name=cfg.model, model_kwargs=model_kwargs)
-        net = _trained(result, finetec if name == cfg.model else built[name])
+        net = _trained(result, built.get(name, finetec))  # type: ignore[arg-type]
         table = corruption_table(lambda ds, net=net: evaluate(net, ds, batch_size=32, seed=seed), test_set)
         (out_dir / name / "corruption.json").write_text(json.dumps(table, indent=1))
         print(f"[finetec_ntu] seed {seed} {name}\n{format_corruption_table(table)}")
@@ -154,6 +163,9 @@ def summarise(tables: list[dict[str, dict[str, dict[str, float]]]]) -> dict[str,
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cfg = parse_args(FineTecRecipe(), argv)
+    unknown = sorted(set(cfg.ablate) - set(ABLATION))
+    if unknown:
+        raise ConfigError(f"--ablate: unknown stage(s) {unknown}; choose from {sorted(ABLATION)}")
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
     train_set, test_set = skeleton_datasets(cfg)
     print(f"[finetec_ntu] {train_set.num_classes} classes, {len(train_set)} train / {len(test_set)} test "  # type: ignore[attr-defined]
