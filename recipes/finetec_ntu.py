@@ -83,6 +83,8 @@ class FineTecRecipe(SkeletonData):
     """weight of the acceleration loss"""
     ablate: tuple[str, ...] = ()
     """FineTec stages switched off (the paper's ablation rows): completion, decomposition, acceleration"""
+    pool: str = "all"
+    """temporal pooling of the GCN head, for both models: all (ST-GCN's) or visible (over non-zero frames)"""
     baseline: bool = True
     """also train the ablation baseline (the same GCN head without any of the three stages)"""
     output_dir: str = "runs/finetec_ntu"
@@ -108,7 +110,7 @@ def run_seed(cfg: FineTecRecipe, seed: int, train_set: SkeletonDataset, test_set
     """Both models of one seed -> {model: level x pattern table}."""
     out_dir = Path(cfg.output_dir) / f"seed{seed}"
     kwargs: dict[str, Any] = {"num_classes": train_set.num_classes, "num_frames": cfg.window,  # type: ignore[attr-defined]
-                              "lambda_acc": cfg.lambda_acc, **{stage: False for stage in cfg.ablate}}
+                              "lambda_acc": cfg.lambda_acc, "pool": cfg.pool, **{stage: False for stage in cfg.ablate}}
     built: dict[str, torch.nn.Module] = {}
 
     def factory(name: str, **extra: Any) -> Any:

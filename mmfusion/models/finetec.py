@@ -291,14 +291,20 @@ class FineTec(nn.Module):
         dropout: inside the ST-GCN blocks and before the classifier.
         complete_ends: also complete the lost frames before the first / after the last visible one
             (False, ours: they stay zero, see the module docstring).
+        pool: ``"all"`` (ST-GCN's mean over every output step) or ``"visible"`` (ours: the mean over
+            the output steps whose input window holds a non-zero frame of the head input, so a clip
+            whose frames are mostly lost is not diluted by the features of empty frames).
     """
 
     def __init__(self, num_classes: int = 60, layout: str = "ntu25", in_channels: int = 3, num_frames: int = 32,
                  dim: int = 32, depth: int = 2, heads: int = 2, blocks: Any = STGCN_TINY_BLOCKS,
                  lambda_acc: float = 0.1, completion: bool = True, decomposition: bool = True,
                  acceleration: bool = True, train_corruption: float = 1.0, num_dynamic: int = 2,
-                 dropout: float = 0.0, complete_ends: bool = False) -> None:
+                 dropout: float = 0.0, complete_ends: bool = False, pool: str = "all") -> None:
         super().__init__()
+        if pool not in ("all", "visible"):
+            raise ConfigError(f"FineTec: pool must be 'all' or 'visible', got {pool!r}")
+        self.pool = pool
         self.layout = get_layout(layout)
         v = self.layout.num_joints
         if decomposition and "finetec" not in self.layout.part_groups:
@@ -449,9 +455,21 @@ class FineTec(nn.Module):
     def num_features(self) -> int:
         return self.out_dim
 
+    def _maps(self, feats: Tensor) -> Tensor:
+        """Head input (N, C', T, V, M) -> maps (N, M, D, T', V); with ``pool="visible"`` the steps
+        without a non-zero input frame are zeroed and the others scaled by T' / (their count), so
+        that the plain mean of :meth:`forward_head` is the mean over the visible steps."""
+        maps = self.encoder.forward_maps(feats)
+        if self.pool == "all":
+            return maps
+        seen = feats.ne(0).any(dim=(1, 3, 4)).to(maps.dtype)  # (N, T)
+        steps = F.adaptive_max_pool1d(seen[:, None], maps.shape[3])[:, 0]  # (N, T')
+        scale = steps * (steps.shape[1] / steps.sum(dim=1, keepdim=True).clamp_min(1))
+        return maps * scale[:, None, None, :, None]
+
     def forward_features(self, batch: Tensor | dict[str, Any]) -> Tensor:
-        """Unpooled ST-GCN maps (N, M, D, T', V)."""
-        return self.encoder.forward_maps(self._head_input(batch)[0])
+        """Unpooled ST-GCN maps (N, M, D, T', V) (see :meth:`_maps` for ``pool="visible"``)."""
+        return self._maps(self._head_input(batch)[0])
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """(N, M, D, T', V) maps -> logits (N, K) (``pre_logits``: the pooled (N, D))."""
@@ -468,7 +486,7 @@ class FineTec(nn.Module):
 
     def forward(self, batch: Tensor | dict[str, Any]) -> dict[str, Tensor]:
         feats, aux = self._head_input(batch)
-        pooled = self.encoder(feats)
+        pooled = self.encoder.pool(self._maps(feats))
         return {"logits": self.head(self.dropout(pooled)), "features": pooled, **aux}
 
     def loss(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:

@@ -176,3 +176,22 @@ def test_completion_stage_trains_only_the_completion_then_freezes_it() -> None:
     assert all(p.requires_grad for n, p in model.named_parameters() if not n.startswith("completion."))
     with pytest.raises(ConfigError, match="prior"):
         model.set_prior(torch.zeros(3, 16, 25))
+
+
+def test_visible_pooling_ignores_the_empty_frames() -> None:
+    """pool="visible": the pooled features of a clip with a lost prefix are the mean over the output
+    steps that hold visible frames, i.e. independent of how the empty steps' features look."""
+    torch.manual_seed(0)
+    model = mmfusion.create_model("finetec_tiny", num_classes=5, completion=False, decomposition=False,
+                                  acceleration=False, pool="visible").eval()
+    x = _batch(1)
+    x[:, :, :16] = 0  # first half lost: output steps 0..3 of 8 are empty
+    with torch.no_grad():
+        out = model({"skeleton": x})
+        maps = model.encoder.forward_maps(x)  # (1, 2, D, 8, 25)
+        torch.testing.assert_close(out["features"], maps[:, :, :, 4:].mean(dim=(3, 4)).mean(dim=1))
+        torch.testing.assert_close(model.forward_head(model.forward_features({"skeleton": x})), out["logits"])
+        model.pool = "all"
+        assert not torch.allclose(model({"skeleton": x})["features"], out["features"])
+    with pytest.raises(ConfigError, match="pool"):
+        mmfusion.create_model("finetec_tiny", pool="max")

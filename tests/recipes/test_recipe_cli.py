@@ -81,3 +81,11 @@ def test_missing_data_root_is_one_error_line(script: Path, tmp_path: Path) -> No
     assert "Traceback" not in proc.stderr + proc.stdout
     errors = [line for line in proc.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1 and "nowhere" in errors[0] and errors[0].startswith(script.name)
+
+
+def test_finetec_unknown_ablation_is_one_error_line(tmp_path: Path) -> None:
+    proc = _run(ROOT / "recipes" / "finetec_ntu.py", "--ablate", "fusion", "--output-dir", str(tmp_path / "runs"),
+                "--cache-dir", str(tmp_path / "cache"))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "unknown stage(s) ['fusion']" in proc.stderr
+    assert not (tmp_path / "cache").exists()  # refused before any data is built
