@@ -26,6 +26,14 @@ extracted after the encoder's BatchNorm running statistics are recomputed on ``-
 training clips (:func:`mmfusion.ssl.protocols.refresh_batchnorm`; 0 keeps them), random or
 pre-trained alike. Each result prints with its full signature and is appended to
 ``<output-dir>/results.jsonl``.
+
+MS-CLR (``--method msclr``; an encoder whose card has ``layouts``): the data serve every joint
+convention of each clip and the features are (N, L, D), one set per convention through its own
+graph and data BN (BatchNorm refreshed over all conventions). As in MS-CLR's ensemble linear
+evaluation, ``linear`` and ``semi --probe`` train one head per convention and average their
+logits (each convention's own top-1 is reported beside the fused one); ``knn``, ``fewshot`` and
+``embed`` use the concatenated L2-normalised conventions (cosine = mean of the per-convention
+cosines; kNN also per convention). ``finetune`` / ``semi`` read the first convention.
 """
 
 from __future__ import annotations

@@ -45,8 +45,7 @@ from ...errors import ConfigError, DataFormatError
 from ..augment import preset
 from ..objective import register_objective
 from .hiclr import consistency_loss, mining_loss
-from .moco import TRAIN_PRESETS as MOCO_TRAIN_PRESETS
-from .moco import MoCo, build_backbone
+from .moco import TRAIN_PRESETS, MoCo, build_backbone
 
 __all__ = ["PRESETS", "TRAIN_PRESETS", "MSCLR", "MultiLayoutSkeletons", "normalize_image_coords"]
 
@@ -55,20 +54,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                                                               "in_channels": 2},
             "layouts": ("smpl24", "h36m17", "coco17"), "queue_size": 512, "momentum": 0.99, "proj_dim": 64,
             "temperature": 0.2,
-            "mining_step": 990},
+            "mining_step": 400},
     "paper_ntu60": {"encoder": "msclr_stgcn", "layouts": ("ntu25", "smpl24", "smplx42", "mhad43"),
                     "encoder_kwargs": {"layouts": ("ntu25", "smpl24", "smplx42", "mhad43")},
                     "queue_size": 32768, "momentum": 0.999, "temperature": 0.07, "proj_dim": 128,
                     "mining_step": 150 * 314, "topk": 1},
 }
 
-
-#: the AimCLR family's engine settings; ``cpu`` (ours): 25 epochs of the skeleton world's 5,097
-#: training clips (79 steps each, about 12 min on one thread), nearest-neighbour mining from half
-#: way (``mining_step`` 990 of 1,975 steps: the paper's epoch 150 of 300). At MoCo's 5 epochs
-#: (395 steps, no mining) MS-CLR's linear probe was far below its random encoder (docs/ssl.md).
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {**MOCO_TRAIN_PRESETS,
-                                            "cpu": {**MOCO_TRAIN_PRESETS["cpu"], "epochs": 25}}
 
 def normalize_image_coords(x: np.ndarray, layout: str) -> np.ndarray:
     """(C, T, V, M) image coordinates -> centred on the layout's centre joint (person 0, first
