@@ -143,7 +143,7 @@ def refresh_batchnorm(model: nn.Module, dataset: Dataset, clips: int = 2048, bat
         m.train()
     try:
         for batch in loader:
-            if len(batch["label"]) < 2:
+            if len(batch[key] if key is not None else batch["label"]) < 2:
                 continue  # a batch of one has no variance
             if key is None:
                 (forward or model)({k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()})
