@@ -26,6 +26,14 @@ extracted after the encoder's BatchNorm running statistics are recomputed on ``-
 training clips (:func:`mmfusion.ssl.protocols.refresh_batchnorm`; 0 keeps them), random or
 pre-trained alike. Each result prints with its full signature and is appended to
 ``<output-dir>/results.jsonl``.
+
+MS-CLR (``--method msclr``; an encoder whose card has ``layouts``): the data serve every joint
+convention of each clip and the features are (N, L, D), one set per convention through its own
+graph and data BN (BatchNorm refreshed over all conventions). As in MS-CLR's ensemble linear
+evaluation, ``linear`` and ``semi --probe`` train one head per convention and average their
+logits (each convention's own top-1 is reported beside the fused one); ``knn``, ``fewshot`` and
+``embed`` use the concatenated L2-normalised conventions (cosine = mean of the per-convention
+cosines; kNN also per convention). ``finetune`` / ``semi`` read the first convention.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from mmfusion.cli_errors import run_command
 from mmfusion.engine import TrainConfig, parse_args, train
 from mmfusion.registry import create_model
 from mmfusion.ssl import protocols as P
-from mmfusion.ssl.presets import method_preset, world_splits
+from mmfusion.ssl.presets import data_layouts, method_preset, world_splits
 from mmfusion.ssl.pretrain import load_pretrained_encoder, read_encoder_card
 
 
@@ -101,6 +109,12 @@ def _encoder_card(cfg: EvalRecipe) -> tuple[str, dict[str, Any], int]:
     return name, mkw, int(cfg.clip_len or clip)
 
 
+def _layouts(cfg: EvalRecipe) -> tuple[tuple[str, ...] | None, int]:
+    """(joint conventions, channels) the encoder reads: MS-CLR's ``layouts`` (every one gets
+    features, fused like its ensemble evaluation), or ``(None, 3)`` for ``ntu25`` clips."""
+    return data_layouts(_encoder_card(cfg)[1])
+
+
 def _classifier(cfg: EvalRecipe, num_classes: int, head: str | None) -> torch.nn.Module:
     name, mkw, _ = _encoder_card(cfg)
     if head is not None and name.startswith("mamp_transformer"):
@@ -132,13 +146,23 @@ def _features(cfg: EvalRecipe, train_plain: Any, test: Any, seed: int) -> tuple[
         return saved["xtr"], saved["ytr"], saved["xte"], saved["yte"]
     torch.manual_seed(seed)  # the random baseline's initialisation
     enc = _classifier(cfg, 0, "linprobe").eval().encoder
+    layouts = _layouts(cfg)[0]
     t0 = time.time()
     if cfg.bn_refresh:
-        n_bn = P.refresh_batchnorm(enc, train_plain, clips=cfg.bn_refresh, seed=seed)
+        # MS-CLR: one forward per convention, so the shared blocks' statistics average over all of them
+        fwd = (lambda b: [enc(b[f"skeleton_{n}"], n) for n in layouts]) if layouts else None
+        n_bn = P.refresh_batchnorm(enc, train_plain, clips=cfg.bn_refresh, seed=seed, forward=fwd,
+                                   key=None if layouts else "skeleton")
         print(f"[evaluate_skeleton] BatchNorm statistics of {n_bn} layer(s) refreshed on {cfg.bn_refresh} "
               f"training clips in {time.time() - t0:.0f} s")
-    xtr, ytr = P.extract_features(lambda x: enc(x), train_plain)
-    xte, yte = P.extract_features(lambda x: enc(x), test)
+    out = []
+    for ds in (train_plain, test):
+        if layouts:  # (N, L, D): each convention through its own graph / data BN
+            per = [P.extract_features(lambda x, n=n: enc(x, n), ds, key=f"skeleton_{n}") for n in layouts]
+            out += [torch.stack([f for f, _ in per], dim=1), per[0][1]]
+        else:
+            out += list(P.extract_features(lambda x: enc(x), ds))
+    xtr, ytr, xte, yte = out
     print(f"[evaluate_skeleton] features {tuple(xtr.shape)} / {tuple(xte.shape)} in {time.time() - t0:.0f} s")
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"xtr": xtr, "ytr": ytr, "xte": xte, "yte": yte}, path)
@@ -179,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
     _, _, clip = _encoder_card(cfg)
     keep = range(cfg.classes_seen, cfg.num_classes) if cfg.protocol == "fewshot" else None
-    train_set, train_plain, test = world_splits(cfg.cache_dir, cfg.split, clip, keep_classes=keep)
+    layouts, channels = _layouts(cfg)
+    train_set, train_plain, test = world_splits(cfg.cache_dir, cfg.split, clip, keep_classes=keep, layouts=layouts,
+                                                channels=channels)
     results: list[P.ProtocolResult] = []
     if cfg.protocol in ("finetune", "transfer"):
         results = [_finetune(cfg, train_set, test, s, cfg.protocol) for s in cfg.seeds]
@@ -193,26 +219,30 @@ def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
     else:
         xtr, ytr, xte, yte = _features(cfg, train_plain, test, cfg.seeds[0])
         init = {"encoder": _encoder_card(cfg)[0], "init": cfg.run or f"random (seed {cfg.seeds[0]})",
-                "bn_refresh": cfg.bn_refresh}
+                "bn_refresh": cfg.bn_refresh, **({"layouts": list(layouts)} if layouts else {})}
         if cfg.protocol == "linear":
             results = [P.linear_probe(xtr, ytr, xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,
-                                      num_classes=cfg.num_classes) for s in cfg.seeds]
+                                      num_classes=cfg.num_classes, views=layouts) for s in cfg.seeds]
         elif cfg.protocol == "semi":
             for s in cfg.seeds:
                 idx = P.label_subset(ytr, cfg.fraction, balanced=not cfg.random_subset, seed=s)
                 r = P.linear_probe(xtr[idx], ytr[idx], xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,
-                                   num_classes=cfg.num_classes)
+                                   num_classes=cfg.num_classes, views=layouts)
                 r.protocol = f"semi{cfg.fraction:g}-linear"
                 r.signature.update(fraction=cfg.fraction, subset="random" if cfg.random_subset else "class-balanced")
                 results.append(r)
         elif cfg.protocol == "knn":
-            results = [P.knn(xtr, ytr, xte, yte, ks=cfg.ks, weighted=not cfg.majority)]
+            results = [P.knn(P.fuse_views(xtr), ytr, P.fuse_views(xte), yte, ks=cfg.ks, weighted=not cfg.majority)]
+            for i, n in enumerate(layouts or ()):  # each convention alone beside the fused
+                one = P.knn(xtr[:, i], ytr, xte[:, i], yte, ks=cfg.ks, weighted=not cfg.majority)
+                results[0].metrics.update({f"{k}_{n}": v for k, v in one.metrics.items()})
         elif cfg.protocol == "fewshot":
-            results = [P.few_shot(xtr, ytr, xte, yte, shots=cfg.shots, seed=s) for s in cfg.seeds]
+            results = [P.few_shot(P.fuse_views(xtr), ytr, P.fuse_views(xte), yte, shots=cfg.shots, seed=s)
+                       for s in cfg.seeds]
             for r in results:
                 r.signature["classes_unseen_in_pretraining"] = f"{cfg.classes_seen}..59"
         else:  # embed
-            pts, how = P.embed_2d(xte)
+            pts, how = P.embed_2d(P.fuse_views(xte))
             path = P.plot_embedding(pts, yte, Path(cfg.output_dir) / f"embedding_{Path(cfg.run or 'random').name}.png",
                                     title=f"{init['encoder']} ({init['init']}), {how}")
             results = [P.ProtocolResult("embed", {"method": how, "points": len(pts), "plot": str(path)}, {})]

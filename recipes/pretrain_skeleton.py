@@ -5,6 +5,7 @@
     python recipes/pretrain_skeleton.py --method mamp                       # CPU preset, skeleton world
     python recipes/pretrain_skeleton.py --method mamp --resume auto         # continue an interrupted run
     python recipes/pretrain_skeleton.py --method cascadeformer              # masked joints, then cascade fine-tune
+    python recipes/pretrain_skeleton.py --method msclr                      # every convention of a clip per sample
     accelerate launch --multi_gpu --num_processes 4 recipes/pretrain_skeleton.py --method mamp \\
         --preset paper_ntu60 --cache-dir /data/ntu60_packed                  # the paper's settings on real NTU
 
@@ -12,7 +13,8 @@
 CPU; ``paper_ntu60`` / ``paper_ntu120``: the official hyper-parameters, see docs/ssl.md). The
 data: the skeleton world in ``--cache-dir`` (generated there when absent), or real NTU packed in
 the same layout (``packed/ntu25.npy`` (N, 3, T, 25, 2) and ``packed/index.npz`` with ``labels``
-0-based and ``names``). ``--classes-seen K`` pre-trains on classes 0..K-1 only (for
+0-based and ``names``); MS-CLR reads ``packed/<layout>.npy`` of each of its preset's
+``layouts`` (the same clips in another joint convention). ``--classes-seen K`` pre-trains on classes 0..K-1 only (for
 the few-shot protocol on the others). The run folder gets one sub-folder per stage and the
 final ``encoder.safetensors`` + ``config.json`` that ``recipes/evaluate_skeleton.py --run``
 reads.
@@ -27,7 +29,7 @@ from typing import Any
 
 from mmfusion.cli_errors import run_command
 from mmfusion.engine import parse_args
-from mmfusion.ssl.presets import build_stages, world_splits
+from mmfusion.ssl.presets import build_stages, data_layouts, world_splits
 from mmfusion.ssl.pretrain import PretrainConfig, pretrain
 
 
@@ -65,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> Any:
                  "threads": cfg.threads, "max_steps": cfg.max_steps, "seed": cfg.seed, "cpu": cfg.cpu or None}
     stages, clip_len = build_stages(cfg.method, cfg.preset, overrides, {"seed": cfg.seed})
     keep = range(cfg.classes_seen) if cfg.classes_seen else None
-    train, _, _ = world_splits(cfg.cache_dir, cfg.protocol, clip_len, keep_classes=keep, seed=cfg.seed)
+    layouts, channels = data_layouts(stages[0].objective_kwargs)  # MS-CLR: every convention of a clip
+    train, _, _ = world_splits(cfg.cache_dir, cfg.protocol, clip_len, keep_classes=keep, seed=cfg.seed,
+                               layouts=layouts, channels=channels)
     print(f"[pretrain_skeleton] {cfg.method} ({cfg.preset}): {len(train)} clips of {clip_len} frames, "
           f"{len(stages)} stage(s) -> {cfg.output_dir}")
     pcfg = PretrainConfig(output_dir=cfg.output_dir, stages=stages,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from types import ModuleType
@@ -24,15 +24,19 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from ..data.preprocess import center_skeleton
-from ..data.skeleton.datasets import SkeletonDataset
+from ..data.skeleton.datasets import SkeletonDataset, split_for
 from ..data.synthetic.skeleton_world import META_FILE, SkeletonWorldConfig, generate_skeleton_world, load_packed
 from ..data.wrappers import DatasetWrapper
 from ..engine import TrainConfig
 from ..errors import ConfigError
 from .objective import list_objectives, objective_builder, objective_module
+from .objectives.msclr import MultiLayoutSkeletons
 from .pretrain import StageConfig
 
-__all__ = ["DEFAULT_TRAIN", "CenteredSkeletons", "build_stages", "method_module", "method_preset", "world_splits"]
+__all__ = ["DEFAULT_TRAIN", "CenteredSkeletons", "build_stages", "data_layouts", "method_module", "method_preset",
+           "world_splits"]
+
+_WORLD_CONVENTIONS = ("ntu25", "smpl24", "h36m17", "coco17")
 
 #: engine settings every stage starts from (a preset's TRAIN_PRESETS entry overrides them)
 DEFAULT_TRAIN: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "scheduler": "cosine",
@@ -107,11 +111,14 @@ def _accepted(objective: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in overrides.items() if k in params}
 
 
-def _world(cache_dir: str | Path, classes: int) -> Path:
+def _world(cache_dir: str | Path, classes: int, layouts: Sequence[str] = ("ntu25",)) -> Path:
     root = Path(cache_dir)
-    if (root / "packed" / "ntu25.npy").is_file() and (root / "packed" / "index.npz").is_file() \
-            and not (root / META_FILE).exists():
-        return root  # real data packed in the world's layout
+    packed = root / "packed"
+    if (packed / "index.npz").is_file() and not (root / META_FILE).exists():  # real data packed in the world's layout
+        missing = [n for n in layouts if not (packed / f"{n}.npy").is_file()]
+        if missing:
+            raise ConfigError(f"{root}: no packed/{missing[0]}.npy (the method reads the conventions {list(layouts)})")
+        return root
     meta = root / META_FILE
     if meta.is_file():
         try:
@@ -119,13 +126,43 @@ def _world(cache_dir: str | Path, classes: int) -> Path:
                 return root
         except ValueError:
             pass
-    print(f"[ssl] generating the skeleton world ({classes} classes) under {root} (packed arrays only)")
-    return generate_skeleton_world(root, SkeletonWorldConfig(classes=classes), write_files=False)
+    # the world can hold ntu25 plus its 2-D conventions; other names fail when they are read
+    conventions = tuple(dict.fromkeys(("ntu25", *(n for n in layouts if n in _WORLD_CONVENTIONS))))
+    print(f"[ssl] generating the skeleton world ({classes} classes, {', '.join(conventions)}) under {root} "
+          "(packed arrays only)")
+    return generate_skeleton_world(root, SkeletonWorldConfig(classes=classes, conventions=conventions),
+                                   write_files=False)
+
+
+def data_layouts(kwargs: Mapping[str, Any]) -> tuple[tuple[str, ...] | None, int]:
+    """(joint conventions, channels) a method's data must serve, from its builder kwargs (MS-CLR:
+    ``layouts`` and ``encoder_kwargs``) or an encoder card's model kwargs (``layouts``,
+    ``in_channels``); ``(None, 3)``: one ``ntu25`` clip per sample (every other method)."""
+    enc = kwargs.get("encoder_kwargs") or {}
+    layouts = kwargs.get("layouts") or enc.get("layouts")
+    channels = int(kwargs.get("in_channels") or enc.get("in_channels") or 3)
+    return (tuple(layouts) if layouts else None), channels
+
+
+def _multi_layout(root: Path, layouts: tuple[str, ...], channels: int, dataset: str, protocol: str,
+                  clip_len: int, seed: int, center: bool) -> tuple[MultiLayoutSkeletons, ...]:
+    """(train, train_plain, test) serving every convention of each clip (MS-CLR)."""
+    arrays = {}
+    for name in layouts:
+        arrays[name], labels, names, _ = load_packed(root, name)
+    split = [split_for(n, dataset, protocol) for n in names]
+
+    def make(which: str, train: bool) -> MultiLayoutSkeletons:
+        rows = [i for i, s in enumerate(split) if s == which]
+        return MultiLayoutSkeletons(arrays, labels, rows, channels=channels, window=clip_len, train=train,
+                                    center=center, seed=seed)
+
+    return make("train", True), make("train", False), make("test", False)
 
 
 def world_splits(cache_dir: str | Path, protocol: str = "xsub", clip_len: int = 32, classes: int = 60,
-                 keep_classes: range | None = None, seed: int = 0,
-                 center: bool = True) -> tuple[Dataset, Dataset, Dataset]:
+                 keep_classes: range | None = None, seed: int = 0, center: bool = True,
+                 layouts: Sequence[str] | None = None, channels: int = 3) -> tuple[Dataset, Dataset, Dataset]:
     """(train with random crops, train without (for features), test) of the skeleton world.
 
     Clips: the CTR-GCN family (valid crop U[0.5, 1] for training, 0.95 otherwise, resized to
@@ -133,19 +170,32 @@ def world_splits(cache_dir: str | Path, protocol: str = "xsub", clip_len: int = 
     MAMP, STARS and CascadeFormer train on; the world's packed arrays are camera coordinates)
     unless ``center=False``. ``keep_classes`` keeps only those labels (0-based), e.g. the classes
     seen in pre-training for few-shot on the others.
+
+    ``layouts`` (MS-CLR): every sample holds those conventions of one clip
+    (:class:`~mmfusion.ssl.objectives.msclr.MultiLayoutSkeletons`, ``packed/<layout>.npy``):
+    ``"skeleton_<layout>"`` (``channels``, clip_len, V, M) each, the same crop in all of them,
+    ``"skeleton"`` the first; image conventions normalised, 3-D ones centred (``center``).
     """
-    root = _world(cache_dir, classes)
-    data, labels, names, _ = load_packed(root)
+    root = _world(cache_dir, classes, tuple(layouts) if layouts else ("ntu25",))
     dataset = "ntu60" if classes == 60 else "ntu120"
+    train: Dataset
+    train_plain: Dataset
+    test: Dataset
+    if layouts:
+        train, train_plain, test = _multi_layout(root, tuple(layouts), channels, dataset, protocol, clip_len,
+                                                 seed, center)
+        labels = train.labels
+    else:
+        data, labels, names, _ = load_packed(root)
 
-    def make(split: str) -> SkeletonDataset:
-        return SkeletonDataset(data, labels, names, dataset=dataset, protocol=protocol, split=split,
-                               family="ctrgcn", window=clip_len, seed=seed)
+        def make(split: str) -> SkeletonDataset:
+            return SkeletonDataset(data, labels, names, dataset=dataset, protocol=protocol, split=split,
+                                   family="ctrgcn", window=clip_len, seed=seed)
 
-    train, train_plain, test = make("train"), make("train"), make("test")
-    train_plain.train = False  # the deterministic 0.95 crop: features for probes
-    if center:
-        train, train_plain, test = CenteredSkeletons(train), CenteredSkeletons(train_plain), CenteredSkeletons(test)
+        train, train_plain, test = make("train"), make("train"), make("test")
+        train_plain.train = False  # the deterministic 0.95 crop: features for probes
+        if center:
+            train, train_plain, test = CenteredSkeletons(train), CenteredSkeletons(train_plain), CenteredSkeletons(test)
     if keep_classes is None:
         return train, train_plain, test
     keep = set(keep_classes)
@@ -157,4 +207,3 @@ def world_splits(cache_dir: str | Path, protocol: str = "xsub", clip_len: int = 
         return s
 
     return sub(train), sub(train_plain), sub(test)
-

@@ -10,7 +10,10 @@ repeated. Features are ``(N, D)`` float tensors from a frozen encoder (:func:`ex
   wd 0, 100 epochs, batch 256 (2 x 128), cosine), ``head="plain"`` AimCLR's (Linear only, SGD lr
   3.0, momentum 0.9, wd 0, 100 epochs, x0.1 at epoch 80, batch 128). Ours: the features are
   extracted once without augmentation (the official probes re-run the frozen encoder on
-  augmented clips every epoch), so a probe costs seconds on the CPU.
+  augmented clips every epoch), so a probe costs seconds on the CPU. ``(N, L, D)`` features of
+  L views (MS-CLR's joint conventions): one head per view, logits averaged (MS-CLR's ensemble).
+* :func:`fuse_views` - (N, L, D) -> (N, L * D) concatenated L2-normalised views (cosine = mean of
+  the per-view cosines) for kNN, few-shot and embeddings.
 * :func:`refresh_batchnorm` - the BatchNorm running statistics of a frozen encoder recomputed on
   training clips (no gradient, no weight change) before its features are extracted; the
   recipes apply it to every encoder, random or pre-trained (see docs/ssl.md "Protocols": a
@@ -46,7 +49,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from ..errors import ConfigError
 
 __all__ = ["LINEAR_PRESETS", "ProtocolResult", "embed_2d", "extract_features", "few_shot", "finetune_signature",
-           "knn", "label_subset", "layer_decay_groups", "linear_probe", "plot_embedding", "refresh_batchnorm"]
+           "fuse_views", "knn", "label_subset", "layer_decay_groups", "linear_probe", "plot_embedding",
+           "refresh_batchnorm"]
 
 
 @dataclass
@@ -100,7 +104,7 @@ def extract_features(model: nn.Module | Callable[[Tensor], Tensor], dataset: Dat
 
 @torch.no_grad()
 def refresh_batchnorm(model: nn.Module, dataset: Dataset, clips: int = 2048, batch_size: int = 128, seed: int = 0,
-                      forward: Callable[[Tensor], Any] | None = None, key: str = "skeleton") -> int:
+                      forward: Callable[[Any], Any] | None = None, key: str | None = "skeleton") -> int:
     """Recompute the running mean / variance of every BatchNorm in ``model`` on ``clips`` samples
     of ``dataset`` (a seeded random subset; all when it has fewer), then leave ``model`` in eval mode.
 
@@ -114,8 +118,9 @@ def refresh_batchnorm(model: nn.Module, dataset: Dataset, clips: int = 2048, bat
     statistics were collected on the pretext task's inputs (masked or augmented clips).
     The statistics are the exact average over the batches (``momentum=None``). Dropout and the
     rest of the model stay in eval mode. Batches are ``(N, C, T, V, M)`` tensors under ``key``,
-    passed to ``forward`` (default: ``model``). Returns the number of BatchNorm layers refreshed
-    (0: nothing to do, no forward pass is run).
+    passed to ``forward`` (default: ``model``); ``key=None`` passes the whole batch dict (MS-CLR:
+    one forward per joint convention, so shared layers average over all of them). Returns the
+    number of BatchNorm layers refreshed (0: nothing to do, no forward pass is run).
     """
     from ..data.dataset import collate
 
@@ -138,10 +143,12 @@ def refresh_batchnorm(model: nn.Module, dataset: Dataset, clips: int = 2048, bat
         m.train()
     try:
         for batch in loader:
-            x = batch[key].to(device)
-            if x.shape[0] < 2:
+            if len(batch[key] if key is not None else batch["label"]) < 2:
                 continue  # a batch of one has no variance
-            (forward or model)(x)
+            if key is None:
+                (forward or model)({k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()})
+            else:
+                (forward or model)(batch[key].to(device))
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom
@@ -162,15 +169,9 @@ def _accuracy(logits: Tensor, labels: Tensor, k: int = 1) -> float:
     return float((logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1).float().mean())
 
 
-def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
-                 head: Literal["bn", "plain"] = "bn", lr: float | None = None, epochs: int | None = None,
-                 batch_size: int | None = None, num_classes: int | None = None, seed: int = 0) -> ProtocolResult:
-    """Train a linear head on frozen ``(N, D)`` features; top-1 / top-5 on the test features."""
-    if head not in LINEAR_PRESETS:
-        raise ConfigError(f"linear_probe: head must be one of {sorted(LINEAR_PRESETS)}, got {head!r}")
-    p = dict(LINEAR_PRESETS[head])
-    p.update({k: v for k, v in {"lr": lr, "epochs": epochs, "batch_size": batch_size}.items() if v is not None})
-    k = int(num_classes or int(max(train_y.max(), test_y.max())) + 1)
+def _fit_linear(train_x: Tensor, train_y: Tensor, test_x: Tensor, p: Mapping[str, Any], head: str, k: int,
+                seed: int) -> Tensor:
+    """Train one linear head (settings ``p``) on ``(N, D)`` features; its ``(N_test, K)`` test logits."""
     g = torch.Generator().manual_seed(seed)
     d = train_x.shape[1]
     lin = nn.Linear(d, k)
@@ -204,10 +205,52 @@ def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tenso
             step += 1
     model.eval()
     with torch.no_grad():
-        logits = model(test_x)
+        return model(test_x)
+
+
+def _probe_settings(head: str, lr: float | None, epochs: int | None, batch_size: int | None) -> dict[str, Any]:
+    if head not in LINEAR_PRESETS:
+        raise ConfigError(f"linear_probe: head must be one of {sorted(LINEAR_PRESETS)}, got {head!r}")
+    p = dict(LINEAR_PRESETS[head])
+    p.update({k: v for k, v in {"lr": lr, "epochs": epochs, "batch_size": batch_size}.items() if v is not None})
+    return p
+
+
+def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *,
+                 head: Literal["bn", "plain"] = "bn", lr: float | None = None, epochs: int | None = None,
+                 batch_size: int | None = None, num_classes: int | None = None, seed: int = 0,
+                 views: Sequence[str] | None = None) -> ProtocolResult:
+    """Train a linear head on frozen features; top-1 / top-5 on the test features.
+
+    ``(N, D)`` features: one head. ``(N, L, D)`` (L views of each clip, e.g. MS-CLR's joint
+    conventions): one head per view, each trained with these settings and the same seeded batch
+    order (so the same as MS-CLR's ensemble probe, which sums the per-skeleton losses of
+    separate ``fc`` heads), fused by averaging their test **logits** (``processor/
+    linear_evaluation.py``: "soft voting"); metrics add each view's ``top1_<name>`` (``views``
+    names them, default ``0 .. L-1``).
+    """
+    p = _probe_settings(head, lr, epochs, batch_size)
+    k = int(num_classes or int(max(train_y.max(), test_y.max())) + 1)
+    multi = train_x.ndim == 3
+    xs_tr = train_x.unbind(1) if multi else (train_x,)
+    xs_te = test_x.unbind(1) if multi else (test_x,)
+    logits = [_fit_linear(a, train_y, b, p, head, k, seed) for a, b in zip(xs_tr, xs_te)]
+    fused = torch.stack(logits).mean(dim=0)
     sig = {"head": "BN(affine=False)+Linear" if head == "bn" else "Linear", "optimizer": "SGD", **p,
-           "train": n, "test": int(test_x.shape[0]), "dim": d, "seed": seed}
-    return ProtocolResult("linear", sig, {"top1": _accuracy(logits, test_y), "top5": _accuracy(logits, test_y, 5)})
+           "train": int(train_x.shape[0]), "test": int(test_x.shape[0]), "dim": int(train_x.shape[-1]), "seed": seed}
+    metrics = {"top1": _accuracy(fused, test_y), "top5": _accuracy(fused, test_y, 5)}
+    if multi:
+        names = list(views or range(len(logits)))
+        sig.update(views=[str(n) for n in names], fusion="mean of the per-view heads' logits")
+        metrics.update({f"top1_{n}": _accuracy(lg, test_y) for n, lg in zip(names, logits)})
+    return ProtocolResult("linear", sig, metrics)
+
+
+def fuse_views(x: Tensor) -> Tensor:
+    """(N, L, D) features of L views -> (N, L * D): the L2-normalised views concatenated, so the
+    cosine similarity of two fused vectors is the mean of the per-view cosine similarities
+    (kNN, prototypes and embeddings on several joint conventions); (N, D) passes unchanged."""
+    return F.normalize(x.float(), dim=-1).flatten(1) if x.ndim == 3 else x
 
 
 def knn(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *, ks: Sequence[int] = (1, 5, 10, 20),

@@ -48,3 +48,26 @@ def test_pretrain_then_protocols(tiny_world: Path, tmp_path: Path, capsys: pytes
                                  "--train.max-steps", "1", "--train.epochs", "1", "--train.global-batch-size", "8",
                                  *ev])
     assert ft[0].signature["layer_decay"] == 0.8 and 0 <= ft[0].metrics["top1"] <= 1
+
+
+def test_msclr_pretrain_then_fused_protocols(multi_layout_world: Path, tmp_path: Path) -> None:
+    """MS-CLR through both recipes: batches of every convention, per-convention features fused."""
+    run, out = tmp_path / "msclr", tmp_path / "eval"
+    common = ["--cache-dir", str(multi_layout_world)]
+    pretrain_skeleton.main(["--method", "msclr", *common, "--output-dir", str(run), "--max-steps", "1",
+                            "--global-batch-size", "4", "--threads", "1", "--cpu"])
+    card = json.loads((run / "config.json").read_text())
+    assert card["model_name"] == "msclr_stgcn_tiny" and card["objective"] == "msclr"
+    ev = [*common, "--method", "msclr", "--output-dir", str(out), "--train.threads", "1", "--bn-refresh", "6"]
+    linear = evaluate_skeleton.main(["--protocol", "linear", "--run", str(run), "--probe-epochs", "2", *ev])
+    knn = evaluate_skeleton.main(["--protocol", "knn", "--run", str(run), "--ks", "1", "3", *ev])
+    semi = evaluate_skeleton.main(["--protocol", "semi", "--probe", "--fraction", "0.5", "--probe-epochs", "2",
+                                   *ev])  # random-weight baseline
+    layouts = ["smpl24", "h36m17", "coco17"]
+    assert linear[0].signature["layouts"] == layouts and linear[0].signature["dim"] == 32
+    assert set(linear[0].metrics) == {"top1", "top5", *(f"top1_{n}" for n in layouts)}
+    assert set(knn[0].metrics) == {f"top1@k{k}{s}" for k in (1, 3) for s in ("", *(f"_{n}" for n in layouts))}
+    assert semi[0].signature["init"] == "random (seed 0)" and semi[0].signature["train"] == 3
+    assert all(0 <= v <= 1 for r in (*linear, *knn, *semi) for v in r.metrics.values())
+    features = sorted(p.name for p in (out / "features").iterdir())
+    assert len(features) == 2 and features[1].startswith("run_msclr")  # run and random baseline cached apart

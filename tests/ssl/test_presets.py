@@ -1,12 +1,17 @@
-"""Presets and data of the SSL recipes: stage plans, CTR-GCN centring of the world's clips."""
+"""Presets and data of the SSL recipes: stage plans, CTR-GCN centring of the world's clips, the
+multi-convention splits of MS-CLR."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
+from mmfusion.data.preprocess import crop_resize_positions
 from mmfusion.errors import ConfigError
-from mmfusion.ssl.presets import CenteredSkeletons, build_stages
+from mmfusion.ssl.presets import CenteredSkeletons, build_stages, data_layouts, method_preset, world_splits
 
 
 def test_centred_clips_start_at_the_spine_origin() -> None:
@@ -31,3 +36,46 @@ def test_build_stages_presets() -> None:
     assert all(s.train.epochs == 1 for s in cf) and cf[0].objective_kwargs["seed"] == 3
     with pytest.raises(ConfigError, match="preset"):
         build_stages("mamp", "nope")
+
+
+def _profile(x: torch.Tensor) -> torch.Tensor:
+    """Joint 0's x over the frames of a (C, T, V, M) clip, mapped affinely onto 0 .. 1."""
+    p = x[0, :, 0, 0]
+    return (p - p[0]) / (p[-1] - p[0])
+
+
+def test_multi_layout_splits_serve_aligned_clips(multi_layout_world: Path) -> None:
+    layouts = ("smpl24", "ntu25", "coco17")
+    train, plain, test = world_splits(multi_layout_world, clip_len=8, layouts=layouts, channels=2, seed=3)
+    with np.load(multi_layout_world / "packed" / "index.npz") as f:
+        labels, names = f["labels"], [str(n) for n in f["names"]]
+    assert {names[j][8:12] for j in train.index} == {"P001"} and {names[j][8:12] for j in test.index} == {"P003"}
+    u = np.linspace(0, 1, 78)
+    for ds in (train, plain, test):
+        assert len(ds) == 6
+        for i in range(len(ds)):
+            s = ds[i]
+            assert s["label"] == labels[s["index"]] and torch.equal(s["skeleton"], s["skeleton_smpl24"])
+            assert s["skeleton_ntu25"].shape == (2, 8, 25, 2) and s["skeleton_coco17"].shape == (2, 8, 17, 2)
+            ref = _profile(s["skeleton"])
+            for name in layouts[1:]:  # the same frames of the same clip in every convention
+                torch.testing.assert_close(_profile(s[f"skeleton_{name}"]), ref, atol=1e-4, rtol=0)
+            if ds is not train:  # the deterministic 0.95 crop of *this* row's clip
+                pos = crop_resize_positions(2, 80, (0.95,), 8) - 2
+                q = np.interp(pos, np.arange(78), u ** (0.5 + 0.25 * s["index"]))
+                torch.testing.assert_close(ref, torch.as_tensor((q - q[0]) / (q[-1] - q[0]), dtype=torch.float32),
+                                           atol=1e-4, rtol=0)
+    before = _profile(train[0]["skeleton"])
+    train.set_epoch(1)  # another random crop, still one crop for all conventions
+    s = train[0]
+    assert not torch.allclose(_profile(s["skeleton"]), before, atol=1e-3)
+    torch.testing.assert_close(_profile(s["skeleton_coco17"]), _profile(s["skeleton"]), atol=1e-4, rtol=0)
+
+
+def test_msclr_data_follows_its_preset(multi_layout_world: Path) -> None:
+    kwargs, _ = method_preset("msclr", "cpu")
+    assert data_layouts(kwargs) == (("smpl24", "h36m17", "coco17"), 2)
+    assert data_layouts(kwargs["encoder_kwargs"]) == (("smpl24", "h36m17", "coco17"), 2)  # an encoder card
+    assert data_layouts(method_preset("mamp", "cpu")[0]) == (None, 3)
+    with pytest.raises(ConfigError, match="smplx42"):
+        world_splits(multi_layout_world, layouts=("smpl24", "smplx42"))

@@ -52,6 +52,28 @@ def test_linear_probe_both_heads_learn_separable_features() -> None:
     assert scrambled.metrics["top1"] < 0.7
 
 
+
+def test_linear_probe_fuses_per_view_heads_by_their_logits() -> None:
+    """(N, L, D) features (MS-CLR's conventions): one head per view, the mean of their logits."""
+    xtr, ytr = _blobs(300, 0)
+    xte, yte = _blobs(90, 1)
+    noise = torch.randn(300, 4, generator=torch.Generator().manual_seed(5))
+    both_tr, both_te = torch.stack([xtr, noise], dim=1), torch.stack([xte, torch.randn(90, 4)], dim=1)
+    r = P.linear_probe(both_tr, ytr, both_te, yte, epochs=20, views=("good", "noise"))
+    single = P.linear_probe(xtr, ytr, xte, yte, epochs=20)
+    assert r.metrics["top1_good"] == single.metrics["top1"] > 0.9  # same settings and batch order per view
+    assert r.metrics["top1_noise"] < 0.6 and r.metrics["top1"] > 0.8  # the informative view carries the vote
+    assert r.signature["views"] == ["good", "noise"] and "logits" in r.signature["fusion"]
+    one = P.linear_probe(xtr[:, None], ytr, xte[:, None], yte, epochs=20)
+    assert one.metrics["top1"] == single.metrics["top1"]
+
+
+def test_fused_views_cosine_is_the_mean_of_the_views() -> None:
+    a, b = torch.randn(5, 3, 8), torch.randn(5, 3, 8)
+    cos = torch.nn.functional.cosine_similarity
+    torch.testing.assert_close(cos(P.fuse_views(a), P.fuse_views(b)), cos(a, b, dim=-1).mean(dim=1))
+    assert torch.equal(P.fuse_views(a[:, 0]), a[:, 0])  # (N, D) unchanged
+
 def test_few_shot_prototypes_and_embedding(tmp_path) -> None:
     xtr, ytr = _blobs(60, 0)
     xte, yte = _blobs(30, 1)

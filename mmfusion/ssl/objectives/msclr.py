@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ...data.layouts import get_layout
+from ...data.preprocess import center_skeleton, crop_resize_positions, interpolate_frames
 from ...errors import ConfigError, DataFormatError
 from ..augment import preset
 from ..objective import register_objective
@@ -87,13 +88,24 @@ class MultiLayoutSkeletons(Dataset):
         channels: C of every output (2-D arrays are zero-padded to 3, 3-D arrays keep x, y for 2).
         image_layouts: layouts whose values are image coordinates (normalised by
             :func:`normalize_image_coords`); default: every 2-channel array.
+        window: frames per output clip: the CTR-GCN valid crop (train U[0.5, 1], else 0.95,
+            :func:`~mmfusion.data.preprocess.crop_resize_positions`) resized to ``window``, **one
+            crop per clip** (from the first layout's valid frames) applied to every convention, so
+            the conventions of a sample stay the same frames; ``None``: the full arrays.
+        train: random crops (seeded by ``seed``, the epoch of :meth:`set_epoch` and the row) or the
+            deterministic 0.95 centre crop.
+        center: the 3-D (non-image) conventions minus the centre joint of person 0's first frame
+            (:func:`~mmfusion.data.preprocess.center_skeleton`, CTR-GCN ``seq_translation``, as
+            :class:`~mmfusion.ssl.presets.CenteredSkeletons` for ``ntu25`` clips).
 
-    Sample: ``{"skeleton", "skeleton_<layout>" (C, T, V, M) float32, "label", "index"}``.
+    Sample: ``{"skeleton", "skeleton_<layout>" (C, T', V, M) float32, "label", "index"}``; ``index``
+    (the served rows, like :class:`~mmfusion.data.skeleton.SkeletonDataset`'s) and ``labels`` (all rows).
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], labels: Sequence[int] | np.ndarray,
                  indices: Sequence[int] | np.ndarray | None = None, channels: int = 2,
-                 image_layouts: Sequence[str] | None = None) -> None:
+                 image_layouts: Sequence[str] | None = None, window: int | None = None, train: bool = False,
+                 center: bool = False, seed: int = 0) -> None:
         if not arrays:
             raise ConfigError("MultiLayoutSkeletons: needs at least one layout")
         n = len(labels)
@@ -106,22 +118,46 @@ class MultiLayoutSkeletons(Dataset):
         self.indices = np.arange(n) if indices is None else np.asarray(indices)
         self.image_layouts = set(image_layouts if image_layouts is not None
                                  else [k for k, a in self.arrays.items() if a.shape[1] == 2])
+        self.window, self.train, self.center, self.seed, self.epoch = window, train, center, seed, 0
+
+    @property
+    def index(self) -> np.ndarray:
+        """The served rows (the name :class:`~mmfusion.data.skeleton.SkeletonDataset` uses)."""
+        return self.indices
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def _get(self, name: str, row: int) -> torch.Tensor:
+    def set_epoch(self, epoch: int) -> None:
+        """Vary the random crops per epoch (they depend on seed, epoch and row only)."""
+        self.epoch = int(epoch)
+
+    def _positions(self, row: int) -> np.ndarray | None:
+        if self.window is None:
+            return None
+        x = np.asarray(self.arrays[self.layouts[0]][row])
+        nz = np.flatnonzero(np.any(x != 0, axis=(0, 2, 3)))
+        begin, end = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, x.shape[1])
+        rng = np.random.default_rng([self.seed, self.epoch, row])
+        return crop_resize_positions(begin, end, (0.5, 1.0) if self.train else (0.95,), self.window, rng)
+
+    def _get(self, name: str, row: int, positions: np.ndarray | None = None) -> torch.Tensor:
         x = np.asarray(self.arrays[name][row], dtype=np.float32)
         if name in self.image_layouts:
             x = normalize_image_coords(x, name)
+        elif self.center:
+            x = center_skeleton(x.transpose(3, 1, 2, 0), name).transpose(3, 1, 2, 0)
+        if positions is not None:
+            x = interpolate_frames(x, positions, time_axis=1)
         c = x.shape[0]
         if c < self.channels:
             x = np.concatenate([x, np.zeros((self.channels - c, *x.shape[1:]), np.float32)])
-        return torch.from_numpy(np.ascontiguousarray(x[: self.channels]))
+        return torch.from_numpy(np.ascontiguousarray(x[: self.channels], dtype=np.float32))
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         row = int(self.indices[i])
-        out: dict[str, Any] = {f"skeleton_{n}": self._get(n, row) for n in self.layouts}
+        pos = self._positions(row)
+        out: dict[str, Any] = {f"skeleton_{n}": self._get(n, row, pos) for n in self.layouts}
         out["skeleton"] = out[f"skeleton_{self.layouts[0]}"]
         out["label"], out["index"] = int(self.labels[row]), row
         return out
