@@ -195,3 +195,22 @@ def test_visible_pooling_ignores_the_empty_frames() -> None:
         assert not torch.allclose(model({"skeleton": x})["features"], out["features"])
     with pytest.raises(ConfigError, match="pool"):
         mmfusion.create_model("finetec_tiny", pool="max")
+
+
+def test_training_perturbations_keep_the_body_in_place() -> None:
+    """The static regions are mirrored about the clip's own x centre (lost frames stay zero); the
+    dynamic ones are perturbed per clip with probability ``perturb_p`` (0: never, 1: always)."""
+    torch.manual_seed(0)
+    base = torch.randn(64, 3, 32, 25) * 0.1 + torch.tensor([0.7, 0.0, 3.0])[None, :, None, None]
+    base[:, :, :8] = 0  # a lost prefix
+    for p, changed in ((0.0, 0), (1.0, 64)):
+        model = mmfusion.create_model("finetec_tiny", num_classes=5, perturb_p=p)
+        clean_dyna, clean_stat = model.eval().decompose(base)
+        dyna, stat = model.train().decompose(base)
+        assert int((dyna - clean_dyna).flatten(1).abs().amax(dim=1).gt(1e-6).sum()) == changed
+        present = clean_stat[:, :1].ne(0)
+        centres = [(s[:, :1] * present).sum(dim=(1, 2, 3)) / present.sum(dim=(1, 2, 3)) for s in (stat, clean_stat)]
+        torch.testing.assert_close(*centres)  # mirrored or not: the same x centre
+        mirrored = (stat[:, 0] - clean_stat[:, 0]).flatten(1).abs().amax(dim=1).gt(1e-6)
+        assert 10 < int(mirrored.sum()) < 54  # p 0.5 per clip
+        assert not stat[:, :, :8].any() and torch.equal(stat[:, 1:], clean_stat[:, 1:])
