@@ -10,21 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from mmfusion.data.synthetic.skeleton_world import SkeletonWorldConfig, generate_skeleton_world
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 
 import brl_ntu  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_skeleton_world(tmp_path_factory.mktemp("brl_world"), SkeletonWorldConfig(num_sequences=240,
-                                                                                             workers=1, seed=5))
-
-
-def test_ce_and_brl_on_a_long_tailed_world(world: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    out = tmp_path / "runs"
+def test_ce_and_brl_on_a_long_tailed_world(small_skeleton_world: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture) -> None:
+    world, out = small_skeleton_world, tmp_path / "runs"
     runs = brl_ntu.main(["--data-root", str(world), "--output-dir", str(out), "--lt-n-max", "2",
                          "--lt-imbalance", "0.5", "--seeds", "0", "--clip-len", "8", "--train.epochs", "1",
                          "--train.max-steps", "1", "--train.global-batch-size", "16", "--train.threads", "1"])
