@@ -18,9 +18,9 @@ Shapes: ``forward(x, layout)`` -> (N, out_dim) (mean over T', V, then persons);
 ``forward_maps(x, layout)`` -> (N, M, out_dim, T', V). ``layout=None`` uses ``default_layout``
 (the first), so a :class:`~mmfusion.models.heads.ModalityClassifier` can wrap the encoder.
 
-:class:`MultiLayoutHead`: one linear classifier per layout; at evaluation the per-layout class
-probabilities are averaged (MS-CLR's "ensemble" linear evaluation, ``fc`` as a ``ModuleDict`` per
-skeleton; the averaging of softmax scores is ours).
+:class:`MultiLayoutHead`: one linear classifier per layout; at evaluation the per-layout logits
+are averaged (MS-CLR's "ensemble" linear evaluation, ``fc`` as a ``ModuleDict`` per skeleton, "soft
+voting" on the logits as the official ``processor/linear_evaluation.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.layouts import get_layout
@@ -118,7 +117,7 @@ class FlexSTGCN(nn.Module):
 
 
 class MultiLayoutHead(nn.Module):
-    """One ``Linear(D, K)`` per layout; ``forward({layout: (N, D)})`` -> fused (N, K) log-probabilities.
+    """One ``Linear(D, K)`` per layout; ``forward({layout: (N, D)})`` -> fused (N, K) logits (their mean).
 
     ``logits(features, layout)`` gives one layout's (N, K) logits (what each head is trained on).
     """
@@ -135,5 +134,4 @@ class MultiLayoutHead(nn.Module):
     def forward(self, features: Mapping[str, Tensor]) -> Tensor:
         if not features:
             raise ConfigError("MultiLayoutHead: needs the features of at least one layout")
-        probs = torch.stack([F.softmax(self.logits(f, n), dim=1) for n, f in features.items()])
-        return probs.mean(dim=0).clamp_min(1e-12).log()
+        return torch.stack([self.logits(f, n) for n, f in features.items()]).mean(dim=0)
