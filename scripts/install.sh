@@ -4,8 +4,10 @@
 #   scripts/install.sh VENV_PYTHON CONSTRAINTS SPEC...      e.g. .venv/bin/python constraints.txt -e .
 #
 # Why uv: the CUDA build of torch comes with ~3 GB of nvidia wheels; pip unpacks (and byte-compiles)
-# them on one core, 127 s for `make setup` on this 2-core machine, where uv unpacks in parallel and
-# leaves byte-compiling to the first import: 34 s for the same pinned set (docs/performance.md,
+# them on one core, 127 s for `make setup` on this 2-core machine, where uv unpacks and byte-compiles
+# in parallel. Byte-compiling at install (--compile-bytecode) is kept: without it every new Python
+# process compiles torch's modules again wherever .pyc files are not written (PYTHONDONTWRITEBYTECODE,
+# read-only site-packages), ~6 s per process - the recipe tests start dozens (docs/performance.md,
 # "Demo end to end"). uv does not read pip's configuration, so the indexes pip is configured with
 # (a local mirror, a wheel folder: `pip config list`, PIP_* variables) are passed on, and pip's
 # resolution over several indexes is kept (--index-strategy unsafe-best-match: the best version
@@ -40,4 +42,4 @@ index=$(cfg PIP_INDEX_URL index-url)
 for url in $(cfg PIP_EXTRA_INDEX_URL extra-index-url); do args+=(--extra-index-url "$url"); done
 for dir in $(cfg PIP_FIND_LINKS find-links); do args+=(--find-links "$dir"); done
 
-"$BIN/uv" pip install -q --python "$PY" --index-strategy unsafe-best-match "${args[@]}" -c "$CONSTRAINTS" "$@"
+"$BIN/uv" pip install -q --python "$PY" --compile-bytecode --index-strategy unsafe-best-match "${args[@]}" -c "$CONSTRAINTS" "$@"
