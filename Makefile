@@ -3,7 +3,8 @@
 # test-only packages (pytest, ruff, onnx, onnxruntime, fvcore, tensorboard: the `test` extra).
 # Each has its own stamp, so `make demo` on a fresh clone never installs the test packages.
 # scripts/install.sh installs with uv (parallel unpacking of torch's wheels) and falls back to pip;
-# MMFUSION_INSTALLER=pip forces pip.
+# MMFUSION_INSTALLER=pip forces pip. The test set-up byte-compiles the environment (the tests start
+# dozens of Python processes; the demo is one).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/check_system_deps.sh scripts/in
 	@touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	scripts/install.sh $(PY) constraints.txt -e '.[test]'
+	MMFUSION_COMPILE_BYTECODE=1 scripts/install.sh $(PY) constraints.txt -e '.[test]'
 	@touch $(TEST_STAMP)
 
 # The main job: generate the synthetic NTU world (cached), train M-Mixer and the single-modality

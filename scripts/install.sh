@@ -4,11 +4,12 @@
 #   scripts/install.sh VENV_PYTHON CONSTRAINTS SPEC...      e.g. .venv/bin/python constraints.txt -e .
 #
 # Why uv: the CUDA build of torch comes with ~3 GB of nvidia wheels; pip unpacks (and byte-compiles)
-# them on one core, 127 s for `make setup` on this 2-core machine, where uv unpacks and byte-compiles
-# in parallel. Byte-compiling at install (--compile-bytecode) is kept: without it every new Python
-# process compiles torch's modules again wherever .pyc files are not written (PYTHONDONTWRITEBYTECODE,
-# read-only site-packages), ~6 s per process - the recipe tests start dozens (docs/performance.md,
-# "Demo end to end"). uv does not read pip's configuration, so the indexes pip is configured with
+# them on one core, 127 s for `make setup` on this 2-core machine, where uv unpacks in parallel.
+# MMFUSION_COMPILE_BYTECODE=1 (set by `make setup-test`) byte-compiles the whole environment with
+# uv's --compile-bytecode (~30 s on 2 cores): wherever .pyc files are not written
+# (PYTHONDONTWRITEBYTECODE, read-only site-packages) every new Python process otherwise compiles
+# torch's modules again, ~6 s each, and the tests start dozens of recipe subprocesses; the demo is
+# one process, which the compile would cost more than it saves (docs/performance.md, "Demo end to end"). uv does not read pip's configuration, so the indexes pip is configured with
 # (a local mirror, a wheel folder: `pip config list`, PIP_* variables) are passed on, and pip's
 # resolution over several indexes is kept (--index-strategy unsafe-best-match: the best version
 # found on any index, as pip does). Where uv cannot be installed (no PyPI access), or
@@ -42,4 +43,5 @@ index=$(cfg PIP_INDEX_URL index-url)
 for url in $(cfg PIP_EXTRA_INDEX_URL extra-index-url); do args+=(--extra-index-url "$url"); done
 for dir in $(cfg PIP_FIND_LINKS find-links); do args+=(--find-links "$dir"); done
 
-"$BIN/uv" pip install -q --python "$PY" --compile-bytecode --index-strategy unsafe-best-match "${args[@]}" -c "$CONSTRAINTS" "$@"
+[ "${MMFUSION_COMPILE_BYTECODE:-0}" = 1 ] && args+=(--compile-bytecode)
+"$BIN/uv" pip install -q --python "$PY" --index-strategy unsafe-best-match "${args[@]}" -c "$CONSTRAINTS" "$@"
