@@ -5,8 +5,9 @@
 #
 # Why uv: the CUDA build of torch comes with ~3 GB of nvidia wheels; pip unpacks (and byte-compiles)
 # them on one core, 127 s for `make setup` on this 2-core machine, where uv unpacks in parallel.
-# MMFUSION_COMPILE_BYTECODE=1 (set by `make setup-test`) byte-compiles the whole environment with
-# uv's --compile-bytecode (~30 s on 2 cores): wherever .pyc files are not written
+# MMFUSION_COMPILE_BYTECODE=1 (set by `make setup-test`) then byte-compiles the whole environment
+# with compileall (~30 s on 2 cores the first time, seconds after; uv's --compile-bytecode covers only
+# the packages it installs in that call, not torch installed before): wherever .pyc files are not written
 # (PYTHONDONTWRITEBYTECODE, read-only site-packages) every new Python process otherwise compiles
 # torch's modules again, ~6 s each, and the tests start dozens of recipe subprocesses; the demo is
 # one process, which the compile would cost more than it saves (docs/performance.md, "Demo end to end"). uv does not read pip's configuration, so the indexes pip is configured with
@@ -43,5 +44,10 @@ index=$(cfg PIP_INDEX_URL index-url)
 for url in $(cfg PIP_EXTRA_INDEX_URL extra-index-url); do args+=(--extra-index-url "$url"); done
 for dir in $(cfg PIP_FIND_LINKS find-links); do args+=(--find-links "$dir"); done
 
-[ "${MMFUSION_COMPILE_BYTECODE:-0}" = 1 ] && args+=(--compile-bytecode)
 "$BIN/uv" pip install -q --python "$PY" --index-strategy unsafe-best-match "${args[@]}" -c "$CONSTRAINTS" "$@"
+
+if [ "${MMFUSION_COMPILE_BYTECODE:-0}" = 1 ]; then
+  # a few vendored files in site-packages do not compile (old syntax): not an error for us
+  "$PY" -m compileall -q -j 0 "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+    >/dev/null 2>&1 || true
+fi
