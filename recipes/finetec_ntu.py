@@ -46,7 +46,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -89,7 +89,7 @@ class FineTecRecipe(SkeletonData):
     ablate: tuple[str, ...] = ("decomposition",)
     """FineTec stages switched off (the paper's ablation rows: completion, decomposition, acceleration);
     `--ablate` alone: the full pipeline"""
-    pool: str = "all"
+    pool: Literal["all", "visible"] = "all"
     """temporal pooling of the GCN head, for both models: all (ST-GCN's) or visible (over non-zero frames)"""
     baseline: bool = True
     """also train the ablation baseline (the same GCN head without any of the three stages)"""

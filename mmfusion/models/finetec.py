@@ -26,7 +26,7 @@ description (../shared/specs/skeleton_papers.md section 10). Pipeline, for a ske
    zero), ``S_stat`` the static ones. While training, ``S_dyna`` gets strong spatio-temporal
    perturbation (random temporal crop resized back, random frames dropped and re-interpolated
    from their neighbours; per clip with probability ``perturb_p``, ours: 0.5) and ``S_stat`` weak
-   spatial perturbation (x mirrored about the clip's x centre, p 0.5).
+   spatial perturbation (x mirrored about the static regions' own x centre, p 0.5).
 3. :class:`CrossAttentionFusion`: the ``S_base`` joints of each frame attend to the joints of
    ``S_dyna`` and ``S_stat`` of the same frame; ``S_pred = S_base + out`` (output layer
    zero-initialised, so training starts from ``S_base``).
@@ -418,7 +418,7 @@ class FineTec(nn.Module):
             # aligned S_dyna in training and its test-time output was off (clean top-1 -10 points)
             pick = (torch.rand(base.shape[0], 1, 1, 1, device=base.device) < self.perturb_p).to(base.dtype)
             s_dyna = s_dyna + pick * (self._perturb_dynamic(s_dyna) * dyn - s_dyna)
-            # mirrored about the clip's own x centre: the camera's x = 0 would also move the regions
+            # mirrored about the static regions' own x centre: about the camera's x = 0 they would also move
             present = s_stat.ne(0).any(dim=1, keepdim=True).to(base.dtype)  # (B, 1, T, V)
             centre = (s_stat[:, :1] * present).sum(dim=(2, 3), keepdim=True) / present.sum(
                 dim=(2, 3), keepdim=True).clamp_min(1)  # (B, 1, 1, 1)

@@ -198,7 +198,7 @@ def test_visible_pooling_ignores_the_empty_frames() -> None:
 
 
 def test_training_perturbations_keep_the_body_in_place() -> None:
-    """The static regions are mirrored about the clip's own x centre (lost frames stay zero); the
+    """The static regions are mirrored about their own x centre (lost frames stay zero); the
     dynamic ones are perturbed per clip with probability ``perturb_p`` (0: never, 1: always)."""
     torch.manual_seed(0)
     base = torch.randn(64, 3, 32, 25) * 0.1 + torch.tensor([0.7, 0.0, 3.0])[None, :, None, None]
