@@ -29,7 +29,7 @@ from typing import Any
 
 from mmfusion.cli_errors import run_command
 from mmfusion.engine import parse_args
-from mmfusion.ssl.presets import build_stages, data_layouts, world_splits
+from mmfusion.ssl.presets import build_stages, data_layouts, parse_overrides, world_splits
 from mmfusion.ssl.pretrain import PretrainConfig, pretrain
 
 
@@ -59,13 +59,16 @@ class PretrainRecipe:
     """None or auto"""
     overwrite: bool = False
     cpu: bool = False
+    objective: tuple[str, ...] = ()
+    """KEY=VALUE overrides of the method's builder kwargs (VALUE read as JSON, else a string), e.g. target=motion"""
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
     cfg = parse_args(PretrainRecipe(), argv)
     overrides = {"epochs": cfg.epochs, "global_batch_size": cfg.global_batch_size, "lr": cfg.lr,
                  "threads": cfg.threads, "max_steps": cfg.max_steps, "seed": cfg.seed, "cpu": cfg.cpu or None}
-    stages, clip_len = build_stages(cfg.method, cfg.preset, overrides, {"seed": cfg.seed})
+    stages, clip_len = build_stages(cfg.method, cfg.preset, overrides,
+                                    {"seed": cfg.seed, **parse_overrides(cfg.method, cfg.preset, cfg.objective)})
     keep = range(cfg.classes_seen) if cfg.classes_seen else None
     layouts, channels = data_layouts(stages[0].objective_kwargs)  # MS-CLR: every convention of a clip
     train, _, _ = world_splits(cfg.cache_dir, cfg.protocol, clip_len, keep_classes=keep, seed=cfg.seed,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -34,7 +35,7 @@ from .objectives.msclr import MultiLayoutSkeletons
 from .pretrain import StageConfig
 
 __all__ = ["DEFAULT_TRAIN", "CenteredSkeletons", "build_stages", "data_layouts", "method_module", "method_preset",
-           "world_splits"]
+           "parse_overrides", "world_splits"]
 
 _WORLD_CONVENTIONS = ("ntu25", "smpl24", "h36m17", "coco17")
 
@@ -88,6 +89,42 @@ def build_stages(method: str, preset: str, train_overrides: Mapping[str, Any] | 
         out.append(StageConfig(name=name, objective=objective, objective_kwargs=okw,
                                train=_train_config(tset, train_overrides or {})))
     return tuple(out), clip_len
+
+
+def _builder_params(builder: Any) -> set[str]:
+    """Keyword names a builder takes; through ``**kwargs``, those of its returned class's ``__init__`` chain."""
+    params = inspect.signature(builder).parameters
+    names = {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        cls = typing.get_type_hints(builder).get("return")
+        for klass in getattr(cls, "__mro__", ()):
+            if "__init__" in vars(klass) and klass is not object:
+                names |= {n for n, p in inspect.signature(klass.__init__).parameters.items()
+                          if p.default is not p.empty}  # the required ones (encoder, width) are the builder's
+    return names
+
+
+def parse_overrides(method: str, preset: str, items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> builder kwargs of ``method``'s stages at ``preset`` (VALUE read as JSON,
+    else kept as a string). A key that no stage's builder takes is a :class:`ConfigError`."""
+    mod = method_module(method)
+    stages_fn = getattr(mod, "STAGES", None)
+    objectives = [o for _, o, _, _ in stages_fn(preset)] if callable(stages_fn) else [method]
+    known: set[str] = set()
+    for name in objectives:
+        known |= _builder_params(objective_builder(name))
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"objective override {item!r}: expected KEY=VALUE")
+        if key not in known:
+            raise ConfigError(f"objective override {key!r}: {method} ({preset}) takes {sorted(known)}")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
 
 
 class CenteredSkeletons(DatasetWrapper):

@@ -11,7 +11,14 @@ import torch
 
 from mmfusion.data.preprocess import crop_resize_positions
 from mmfusion.errors import ConfigError
-from mmfusion.ssl.presets import CenteredSkeletons, build_stages, data_layouts, method_preset, world_splits
+from mmfusion.ssl.presets import (
+    CenteredSkeletons,
+    build_stages,
+    data_layouts,
+    method_preset,
+    parse_overrides,
+    world_splits,
+)
 
 
 def test_centred_clips_start_at_the_spine_origin() -> None:
@@ -79,3 +86,20 @@ def test_msclr_data_follows_its_preset(multi_layout_world: Path) -> None:
     assert data_layouts(method_preset("mamp", "cpu")[0]) == (None, 3)
     with pytest.raises(ConfigError, match="smplx42"):
         world_splits(multi_layout_world, layouts=("smpl24", "smplx42"))
+
+
+def test_objective_overrides_are_parsed_and_checked() -> None:
+    got = parse_overrides("skeletonmae", "cpu", ["target=motion", "norm_target=true", "mask_ratio=0.5"])
+    assert got == {"target": "motion", "norm_target": True, "mask_ratio": 0.5}
+    stages, _ = build_stages("skeletonmae", "cpu", {}, got)
+    assert stages[0].objective_kwargs["target"] == "motion" and stages[0].objective_kwargs["mask_ratio"] == 0.5
+    # a staged method accepts the keys of any of its stages (CascadeFormer's fine-tune has no mask_ratio)
+    assert parse_overrides("cascadeformer", "cpu", ["mask_ratio=0.4"]) == {"mask_ratio": 0.4}
+    # builders with **kwargs: the keywords of the objective class they return (HaLP -> MoCo)
+    assert parse_overrides("halp", "cpu", ["mu=0", "temperature=0.1"]) == {"mu": 0, "temperature": 0.1}
+    with pytest.raises(ConfigError, match="'feature_dim'"):
+        parse_overrides("halp", "cpu", ["feature_dim=3"])
+    with pytest.raises(ConfigError, match="'bogus'.*takes"):
+        parse_overrides("mamp", "cpu", ["bogus=1"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_overrides("mamp", "cpu", ["mask_ratio"])

@@ -39,3 +39,42 @@ def test_loss_only_sees_masked_slots() -> None:
     obj({"skeleton": torch.where(frames, x + 100.0, x), "index": batch["index"]})
     torch.testing.assert_close(seen[0], seen[1])
     assert obj.features(x).shape == (2, 128)
+
+
+def _zero_heads(obj) -> None:  # noqa: ANN001
+    for head in obj.heads.values():
+        for lin in head.values():
+            torch.nn.init.zeros_(lin.weight)
+            torch.nn.init.zeros_(lin.bias)
+
+
+def test_motion_target_by_hand() -> None:
+    """x[t] = t * a (a per channel): motion x[t+1] - x[t] = a, 0 at the last frame; zero heads -> loss = E[target^2]."""
+    obj = create_objective("skeletonmae", encoder="stgcn_tiny", target="motion", edge_weight=0.0)
+    _zero_heads(obj)
+    a = torch.tensor([1.0, 2.0, 3.0])
+    t = torch.arange(8.0)
+    x = (t[None, :, None, None] * a[:, None, None, None]).expand(3, 8, 25, 1)[None].contiguous()  # (1, 3, 8, 25, 1)
+    index = torch.tensor([7])
+    mask = slot_mask(sample_uniform(0, 0, index, (2 * 25,), "cpu"), 0.4).view(2, 25)
+    # per slot: the mean over its 4 frames x 3 channels of motion^2; the last slot holds the zero last frame
+    full, last = (a**2).mean(), (a**2).mean() * 3 / 4
+    per_slot = torch.stack([torch.full((25,), float(full)), torch.full((25,), float(last))])
+    expected = (per_slot * mask).sum() / mask.sum()
+    out = obj({"skeleton": x, "index": index})
+    torch.testing.assert_close(out["loss_joint"], expected)
+    # with per-slot normalisation every non-constant slot has mean 0, unbiased variance 1: E[y^2] = 11 / 12
+    obj_n = create_objective("skeletonmae", encoder="stgcn_tiny", target="coords", norm_target=True, edge_weight=0.0)
+    _zero_heads(obj_n)
+    xr = torch.randn(1, 3, 8, 25, 1)
+    torch.testing.assert_close(obj_n({"skeleton": xr, "index": index})["loss_joint"], torch.tensor(11 / 12),
+                               atol=1e-4, rtol=0)
+
+
+def test_unknown_target_is_named() -> None:
+    import pytest
+
+    from mmfusion.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="target must be one of"):
+        create_objective("skeletonmae", encoder="stgcn_tiny", target="velocity")

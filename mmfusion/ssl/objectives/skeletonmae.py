@@ -36,7 +36,10 @@ from ...registry import create_model
 from ..objective import PretextObjective, register_objective
 from ..seeding import batch_index, sample_uniform
 
-__all__ = ["PRESETS", "TRAIN_PRESETS", "SkeletonMAE", "normalized_adjacency", "slot_mask"]
+__all__ = ["PRESETS", "TARGETS", "TRAIN_PRESETS", "SkeletonMAE", "normalized_adjacency", "slot_mask"]
+
+#: what the joint head regresses: the masked slots' coordinates, or their frame-difference motion
+TARGETS: tuple[str, ...] = ("coords", "motion")
 
 
 def normalized_adjacency(layout: SkeletonLayout) -> Tensor:
@@ -66,10 +69,14 @@ class SkeletonMAE(PretextObjective):
     """
 
     def __init__(self, encoder: nn.Module, layout: str = "ntu25", decoder_dim: int = 64, mask_ratio: float = 0.4,
-                 edge_weight: float = 1.0, in_channels: int = 3, seed: int = 0) -> None:
+                 edge_weight: float = 1.0, in_channels: int = 3, seed: int = 0, target: str = "coords",
+                 norm_target: bool = False) -> None:
         super().__init__(encoder)
         if not 0 < mask_ratio < 1:
             raise ConfigError(f"SkeletonMAE: mask_ratio must be in (0, 1), got {mask_ratio}")
+        if target not in TARGETS:
+            raise ConfigError(f"SkeletonMAE: target must be one of {TARGETS}, got {target!r}")
+        self.target, self.norm_target = target, norm_target
         self.layout = get_layout(layout)
         self.mask_ratio, self.edge_weight, self.seed, self.in_channels = mask_ratio, edge_weight, seed, in_channels
         d = int(getattr(encoder, "out_dim", 0) or getattr(getattr(encoder, "encoder", None), "out_dim", 0))
@@ -131,10 +138,17 @@ class SkeletonMAE(PretextObjective):
         bones = seq - seq[:, :, :, self.parents]
 
         def patches(z: Tensor) -> Tensor:
-            return z.reshape(n, m, tp, stride, v, c).permute(0, 1, 2, 4, 3, 5).reshape(n, m, tp, v, stride * c)
+            out = z.reshape(n, m, tp, stride, v, c).permute(0, 1, 2, 4, 3, 5).reshape(n, m, tp, v, stride * c)
+            if self.norm_target:
+                out = (out - out.mean(dim=-1, keepdim=True)) / (out.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5
+            return out
 
+        joints = seq
+        if self.target == "motion":
+            joints = torch.zeros_like(seq)
+            joints[:, :, :-1] = seq[:, :, 1:] - seq[:, :, :-1]
         slot = mask[:, None].expand(n, m, tp, v).float()
-        joint_err = ((heads["joint"](y).float() - patches(seq).float()) ** 2).mean(-1)
+        joint_err = ((heads["joint"](y).float() - patches(joints).float()) ** 2).mean(-1)
         loss_joint = (joint_err * slot).sum() / slot.sum()
         nonroot = (self.parents != torch.arange(v, device=x.device)).float()
         edge_slot = torch.maximum(slot, slot[..., self.parents]) * nonroot
@@ -163,12 +177,14 @@ def _temporal_stride(encoder: nn.Module, layout: str, in_channels: int) -> int:
 
 @register_objective("skeletonmae")
 def skeletonmae(encoder: str = "stgcn", encoder_kwargs: Mapping[str, Any] | None = None, decoder_dim: int = 64,
-                mask_ratio: float = 0.4, edge_weight: float = 1.0, seed: int = 0) -> SkeletonMAE:
+                mask_ratio: float = 0.4, edge_weight: float = 1.0, seed: int = 0, target: str = "coords",
+                norm_target: bool = False) -> SkeletonMAE:
     """Graph MAE on ``create_model(encoder, num_classes=0, **encoder_kwargs)`` (an ST-GCN family model)."""
     kwargs = dict(encoder_kwargs or {})
     model = create_model(encoder, num_classes=0, **kwargs)
     layout = str(kwargs.get("layout", "ntu25"))
-    obj = SkeletonMAE(model, layout, decoder_dim, mask_ratio, edge_weight, seed=seed)
+    obj = SkeletonMAE(model, layout, decoder_dim, mask_ratio, edge_weight, seed=seed, target=target,
+                      norm_target=norm_target)
     obj.build_heads(_temporal_stride(model, layout, 3))
     obj.encoder_name, obj.encoder_kwargs = encoder, kwargs
     return obj
