@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
+from mmfusion.errors import ConfigError
 from mmfusion.ssl import create_objective
 from mmfusion.ssl.objectives.halp import PRESETS, hallucinate, slerp_bound, spherical_kmeans
 
@@ -94,3 +96,20 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_batch, train_steps) -> None:
     obj.enqueue = lambda k: None  # fixed negatives (see tests/ssl/test_moco.py)
     losses = train_steps(obj, tiny_batch, steps=10, lr=3e-3)
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.3, losses
+
+
+def test_start_step_keeps_plain_moco_until_then(tiny_batch) -> None:
+    """The official run resumes a MoCo checkpoint: before start_step the loss is MoCo's alone."""
+    obj = _halp(start_step=4)
+    assert PRESETS["paper_ntu60"]["start_step"] == 200 * 627  # 200 of 451 epochs at ceil(40,091 / 64) steps
+    for step in (1, 2, 3):
+        out = obj(tiny_batch)
+        assert float(out["loss_halp"]) == 0 and float(out["kept"]) == 0
+        torch.testing.assert_close(out["loss"].detach(), out["loss_nce"])
+        obj.after_step(step)
+    assert bool(obj.prototypes_ready)  # the prototypes are kept up to date meanwhile
+    obj.after_step(4)
+    out = obj(tiny_batch)
+    assert float(out["kept"]) > 0 and float(out["loss_halp"]) != 0
+    with pytest.raises(ConfigError, match="start_step"):
+        _halp(start_step=-1)

@@ -45,12 +45,16 @@ from .moco import MoCo, build_backbone
 
 __all__ = ["PRESETS", "TRAIN_PRESETS", "HaLP", "hallucinate", "slerp_bound", "spherical_kmeans"]
 
+#: NTU-60 xsub at HaLP's batch 64: ceil(40,091 / 64) optimizer steps per epoch
+_NTU60_STEPS_PER_EPOCH = 627
+
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"encoder": "aimclr_stgcn_tiny", "queue_size": 512, "momentum": 0.99, "temperature": 0.2,
             "proj_dim": 64, "num_prototypes": 20, "num_positives": 100, "warmup_entries": 1024, "window": 16},
     "paper_ntu60": {"encoder": "bigru", "queue_size": 16384, "momentum": 0.999, "temperature": 0.07,
                     "proj_dim": 128, "num_prototypes": 20, "prototype_pool": 256, "update_every": 10,
-                    "num_positives": 100, "num_closest": 20, "lam": 0.8, "mu": 2.0, "window": 64},
+                    "num_positives": 100, "num_closest": 20, "lam": 0.8, "mu": 2.0, "window": 64,
+                    "start_step": 200 * _NTU60_STEPS_PER_EPOCH},
 }
 
 #: engine settings: HaLP's script (resume MoCo at epoch 200, train to 451, lr 0.01 x0.1 at 351, batch
@@ -145,13 +149,14 @@ class HaLP(MoCo):
     Args (beyond :class:`MoCo`): num_prototypes (20), prototype_pool (256 newest queue entries),
     update_every (10 steps), warmup_entries (queue entries before the first prototypes; default
     ``2 * queue_size + 1``), num_positives (100), num_closest (20), lam (0.8), mu (2), window (64
-    frames of the crop-resize views).
+    frames of the crop-resize views), start_step (optimizer steps of plain MoCo before the
+    hallucinated positives join the loss: the official run resumes a MoCo checkpoint, 200 of 451 epochs).
     """
 
     def __init__(self, encoder: nn.Module, feature_dim: int, num_prototypes: int = 20, prototype_pool: int = 256,
                  update_every: int = 10, warmup_entries: int | None = None, num_positives: int = 100,
                  num_closest: int = 20, lam: float = 0.8, mu: float = 2.0, window: int = 64, layout: str = "ntu25",
-                 queue_size: int = 16384, **kwargs: Any) -> None:
+                 queue_size: int = 16384, start_step: int = 0, **kwargs: Any) -> None:
         super().__init__(encoder, feature_dim, queue_size=queue_size, query_aug=preset("halp", layout, window),
                          key_aug=preset("halp", layout, window), layout=layout, **kwargs)
         if prototype_pool < num_prototypes:
@@ -159,6 +164,9 @@ class HaLP(MoCo):
         self.num_prototypes, self.prototype_pool, self.update_every = num_prototypes, prototype_pool, update_every
         self.warmup_entries = 2 * queue_size + 1 if warmup_entries is None else warmup_entries
         self.num_positives, self.num_closest, self.lam, self.mu = num_positives, num_closest, lam, mu
+        if start_step < 0:
+            raise ConfigError(f"HaLP: start_step must be >= 0, got {start_step}")
+        self.start_step = start_step
         self.register_buffer("prototypes", torch.zeros(num_prototypes, self.queue.dim))
         self.register_buffer("prototypes_ready", torch.zeros((), dtype=torch.bool))
 
@@ -174,7 +182,7 @@ class HaLP(MoCo):
         q, k, logits, nce = self.contrast(batch["skeleton"], g)
         halp = q.new_zeros(())
         kept = q.new_zeros(())
-        if bool(self.prototypes_ready):
+        if bool(self.prototypes_ready) and int(self.steps) >= self.start_step:
             gen, keep = hallucinate(k, self.prototypes, self.num_positives, g, self.lam, self.num_closest)
             l_gen = torch.einsum("nd,ngd->ng", q, gen) / self.temperature
             kept = keep.sum()
