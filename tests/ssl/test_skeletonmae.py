@@ -78,3 +78,16 @@ def test_unknown_target_is_named() -> None:
 
     with pytest.raises(ConfigError, match="target must be one of"):
         create_objective("skeletonmae", encoder="stgcn_tiny", target="velocity")
+    with pytest.raises(ConfigError, match="decoder_depth"):
+        create_objective("skeletonmae", encoder="stgcn_tiny", decoder_depth=0)
+
+
+def test_deeper_decoder_adds_residual_graph_layers() -> None:
+    shallow = create_objective("skeletonmae", encoder="stgcn_tiny", decoder_dim=16)
+    deep = create_objective("skeletonmae", encoder="stgcn_tiny", decoder_dim=16, decoder_depth=3)
+    extra = sum(p.numel() for p in deep.parameters()) - sum(p.numel() for p in shallow.parameters())
+    assert extra == 2 * (16 * 16 + 16)
+    batch = {"skeleton": torch.randn(2, 3, 16, 25, 2), "index": torch.tensor([0, 1])}
+    out = deep(batch)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and deep.decoder_blocks[1].weight.grad.abs().sum() > 0

@@ -70,12 +70,14 @@ class SkeletonMAE(PretextObjective):
 
     def __init__(self, encoder: nn.Module, layout: str = "ntu25", decoder_dim: int = 64, mask_ratio: float = 0.4,
                  edge_weight: float = 1.0, in_channels: int = 3, seed: int = 0, target: str = "coords",
-                 norm_target: bool = False) -> None:
+                 norm_target: bool = False, decoder_depth: int = 1) -> None:
         super().__init__(encoder)
         if not 0 < mask_ratio < 1:
             raise ConfigError(f"SkeletonMAE: mask_ratio must be in (0, 1), got {mask_ratio}")
         if target not in TARGETS:
             raise ConfigError(f"SkeletonMAE: target must be one of {TARGETS}, got {target!r}")
+        if decoder_depth < 1:
+            raise ConfigError(f"SkeletonMAE: decoder_depth must be >= 1, got {decoder_depth}")
         self.target, self.norm_target = target, norm_target
         self.layout = get_layout(layout)
         self.mask_ratio, self.edge_weight, self.seed, self.in_channels = mask_ratio, edge_weight, seed, in_channels
@@ -88,6 +90,9 @@ class SkeletonMAE(PretextObjective):
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
         self.decoder_in = nn.Linear(d, decoder_dim)
         self.decoder_dim = decoder_dim
+        # layers 2..depth: residual graph convolutions (a deeper decoder leaves the encoder's last
+        # layers less specialised to the reconstruction: MAE's linear-probe ablation)
+        self.decoder_blocks = nn.ModuleList(nn.Linear(decoder_dim, decoder_dim) for _ in range(decoder_depth - 1))
         self.heads: nn.ModuleDict = nn.ModuleDict()  # per encoder stride: build_heads (the builder knows it)
         self._stride = 0
         nn.init.normal_(self.mask_token, std=0.02)
@@ -131,7 +136,10 @@ class SkeletonMAE(PretextObjective):
         if feats.shape[3] != tp:
             raise ConfigError(f"SkeletonMAE: encoder gave T'={feats.shape[3]}, expected T/{stride}={tp}")
         y = self.decoder_in(feats.permute(0, 1, 3, 4, 2))  # (N, M, T', V, Dd)
-        y = F.gelu(torch.einsum("uv,nmtvd->nmtud", self.adjacency.to(y.dtype), y))
+        adj = self.adjacency.to(y.dtype)
+        y = F.gelu(torch.einsum("uv,nmtvd->nmtud", adj, y))
+        for block in self.decoder_blocks:
+            y = y + F.gelu(torch.einsum("uv,nmtvd->nmtud", adj, block(y)))
         heads = self._heads(stride)
         # targets: (N, M, T', V, s*C) patches of coordinates and of bones x[v] - x[parent(v)]
         seq = x.permute(0, 4, 2, 3, 1)  # (N, M, T, V, C)
@@ -178,13 +186,13 @@ def _temporal_stride(encoder: nn.Module, layout: str, in_channels: int) -> int:
 @register_objective("skeletonmae")
 def skeletonmae(encoder: str = "stgcn", encoder_kwargs: Mapping[str, Any] | None = None, decoder_dim: int = 64,
                 mask_ratio: float = 0.4, edge_weight: float = 1.0, seed: int = 0, target: str = "coords",
-                norm_target: bool = False) -> SkeletonMAE:
+                norm_target: bool = False, decoder_depth: int = 1) -> SkeletonMAE:
     """Graph MAE on ``create_model(encoder, num_classes=0, **encoder_kwargs)`` (an ST-GCN family model)."""
     kwargs = dict(encoder_kwargs or {})
     model = create_model(encoder, num_classes=0, **kwargs)
     layout = str(kwargs.get("layout", "ntu25"))
     obj = SkeletonMAE(model, layout, decoder_dim, mask_ratio, edge_weight, seed=seed, target=target,
-                      norm_target=norm_target)
+                      norm_target=norm_target, decoder_depth=decoder_depth)
     obj.build_heads(_temporal_stride(model, layout, 3))
     obj.encoder_name, obj.encoder_kwargs = encoder, kwargs
     return obj
