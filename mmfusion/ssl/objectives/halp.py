@@ -24,7 +24,8 @@ replaced by spherical k-means (normalised Euclidean means), which needs no extra
 prototypes are computed from the gathered queue with a generator seeded by the step, so every
 process holds the same ones. The official run resumes a 200-epoch MoCo checkpoint and adds the
 hallucinated positives for epochs 200-451; here one run does both: ``start_step`` optimizer steps of
-plain MoCo (prototypes already kept up to date), then MoCo + HaLP, under one learning-rate schedule. Views: :func:`~mmfusion.ssl.augment.preset` ``"halp"`` (crop-resize
+plain MoCo (prototypes already kept up to date), then MoCo + HaLP, under one learning-rate schedule.
+Views: :func:`~mmfusion.ssl.augment.preset` ``"halp"`` (crop-resize
 0.1-1 to ``window`` frames + shear or joint mask; HaLP's "joint corruption" is replaced by the joint mask).
 
 Shapes: batch ``{"skeleton": (N, C, T, V, M)}``; ``forward`` -> ``{"loss", "loss_nce", "loss_halp",
