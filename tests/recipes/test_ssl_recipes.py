@@ -55,9 +55,10 @@ def test_msclr_pretrain_then_fused_protocols(multi_layout_world: Path, tmp_path:
     run, out = tmp_path / "msclr", tmp_path / "eval"
     common = ["--cache-dir", str(multi_layout_world)]
     pretrain_skeleton.main(["--method", "msclr", *common, "--output-dir", str(run), "--max-steps", "1",
-                            "--global-batch-size", "4", "--threads", "1", "--cpu"])
+                            "--global-batch-size", "4", "--threads", "1", "--cpu", "--objective", "temperature=0.3"])
     card = json.loads((run / "config.json").read_text())
     assert card["model_name"] == "msclr_stgcn_tiny" and card["objective"] == "msclr"
+    assert card["objective_kwargs"]["temperature"] == 0.3  # --objective reaches the builder and the card
     ev = [*common, "--method", "msclr", "--output-dir", str(out), "--train.threads", "1", "--bn-refresh", "6"]
     linear = evaluate_skeleton.main(["--protocol", "linear", "--run", str(run), "--probe-epochs", "2", *ev])
     knn = evaluate_skeleton.main(["--protocol", "knn", "--run", str(run), "--ks", "1", "3", *ev])
