@@ -15,9 +15,15 @@ Our choices (documented, none from the paper):
   C-vector (the mask token) before the encoder.
 * Decoder: one graph convolution over the layout's symmetric-normalised adjacency with self
   loops (``D^-1/2 (A + I) D^-1/2 X W``), GELU, then two linear heads per (t', v): the s x C joint
-  coordinates and the s x C bone vector ``x[v] - x[parent(v)]``.
+  target (below) and the s x C bone vector ``x[v] - x[parent(v)]``.
 * Loss: MSE of the joint head on masked slots + ``edge_weight`` (1.0) x MSE of the edge head on
-  the bones with a masked endpoint (roots have no bone). Coordinates are the clip's (raw).
+  the bones with a masked endpoint (roots have no bone). The joint head's target (``target``) is
+  the slot's coordinates or, in both presets, its frame-difference motion ``x[t+1] - x[t]`` (last
+  frame 0: MAMP's target, which worked on the skeleton world where coordinates did not), each slot's
+  s x C values normalised to mean 0, unbiased variance 1 (``norm_target``, MAE's per-patch
+  normalisation); bones stay coordinates.
+* Decoder depth (``decoder_depth``, 3 in the presets): residual graph layers after the first, so
+  that the encoder's last layers are less specialised to the reconstruction (MAE's ablation).
 * Masks are drawn per sample from (seed, step, index) (:mod:`mmfusion.ssl.seeding`).
 """
 
@@ -200,11 +206,13 @@ def skeletonmae(encoder: str = "stgcn", encoder_kwargs: Mapping[str, Any] | None
 
 #: ours (no official code): the CPU preset on the skeleton world and an NTU-sized guess
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"encoder": "stgcn_tiny", "encoder_kwargs": {}, "decoder_dim": 64, "mask_ratio": 0.4},
-    "ours_ntu60": {"encoder": "stgcn", "encoder_kwargs": {}, "decoder_dim": 128, "mask_ratio": 0.4},
+    "cpu": {"encoder": "stgcn_tiny", "encoder_kwargs": {}, "decoder_dim": 64, "mask_ratio": 0.4, "target": "motion",
+            "norm_target": True, "decoder_depth": 3},
+    "ours_ntu60": {"encoder": "stgcn", "encoder_kwargs": {}, "decoder_dim": 128, "mask_ratio": 0.4, "target": "motion",
+                   "norm_target": True, "decoder_depth": 3},
 }
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"epochs": 3, "warmup_epochs": 0.5, "global_batch_size": 64, "optimizer": "adamw", "lr": 1e-3,
+    "cpu": {"epochs": 6, "warmup_epochs": 0.5, "global_batch_size": 64, "optimizer": "adamw", "lr": 1e-3,
             "weight_decay": 0.05, "clip_len": 32},
     "ours_ntu60": {"epochs": 100, "warmup_epochs": 5, "global_batch_size": 128, "optimizer": "adamw", "lr": 1e-3,
                    "weight_decay": 0.05, "clip_len": 64},
