@@ -212,7 +212,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                    "norm_target": True, "decoder_depth": 3},
 }
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"epochs": 6, "warmup_epochs": 0.5, "global_batch_size": 64, "optimizer": "adamw", "lr": 1e-3,
+    "cpu": {"epochs": 6, "warmup_epochs": 0.5, "global_batch_size": 64, "optimizer": "adamw", "lr": 3e-3,
             "weight_decay": 0.05, "clip_len": 32},
     "ours_ntu60": {"epochs": 100, "warmup_epochs": 5, "global_batch_size": 128, "optimizer": "adamw", "lr": 1e-3,
                    "weight_decay": 0.05, "clip_len": 64},
