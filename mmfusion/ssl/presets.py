@@ -96,7 +96,10 @@ def _builder_params(builder: Any) -> set[str]:
     params = inspect.signature(builder).parameters
     names = {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        cls = typing.get_type_hints(builder).get("return")
+        try:
+            cls = typing.get_type_hints(builder).get("return")
+        except (NameError, TypeError):  # an unresolvable annotation: only the builder's own names
+            cls = None
         for klass in getattr(cls, "__mro__", ()):
             if "__init__" in vars(klass) and klass is not object:
                 names |= {n for n, p in inspect.signature(klass.__init__).parameters.items()
