@@ -43,8 +43,13 @@ from ...registry import create_model
 from ..objective import PretextObjective, register_objective
 from ..seeding import batch_index, sample_uniform
 
-__all__ = ["MAMP", "PRESETS", "TRAIN_PRESETS", "motion_aware_mask", "motion_target", "random_rotation",
-           "token_motion"]
+__all__ = ["MAMP", "PRESETS", "TRAIN_PRESETS", "motion_aware_mask", "motion_target", "normalize_patches",
+           "random_rotation", "token_motion"]
+
+
+def normalize_patches(y: Tensor) -> Tensor:
+    """Each patch (last dim) to mean 0, unbiased variance 1: ``(y - mean) / sqrt(var + 1e-6)``."""
+    return (y - y.mean(dim=-1, keepdim=True)) / (y.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5
 
 
 def motion_target(x: Tensor, t_patch: int, stride: int = 1, normalize: bool = True) -> Tensor:
@@ -56,7 +61,7 @@ def motion_target(x: Tensor, t_patch: int, stride: int = 1, normalize: bool = Tr
     tp = t // t_patch
     y = motion.reshape(n * m, tp, t_patch, v, c).permute(0, 1, 3, 2, 4).reshape(n * m, tp * v, t_patch * c)
     if normalize:
-        y = (y - y.mean(dim=-1, keepdim=True)) / (y.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5
+        y = normalize_patches(y)
     return y
 
 

@@ -41,6 +41,7 @@ from ...errors import ConfigError
 from ...registry import create_model
 from ..objective import PretextObjective, register_objective
 from ..seeding import batch_index, sample_uniform
+from .mamp import normalize_patches
 
 __all__ = ["PRESETS", "TARGETS", "TRAIN_PRESETS", "SkeletonMAE", "normalized_adjacency", "slot_mask"]
 
@@ -154,7 +155,7 @@ class SkeletonMAE(PretextObjective):
         def patches(z: Tensor) -> Tensor:
             out = z.reshape(n, m, tp, stride, v, c).permute(0, 1, 2, 4, 3, 5).reshape(n, m, tp, v, stride * c)
             if self.norm_target:
-                out = (out - out.mean(dim=-1, keepdim=True)) / (out.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5
+                out = normalize_patches(out)
             return out
 
         joints = seq
