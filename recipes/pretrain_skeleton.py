@@ -6,6 +6,7 @@
     python recipes/pretrain_skeleton.py --method mamp --resume auto         # continue an interrupted run
     python recipes/pretrain_skeleton.py --method cascadeformer              # masked joints, then cascade fine-tune
     python recipes/pretrain_skeleton.py --method msclr                      # every convention of a clip per sample
+    python recipes/pretrain_skeleton.py --method halp --objective mu=0 start_step=0   # builder kwargs, checked
     accelerate launch --multi_gpu --num_processes 4 recipes/pretrain_skeleton.py --method mamp \\
         --preset paper_ntu60 --cache-dir /data/ntu60_packed                  # the paper's settings on real NTU
 
