@@ -21,7 +21,8 @@ of the training labels, class-balanced unless ``--random-subset``, one run per `
 ``--shots`` per class on classes ``>= --classes-seen``), ``transfer`` (fine-tune on the data of
 ``--cache-dir``, whatever the run was pre-trained on) and ``embed`` (t-SNE or PCA plot).
 Without ``--run`` the encoder of ``--method`` at ``--preset`` keeps its random initialisation:
-the baseline of every table. Frozen features (linear, knn, semi --probe, fewshot, embed) are
+the baseline of every table; ``--run R --random-init`` is the same for the encoder of R's card
+(sizes or conventions other than the preset's). Frozen features (linear, knn, semi --probe, fewshot, embed) are
 extracted after the encoder's BatchNorm running statistics are recomputed on ``--bn-refresh``
 training clips (:func:`mmfusion.ssl.protocols.refresh_batchnorm`; 0 keeps them), random or
 pre-trained alike. Each result prints with its full signature and is appended to
@@ -65,6 +66,9 @@ class EvalRecipe:
     protocol: Literal["linear", "knn", "finetune", "semi", "fewshot", "transfer", "embed"] = "linear"
     run: str | None = None
     """pre-training run folder (its encoder.safetensors + config.json); None: random weights"""
+    random_init: bool = False
+    """with --run: the run's encoder (model and kwargs of its card) at its seeded random
+    initialisation, not its weights: the random baseline of a run whose encoder is not the preset's"""
     method: str = "mamp"
     """without --run: the method whose preset encoder is evaluated at random initialisation"""
     preset: str = "cpu"
@@ -115,12 +119,19 @@ def _layouts(cfg: EvalRecipe) -> tuple[tuple[str, ...] | None, int]:
     return data_layouts(_encoder_card(cfg)[1])
 
 
+def _init_name(cfg: EvalRecipe, seed: int) -> str:
+    """The signature's ``init``: the run folder, or the random initialisation (and whose encoder card)."""
+    if cfg.run is None:
+        return f"random (seed {seed})"
+    return f"random (seed {seed}) like {cfg.run}" if cfg.random_init else cfg.run
+
+
 def _classifier(cfg: EvalRecipe, num_classes: int, head: str | None) -> torch.nn.Module:
     name, mkw, _ = _encoder_card(cfg)
     if head is not None and name.startswith("mamp_transformer"):
         mkw["head"] = head
     model = create_model(name, num_classes=num_classes, **mkw)
-    if cfg.run is not None:
+    if cfg.run is not None and not cfg.random_init:
         load_pretrained_encoder(model, Path(cfg.run) / "encoder.safetensors")
     if cfg.layer_decay is not None and num_classes > 0:
         decay = cfg.layer_decay
@@ -135,11 +146,15 @@ def _features(cfg: EvalRecipe, train_plain: Any, test: Any, seed: int) -> tuple[
     linear, kNN, semi-probe and few-shot on one encoder extract once.
     """
     _, _, clip = _encoder_card(cfg)
-    who = f"run_{Path(cfg.run).resolve().name}" if cfg.run else f"random_{cfg.method}_{cfg.preset}_seed{seed}"
+    if cfg.run and cfg.random_init:
+        who = f"random_like_{Path(cfg.run).resolve().name}_seed{seed}"
+    else:
+        who = f"run_{Path(cfg.run).resolve().name}" if cfg.run else f"random_{cfg.method}_{cfg.preset}_seed{seed}"
     scope = f"c{cfg.classes_seen}-59" if cfg.protocol == "fewshot" else "all"
     bn = f"_bn{cfg.bn_refresh}" if cfg.bn_refresh else ""
     path = Path(cfg.output_dir) / "features" / f"{who}_{cfg.split}_t{clip}_{scope}{bn}.pt"
-    if cfg.run and path.is_file() and path.stat().st_mtime < (Path(cfg.run) / "encoder.safetensors").stat().st_mtime:
+    weights = Path(cfg.run) / "encoder.safetensors" if cfg.run and not cfg.random_init else None
+    if weights is not None and path.is_file() and path.stat().st_mtime < weights.stat().st_mtime:
         path.unlink()  # the run was re-trained since
     if path.is_file():
         saved = torch.load(path, weights_only=True)
@@ -176,7 +191,7 @@ def _finetune(cfg: EvalRecipe, train_set: Any, test: Any, seed: int, tag: str) -
     # the engine seeds before it builds the model: a random baseline's initialisation follows the seed
     name, mkw, clip = _encoder_card(cfg)
     res = train(tcfg, lambda: _classifier(cfg, cfg.num_classes, "finetune"), train_set, test, model_name=name)
-    sig = P.finetune_signature(model=name, init=cfg.run or "random", head="finetune (official)", clip=clip,
+    sig = P.finetune_signature(model=name, init=_init_name(cfg, seed), head="finetune (official)", clip=clip,
                                train=len(train_set), epochs=tcfg.epochs,
                                batch=tcfg.global_batch_size or tcfg.batch_size,
                                optimizer=tcfg.optimizer, lr=tcfg.lr, min_lr=tcfg.min_lr, wd=tcfg.weight_decay,
@@ -218,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
             results.append(r)
     else:
         xtr, ytr, xte, yte = _features(cfg, train_plain, test, cfg.seeds[0])
-        init = {"encoder": _encoder_card(cfg)[0], "init": cfg.run or f"random (seed {cfg.seeds[0]})",
+        init = {"encoder": _encoder_card(cfg)[0], "init": _init_name(cfg, cfg.seeds[0]),
                 "bn_refresh": cfg.bn_refresh, **({"layouts": list(layouts)} if layouts else {})}
         if cfg.protocol == "linear":
             results = [P.linear_probe(xtr, ytr, xte, yte, head=cfg.head, epochs=cfg.probe_epochs, seed=s,

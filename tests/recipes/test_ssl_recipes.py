@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 sys.path.insert(0, str(RECIPES))
@@ -72,3 +73,12 @@ def test_msclr_pretrain_then_fused_protocols(multi_layout_world: Path, tmp_path:
     assert all(0 <= v <= 1 for r in (*linear, *knn, *semi) for v in r.metrics.values())
     features = sorted(p.name for p in (out / "features").iterdir())
     assert len(features) == 2 and features[1].startswith("run_msclr")  # run and random baseline cached apart
+    # --random-init: the run's encoder card at its seeded initialisation; this card is the preset's, so it
+    # must give the very features of the preset's random baseline (and not the run's)
+    like = evaluate_skeleton.main(["--protocol", "knn", "--run", str(run), "--random-init", "--ks", "1", *ev])
+    assert like[0].signature["init"] == f"random (seed 0) like {run}"
+    saved = {p.name.split("_")[0] + "_" + p.name.split("_")[1]: torch.load(p, weights_only=True)
+             for p in (out / "features").iterdir()}
+    assert set(saved) == {"random_msclr", "random_like", "run_msclr"}
+    assert torch.equal(saved["random_like"]["xtr"], saved["random_msclr"]["xtr"])
+    assert not torch.equal(saved["random_like"]["xtr"], saved["run_msclr"]["xtr"])
