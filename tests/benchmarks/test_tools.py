@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import bench_demo  # noqa: E402
 import flops  # noqa: E402
+import probe_pooled_input  # noqa: E402
 import report  # noqa: E402
 import run_all  # noqa: E402
 
@@ -82,3 +83,16 @@ def test_quick_results_are_kept_apart(tmp_path: Path, monkeypatch: pytest.Monkey
     fresh.write_text("only")
     run_all._keep_apart(fresh, None)
     assert not fresh.exists() and (tmp_path / "quick" / "data_quick.json").read_text() == "only"
+
+
+def test_token_r2_is_one_for_a_linear_code_of_the_pose_and_less_otherwise() -> None:
+    # clips (N, C, T, V, M) with one person; tokens = frames @ W + b is a linear code of each frame's pose
+    g = torch.Generator().manual_seed(0)
+    clips = torch.zeros(16, 3, 16, 25, 2)  # 256 frames: more rows than the fit's 76 unknowns
+    clips[..., 0] = torch.randn(16, 3, 16, 25, generator=g)
+    w, b = torch.randn(75, 16, generator=g), torch.randn(16, generator=g)
+    linear = probe_pooled_input.token_r2(lambda f: f.flatten(2) @ w + b, clips)
+    squared = probe_pooled_input.token_r2(lambda f: (f.flatten(2) @ w) ** 2, clips)
+    assert linear == pytest.approx(1.0, abs=1e-9) and squared < 0.5
+    pooled = probe_pooled_input.FEATURES["mean pose"](probe_pooled_input.frames(clips))
+    assert torch.allclose(pooled, clips[..., 0].permute(0, 2, 3, 1).flatten(2).mean(1))
