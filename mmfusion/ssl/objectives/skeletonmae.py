@@ -212,7 +212,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "ours_ntu60": {"encoder": "stgcn", "encoder_kwargs": {}, "decoder_dim": 128, "mask_ratio": 0.4, "target": "motion",
                    "norm_target": True, "decoder_depth": 3},
 }
-#: cpu: 8 epochs (632 steps), 11-12 min on the 2 cores with two threads; 6 epochs gave +9.2 over random
+#: cpu: 8 epochs (632 steps), 11-15 min on the 2 cores with two threads; 6 epochs gave +9.2 over random
 #: (3 seeds), 8 gave +10.4 (docs/ssl.md)
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"epochs": 8, "warmup_epochs": 0.5, "global_batch_size": 64, "optimizer": "adamw", "lr": 3e-3,
