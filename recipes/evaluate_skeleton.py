@@ -53,6 +53,7 @@ from torch.utils.data import Subset
 
 from mmfusion.cli_errors import run_command
 from mmfusion.engine import TrainConfig, parse_args, train
+from mmfusion.errors import ConfigError
 from mmfusion.registry import create_model
 from mmfusion.ssl import protocols as P
 from mmfusion.ssl.presets import data_layouts, method_preset, world_splits
@@ -215,6 +216,9 @@ def _report(cfg: EvalRecipe, results: list[P.ProtocolResult]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> list[P.ProtocolResult]:
     cfg = parse_args(EvalRecipe(), argv)
+    if cfg.random_init and cfg.run is None:
+        raise ConfigError("--random-init needs --run (whose encoder card to initialise; without --run the "
+                          "preset's encoder is already evaluated at random weights)")
     torch.set_num_threads(cfg.train.threads or torch.get_num_threads())
     _, _, clip = _encoder_card(cfg)
     keep = range(cfg.classes_seen, cfg.num_classes) if cfg.protocol == "fewshot" else None

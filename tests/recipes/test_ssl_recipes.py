@@ -16,6 +16,7 @@ import evaluate_skeleton  # noqa: E402
 import pretrain_skeleton  # noqa: E402
 
 from mmfusion.data.synthetic.skeleton_world import SkeletonWorldConfig, generate_skeleton_world  # noqa: E402
+from mmfusion.errors import ConfigError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,8 @@ def test_msclr_pretrain_then_fused_protocols(multi_layout_world: Path, tmp_path:
     # must give the very features of the preset's random baseline (and not the run's)
     like = evaluate_skeleton.main(["--protocol", "knn", "--run", str(run), "--random-init", "--ks", "1", *ev])
     assert like[0].signature["init"] == f"random (seed 0) like {run}"
+    with pytest.raises(ConfigError, match="--random-init needs --run"):
+        evaluate_skeleton.main(["--protocol", "knn", "--random-init", *ev])
     saved = {p.name.split("_")[0] + "_" + p.name.split("_")[1]: torch.load(p, weights_only=True)
              for p in (out / "features").iterdir()}
     assert set(saved) == {"random_msclr", "random_like", "run_msclr"}

@@ -53,7 +53,9 @@ def derive_conventions(root: str | os.PathLike[str], out: str | os.PathLike[str]
     dst_dir.mkdir(parents=True, exist_ok=True)
     for name in (src_path.name, "index.npz"):
         link = dst_dir / name
-        if link.is_symlink() or link.exists():
+        if link.exists() and not link.is_symlink():  # a real array there is somebody's data: keep it
+            raise ConfigError(f"derive_conventions: {link} exists and is not a link; choose an empty folder")
+        if link.is_symlink():
             link.unlink()
         link.symlink_to((src_dir / name).resolve())
     written = {}

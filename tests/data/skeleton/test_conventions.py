@@ -51,3 +51,16 @@ def test_refuses_to_overwrite_its_source_and_bad_arrays(multi_layout_world: Path
         derive_conventions(bad, tmp_path / "o", ["smpl24"])
     with pytest.raises(ConfigError, match="needs"):
         derive_conventions(tmp_path / "nowhere", tmp_path / "o2", ["smpl24"])
+    keep = tmp_path / "keep" / "packed"
+    keep.mkdir(parents=True)
+    np.save(keep / "ntu25.npy", np.ones(3, np.float32))
+    with pytest.raises(ConfigError, match="not a link"):
+        derive_conventions(multi_layout_world, keep.parent, ["smpl24"])
+    assert np.load(keep / "ntu25.npy").sum() == 3  # untouched
+
+
+def test_rerun_replaces_its_own_links_and_arrays(multi_layout_world: Path, tmp_path: Path) -> None:
+    out = tmp_path / "derived"
+    first = np.load(derive_conventions(multi_layout_world, out, ["h36m17"])["h36m17"])
+    again = np.load(derive_conventions(multi_layout_world, out, ["h36m17"])["h36m17"])
+    np.testing.assert_array_equal(first, again)
