@@ -32,7 +32,8 @@ MS-CLR (``--method msclr``; an encoder whose card has ``layouts``): the data ser
 convention of each clip and the features are (N, L, D), one set per convention through its own
 graph and data BN (BatchNorm refreshed over all conventions). As in MS-CLR's ensemble linear
 evaluation, ``linear`` and ``semi --probe`` train one head per convention and average their
-logits (each convention's own top-1 is reported beside the fused one); ``knn``, ``fewshot`` and
+logits (each convention's own top-1 is reported beside the fused one: ``top1_<first layout>`` is
+MS-CLR's joint linear number, a head on that convention alone); ``knn``, ``fewshot`` and
 ``embed`` use the concatenated L2-normalised conventions (cosine = mean of the per-convention
 cosines; kNN also per convention). ``finetune`` / ``semi`` read the first convention.
 """

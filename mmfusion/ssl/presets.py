@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from ..data.preprocess import center_skeleton
+from ..data.skeleton.conventions import derive_conventions
 from ..data.skeleton.datasets import SkeletonDataset, split_for
 from ..data.synthetic.skeleton_world import META_FILE, SkeletonWorldConfig, generate_skeleton_world, load_packed
 from ..data.wrappers import DatasetWrapper
@@ -38,6 +39,8 @@ __all__ = ["DEFAULT_TRAIN", "CenteredSkeletons", "build_stages", "data_layouts",
            "parse_overrides", "world_splits"]
 
 _WORLD_CONVENTIONS = ("ntu25", "smpl24", "h36m17", "coco17")
+#: the sub-folder of a generated world with its 3-D conventions (:func:`_derived_3d`)
+DERIVED_3D = "derived_3d"
 
 #: engine settings every stage starts from (a preset's TRAIN_PRESETS entry overrides them)
 DEFAULT_TRAIN: dict[str, Any] = {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "scheduler": "cosine",
@@ -151,27 +154,52 @@ def _accepted(objective: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in overrides.items() if k in params}
 
 
-def _world(cache_dir: str | Path, classes: int, layouts: Sequence[str] = ("ntu25",)) -> Path:
+def _world(cache_dir: str | Path, classes: int, layouts: Sequence[str] = ("ntu25",), channels: int = 3) -> Path:
+    """The folder whose ``packed/`` holds ``layouts``: real packed data as it is, else the skeleton
+    world (generated when absent); a world's other conventions as 3-D (``channels`` 3) come from
+    :func:`_derived_3d`."""
     root = Path(cache_dir)
     packed = root / "packed"
     if (packed / "index.npz").is_file() and not (root / META_FILE).exists():  # real data packed in the world's layout
         missing = [n for n in layouts if not (packed / f"{n}.npy").is_file()]
         if missing:
-            raise ConfigError(f"{root}: no packed/{missing[0]}.npy (the method reads the conventions {list(layouts)})")
+            raise ConfigError(f"{root}: no packed/{missing[0]}.npy (the method reads the conventions {list(layouts)}; "
+                              "3-D ones can be re-expressed from ntu25 by data_tools/derive_conventions.py)")
         return root
-    meta = root / META_FILE
-    if meta.is_file():
-        try:
-            if json.loads(meta.read_text()).get("complete"):
-                return root
-        except ValueError:
-            pass
-    # the world can hold ntu25 plus its 2-D conventions; other names fail when they are read
-    conventions = tuple(dict.fromkeys(("ntu25", *(n for n in layouts if n in _WORLD_CONVENTIONS))))
-    print(f"[ssl] generating the skeleton world ({classes} classes, {', '.join(conventions)}) under {root} "
-          "(packed arrays only)")
-    return generate_skeleton_world(root, SkeletonWorldConfig(classes=classes, conventions=conventions),
-                                   write_files=False)
+    others = [n for n in layouts if n != "ntu25"]
+    three_d = channels == 3 and bool(others)
+    if not _world_complete(root):
+        # the world packs ntu25 plus its 2-D conventions; other names fail when they are read
+        conventions = ("ntu25",) if three_d else tuple(
+            dict.fromkeys(("ntu25", *(n for n in layouts if n in _WORLD_CONVENTIONS))))
+        print(f"[ssl] generating the skeleton world ({classes} classes, {', '.join(conventions)}) under {root} "
+              "(packed arrays only)")
+        generate_skeleton_world(root, SkeletonWorldConfig(classes=classes, conventions=conventions),
+                                write_files=False)
+    return _derived_3d(root, others) if three_d else root
+
+
+def _world_complete(root: Path) -> bool:
+    try:
+        return bool(json.loads((root / META_FILE).read_text()).get("complete"))
+    except (OSError, ValueError):
+        return False
+
+
+def _derived_3d(root: Path, layouts: Sequence[str]) -> Path:
+    """``root/derived_3d``: the world's clips in ``layouts`` as 3-D camera coordinates, re-expressed
+    from its noisy ``ntu25`` (:func:`~mmfusion.data.skeleton.conventions.derive_conventions`), a
+    folder read like real packed data. Why: the world packs the other conventions as 2-D pixels
+    (a 2-D estimator's view) while MS-CLR pairs metric 3-D skeletons (MeTRAbs); derived once,
+    again when the world's ``ntu25`` is newer than a derived array."""
+    out = root / DERIVED_3D
+    source = (root / "packed" / "ntu25.npy").stat().st_mtime
+    stale = [n for n in layouts
+             if not (p := out / "packed" / f"{n}.npy").is_file() or p.stat().st_mtime < source]
+    if stale:
+        print(f"[ssl] re-expressing the world's ntu25 clips as 3-D {', '.join(stale)} under {out}")
+        derive_conventions(root, out, stale)
+    return out
 
 
 def data_layouts(kwargs: Mapping[str, Any]) -> tuple[tuple[str, ...] | None, int]:
@@ -214,9 +242,11 @@ def world_splits(cache_dir: str | Path, protocol: str = "xsub", clip_len: int = 
     ``layouts`` (MS-CLR): every sample holds those conventions of one clip
     (:class:`~mmfusion.ssl.objectives.msclr.MultiLayoutSkeletons`, ``packed/<layout>.npy``):
     ``"skeleton_<layout>"`` (``channels``, clip_len, V, M) each, the same crop in all of them,
-    ``"skeleton"`` the first; image conventions normalised, 3-D ones centred (``center``).
+    ``"skeleton"`` the first; image conventions normalised, 3-D ones centred (``center``). On a
+    generated world ``channels`` 3 serves the other conventions as 3-D, re-expressed from its
+    ``ntu25`` under ``<cache_dir>/derived_3d`` (MS-CLR's setting: metric 3-D in every convention).
     """
-    root = _world(cache_dir, classes, tuple(layouts) if layouts else ("ntu25",))
+    root = _world(cache_dir, classes, tuple(layouts) if layouts else ("ntu25",), channels)
     dataset = "ntu60" if classes == 60 else "ntu120"
     train: Dataset
     train_plain: Dataset

@@ -15,6 +15,7 @@ sys.path.insert(0, str(RECIPES))
 import evaluate_skeleton  # noqa: E402
 import pretrain_skeleton  # noqa: E402
 
+from mmfusion.data.skeleton.conventions import derive_conventions  # noqa: E402
 from mmfusion.data.synthetic.skeleton_world import SkeletonWorldConfig, generate_skeleton_world  # noqa: E402
 from mmfusion.errors import ConfigError  # noqa: E402
 
@@ -55,7 +56,10 @@ def test_pretrain_then_protocols(tiny_world: Path, tmp_path: Path, capsys: pytes
 def test_msclr_pretrain_then_fused_protocols(multi_layout_world: Path, tmp_path: Path) -> None:
     """MS-CLR through both recipes: batches of every convention, per-convention features fused."""
     run, out = tmp_path / "msclr", tmp_path / "eval"
-    common = ["--cache-dir", str(multi_layout_world)]
+    layouts = ["ntu25", "smpl24", "h36m17", "coco17"]  # the cpu preset's, all 3-D
+    data = tmp_path / "data3d"  # real packed data's way to them: data_tools/derive_conventions.py
+    derive_conventions(multi_layout_world, data, layouts[1:])
+    common = ["--cache-dir", str(data)]
     pretrain_skeleton.main(["--method", "msclr", *common, "--output-dir", str(run), "--max-steps", "1",
                             "--global-batch-size", "4", "--threads", "1", "--cpu", "--objective", "temperature=0.3"])
     card = json.loads((run / "config.json").read_text())
@@ -66,7 +70,6 @@ def test_msclr_pretrain_then_fused_protocols(multi_layout_world: Path, tmp_path:
     knn = evaluate_skeleton.main(["--protocol", "knn", "--run", str(run), "--ks", "1", "3", *ev])
     semi = evaluate_skeleton.main(["--protocol", "semi", "--probe", "--fraction", "0.5", "--probe-epochs", "2",
                                    *ev])  # random-weight baseline
-    layouts = ["smpl24", "h36m17", "coco17"]
     assert linear[0].signature["layouts"] == layouts and linear[0].signature["dim"] == 32
     assert set(linear[0].metrics) == {"top1", "top5", *(f"top1_{n}" for n in layouts)}
     assert set(knn[0].metrics) == {f"top1@k{k}{s}" for k in (1, 3) for s in ("", *(f"_{n}" for n in layouts))}

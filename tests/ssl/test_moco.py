@@ -89,7 +89,7 @@ def test_cpu_presets_build_and_run_one_step_at_their_clip_length(method: str) ->
     t = mod.TRAIN_PRESETS["cpu"]["clip_len"]
     g = torch.Generator().manual_seed(0)
     layouts = getattr(obj, "layouts", ("ntu25",))
-    c = 2 if method == "msclr" else 3
+    c = int(mod.PRESETS["cpu"].get("encoder_kwargs", {}).get("in_channels", 3))  # MS-CLR's card says it
     batch = {f"skeleton_{n}": torch.randn(4, c, t, get_layout(n).num_joints, 2, generator=g) for n in layouts}
     batch.update(skeleton=batch[f"skeleton_{layouts[0]}"], index=torch.arange(4))
     out = obj(batch)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from mmfusion.data.layouts import convert, get_layout
 from mmfusion.data.preprocess import crop_resize_positions
+from mmfusion.data.synthetic.skeleton_world import SkeletonWorldConfig, generate_skeleton_world
 from mmfusion.errors import ConfigError
 from mmfusion.ssl.presets import (
     CenteredSkeletons,
@@ -81,11 +83,35 @@ def test_multi_layout_splits_serve_aligned_clips(multi_layout_world: Path) -> No
 
 def test_msclr_data_follows_its_preset(multi_layout_world: Path) -> None:
     kwargs, _ = method_preset("msclr", "cpu")
-    assert data_layouts(kwargs) == (("smpl24", "h36m17", "coco17"), 2)
-    assert data_layouts(kwargs["encoder_kwargs"]) == (("smpl24", "h36m17", "coco17"), 2)  # an encoder card
+    four = ("ntu25", "smpl24", "h36m17", "coco17")  # metric 3-D in every convention, as MS-CLR's MeTRAbs data
+    assert data_layouts(kwargs) == (four, 3)
+    assert data_layouts(kwargs["encoder_kwargs"]) == (four, 3)  # an encoder card
     assert data_layouts(method_preset("mamp", "cpu")[0]) == (None, 3)
     with pytest.raises(ConfigError, match="smplx42"):
         world_splits(multi_layout_world, layouts=("smpl24", "smplx42"))
+
+
+def test_a_generated_world_serves_other_conventions_in_3d_when_asked(tmp_path: Path) -> None:
+    """channels 3 on a generated world: smpl24 re-expressed from the world's (noisy) ntu25 clips
+    under derived_3d, once; channels 2: the world's own 2-D pixels."""
+    root = generate_skeleton_world(tmp_path / "w", SkeletonWorldConfig(num_sequences=40, workers=1,
+                                                                       conventions=("ntu25", "smpl24")),
+                                   write_files=False)
+    train, plain, _ = world_splits(root, clip_len=8, layouts=("ntu25", "smpl24"), channels=3)
+    derived = root / "derived_3d" / "packed" / "smpl24.npy"
+    assert derived.is_file() and np.load(derived, mmap_mode="r").shape[1] == 3
+    s = plain[0]
+    ntu, smpl = s["skeleton_ntu25"].numpy(), s["skeleton_smpl24"].numpy()  # (3, 8, V, M), each centred
+    assert smpl.shape == (3, 8, 24, 2) and np.abs(smpl[2]).max() > 0  # a real depth channel
+    # equal up to the translation each convention's own centring removes (both are linear in the joints)
+    want = convert(ntu, "ntu25", "smpl24", joint_axis=2)
+    c = get_layout("smpl24").center
+    np.testing.assert_allclose((smpl - smpl[:, :, c:c + 1])[..., 0], (want - want[:, :, c:c + 1])[..., 0], atol=1e-5)
+    stamp = derived.stat().st_mtime_ns
+    world_splits(root, clip_len=8, layouts=("ntu25", "smpl24"), channels=3)
+    assert derived.stat().st_mtime_ns == stamp  # derived once
+    two_d = world_splits(root, clip_len=8, layouts=("smpl24",), channels=2)[1][0]["skeleton_smpl24"]
+    assert two_d.shape == (2, 8, 24, 2) and not np.allclose(two_d.numpy(), smpl[:2])
 
 
 def test_objective_overrides_are_parsed_and_checked() -> None:

@@ -55,16 +55,17 @@ def derive_conventions(root: str | os.PathLike[str], out: str | os.PathLike[str]
         link = dst_dir / name
         if link.exists() and not link.is_symlink():  # a real array there is somebody's data: keep it
             raise ConfigError(f"derive_conventions: {link} exists and is not a link; choose an empty folder")
-        if link.is_symlink():
-            link.unlink()
-        link.symlink_to((src_dir / name).resolve())
+        tmp_link = link.with_name(f".{name}.{os.getpid()}.link")  # replaced atomically: safe beside a second writer
+        tmp_link.unlink(missing_ok=True)
+        tmp_link.symlink_to((src_dir / name).resolve())
+        os.replace(tmp_link, link)
     written = {}
     for layout in layouts:
         name = get_layout(layout).name
         if name == get_layout(source).name:
             continue
         path = dst_dir / f"{name}.npy"
-        tmp = path.with_name(path.name + ".part")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.part")  # per process: two writers never share one
         shape = (x.shape[0], x.shape[1], x.shape[2], get_layout(name).num_joints, x.shape[4])
         y = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
         for i in range(0, x.shape[0], chunk):

@@ -15,6 +15,16 @@ re-implemented; the release lacks the encoder, see :mod:`mmfusion.encoders.flex_
   takes the top-1 queue neighbours of the three queries as extra positives (AimCLR's NNM);
 * queue 32,768, m 0.999, tau 0.07, 128-d MoCo v2 head (:class:`~mmfusion.ssl.objectives.moco.MoCo`).
 
+Evaluation: MS-CLR's linear number (``linear_eval_multi_aimclr_xsub_joint.yaml``) is a head on the
+Kinect ``ntu25`` convention alone (``Feeder_single``; the other conventions' graph and data BN are
+dropped); its ``_ensemble`` configs fuse one head per convention. The recipes report both
+(``top1_<first layout>`` and the fused ``top1``).
+
+Presets: ``cpu`` pairs the four 3-D conventions ``ntu25`` / ``smpl24`` / ``h36m17`` / ``coco17``
+(the world's other conventions re-expressed from its ``ntu25``, as MS-CLR's MeTRAbs skeletons are
+metric 3-D) for 4 x 5 epochs (the official feeder multiplies the data set's length by the number
+of conventions); ``paper_ntu60`` the paper's four.
+
 Differences (ours): AimCLR's ``q_ed`` comes from its energy-based attention-guided drop inside the
 ST-GCN; here it is the extreme view's pooled feature with dropout (``drop`` 0.1) before the
 projector. The per-layout linear heads fused at evaluation are
@@ -45,21 +55,29 @@ from ...errors import ConfigError, DataFormatError
 from ..augment import preset
 from ..objective import register_objective
 from .hiclr import consistency_loss, mining_loss
-from .moco import TRAIN_PRESETS, MoCo, build_backbone
+from .moco import TRAIN_PRESETS as MOCO_TRAIN
+from .moco import MoCo, build_backbone
 
 __all__ = ["PRESETS", "TRAIN_PRESETS", "MSCLR", "MultiLayoutSkeletons", "normalize_image_coords"]
 
+#: the ``cpu`` preset's conventions: MS-CLR's setting of metric 3-D skeletons in every convention
+#: (on the skeleton world: ``ntu25`` plus three re-expressed from it, :func:`~mmfusion.ssl.presets.world_splits`)
+_CPU_LAYOUTS = ("ntu25", "smpl24", "h36m17", "coco17")
+
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"encoder": "msclr_stgcn_tiny", "encoder_kwargs": {"layouts": ("smpl24", "h36m17", "coco17"),
-                                                              "in_channels": 2},
-            "layouts": ("smpl24", "h36m17", "coco17"), "queue_size": 512, "momentum": 0.99, "proj_dim": 64,
-            "temperature": 0.2,
+    "cpu": {"encoder": "msclr_stgcn_tiny", "encoder_kwargs": {"layouts": _CPU_LAYOUTS, "in_channels": 3},
+            "layouts": _CPU_LAYOUTS, "queue_size": 512, "momentum": 0.99, "proj_dim": 64, "temperature": 0.2,
             "mining_step": 400},
     "paper_ntu60": {"encoder": "msclr_stgcn", "layouts": ("ntu25", "smpl24", "smplx42", "mhad43"),
                     "encoder_kwargs": {"layouts": ("ntu25", "smpl24", "smplx42", "mhad43")},
                     "queue_size": 32768, "momentum": 0.999, "temperature": 0.07, "proj_dim": 128,
                     "mining_step": 150 * 314, "topk": 1},
 }
+
+#: MoCo's engine settings; the ``cpu`` preset's epochs scaled by the number of conventions, as the
+#: official feeder multiplies the data set's length by it (4 x MoCo's 5 epochs = 1,580 steps)
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    **MOCO_TRAIN, "cpu": {**MOCO_TRAIN["cpu"], "epochs": MOCO_TRAIN["cpu"]["epochs"] * len(_CPU_LAYOUTS)}}
 
 
 def normalize_image_coords(x: np.ndarray, layout: str) -> np.ndarray:
