@@ -33,6 +33,10 @@ Ops (official ``Levigty/AimCLR`` / ``JHang2020/HiCLR`` ``feeder/tools.py`` seman
   joints are hidden and replaced by a token, a learnable scalar (``learnable=True``: HiCLR's
   ``mask_param``, initialised at 0) or 0; as in the official code one (T, V) mask is shared by the
   batch and the persons (``per_sample=True`` draws one per sample).
+* :func:`feeder_random_rot` ``(max_angle=0.3 rad)``: the CTR-GCN feeder's ``random_rot`` (MAMP,
+  STARS and CascadeFormer train on it): angles about x, y, z drawn from ``U[-max, max]``,
+  ``R = Rz Ry Rx`` shared by all frames and persons; its numbers come from (seed, step, index)
+  (:mod:`mmfusion.ssl.seeding`) instead of a generator, as these objectives' masks do.
 
 Presets (:func:`preset`): ``"basic"`` = temporal crop 6 + shear 0.5 (AimCLR's normal view);
 ``"strong"`` = basic + flip, rotate, noise, blur, axis mask, time flip (AimCLR's extreme view,
@@ -53,9 +57,11 @@ from torch import Tensor, nn
 
 from ..data.layouts import SkeletonLayout, get_layout
 from ..errors import ConfigError
+from .seeding import sample_uniform
 
 __all__ = ["AxisMask", "Compose", "CropResize", "GaussBlur", "GaussNoise", "JointMask", "OneOf", "PRESETS",
-           "Rotate", "Shear", "SkeletonAug", "SpatialFlip", "TemporalCrop", "TimeFlip", "preset"]
+           "Rotate", "Shear", "SkeletonAug", "SpatialFlip", "TemporalCrop", "TimeFlip", "feeder_random_rot", "preset",
+           "random_rotation"]
 
 
 def _rand(g: torch.Generator, *shape: int, like: Tensor) -> Tensor:
@@ -184,6 +190,28 @@ def _axis_rotation(axis: int, angle: Tensor) -> Tensor:
             1: ((c, z, -s), (z, o, z), (s, z, c)),
             2: ((c, s, z), (-s, c, z), (z, z, o))}[axis]
     return torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2)
+
+
+def random_rotation(angles: Tensor) -> Tensor:
+    """(N, 3) angles (rad) about x, y, z -> (N, 3, 3) matrices ``Rz @ Ry @ Rx`` (CTR-GCN ``tools.rot``)."""
+    cx, cy, cz = torch.cos(angles).unbind(-1)
+    sx, sy, sz = torch.sin(angles).unbind(-1)
+    one, zero = torch.ones_like(cx), torch.zeros_like(cx)
+    rx = torch.stack([one, zero, zero, zero, cx, sx, zero, -sx, cx], -1).view(-1, 3, 3)
+    ry = torch.stack([cy, zero, -sy, zero, one, zero, sy, zero, cy], -1).view(-1, 3, 3)
+    rz = torch.stack([cz, sz, zero, -sz, cz, zero, zero, zero, one], -1).view(-1, 3, 3)
+    return rz @ ry @ rx
+
+
+def feeder_random_rot(x: Tensor, max_angle: float, seed: int, step: int, index: Tensor, stream: int = 1) -> Tensor:
+    """CTR-GCN's ``random_rot`` on a batch (N, 3, T, V, M): one rotation per sample, angles
+    ``U[-max_angle, max_angle]`` about x, y, z from (seed, step, index); identity when ``max_angle <= 0``
+    or C != 3 (2-D skeletons are left as they are)."""
+    if max_angle <= 0 or x.shape[1] != 3:
+        return x
+    u = sample_uniform(seed, step, index, (3,), x.device, stream=stream)
+    rot = random_rotation((2 * u - 1) * max_angle).to(x.dtype)
+    return torch.einsum("nij,njtvm->nitvm", rot, x)
 
 
 class Rotate(SkeletonAug):

@@ -88,6 +88,32 @@ def test_rotation_by_hand_about_one_axis() -> None:
     torch.testing.assert_close(A.Rotate()(z, _gen()).norm(dim=1), z.norm(dim=1))
 
 
+def test_feeder_random_rot_by_hand() -> None:
+    # CTR-GCN's rot(): R = Rz Ry Rx with x' = R x; a quarter turn about z alone sends (1, 0, 0) to (0, -1, 0)
+    r = A.random_rotation(torch.tensor([[0.0, 0.0, math.pi / 2]]))[0]
+    torch.testing.assert_close(r @ torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, -1.0, 0.0]), atol=1e-6, rtol=0)
+    # about x: (0, 1, 0) -> (0, c, -s), as the AimCLR matrix of the same axis
+    a = 0.25
+    torch.testing.assert_close(A.random_rotation(torch.tensor([[a, 0.0, 0.0]]))[0] @ torch.tensor([0.0, 1.0, 0.0]),
+                               torch.tensor([0.0, math.cos(a), -math.sin(a)]))
+    x = torch.randn(3, 3, 4, 5, 2)
+    idx = torch.tensor([5, 9, 11])
+    y = A.feeder_random_rot(x, 0.3, seed=1, step=2, index=idx)
+    # one rigid rotation per sample, shared by frames, joints and persons, within +-0.3 rad per axis
+    for i in range(3):
+        pts = x[i].permute(1, 2, 3, 0).reshape(-1, 3)
+        got = y[i].permute(1, 2, 3, 0).reshape(-1, 3)
+        sol = torch.linalg.lstsq(pts, got).solution.T  # got = pts @ R^T
+        torch.testing.assert_close(sol @ sol.T, torch.eye(3), atol=1e-4, rtol=0)
+        assert float(torch.linalg.det(sol)) > 0
+        assert float((sol - torch.eye(3)).abs().max()) < 0.6
+    # per sample: the same index gives the same rotation in any batch; 0 or 2-D leaves x as is
+    torch.testing.assert_close(A.feeder_random_rot(x[1:2], 0.3, 1, 2, idx[1:2]), y[1:2])
+    assert not torch.allclose(A.feeder_random_rot(x, 0.3, 1, 3, idx), y)
+    assert A.feeder_random_rot(x, 0.0, 1, 2, idx) is x
+    torch.testing.assert_close(A.feeder_random_rot(x[:, :2], 0.3, 1, 2, idx), x[:, :2])
+
+
 def test_noise_time_flip_axis_mask_with_probability_one_and_zero() -> None:
     x = _ramp()
     assert torch.equal(A.GaussNoise(p=0.0)(x, _gen()), x)

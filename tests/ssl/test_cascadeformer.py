@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 
 from mmfusion.engine import TrainConfig
 from mmfusion.ssl import create_objective
+from mmfusion.ssl.augment import feeder_random_rot
 from mmfusion.ssl.objectives.cascadeformer import masked_slot_loss
 from mmfusion.ssl.pretrain import PretrainConfig, StageConfig, pretrain
 
@@ -36,6 +37,27 @@ def test_mask_counts_and_zeroes_slots() -> None:
     trainable = {n for n, p in obj.named_parameters() if p.requires_grad}
     assert all(p.grad is not None for n, p in obj.named_parameters() if n in trainable)
     assert any("reconstruction_head" in n for n in trainable)
+
+
+def test_training_clips_get_the_feeders_random_rotation() -> None:
+    # the official feeder rotates training clips (random_rot=True) in both stages; features never
+    x = torch.randn(2, 3, 8, 25, 2)
+    batch = {"skeleton": x, "index": torch.tensor([3, 4]), "label": torch.tensor([0, 1])}
+    torch.manual_seed(0)
+    plain = create_objective("cascadeformer", encoder_kwargs=TINY, rotate=0.0).eval()
+    torch.manual_seed(0)
+    rot = create_objective("cascadeformer", encoder_kwargs=TINY).eval()
+    assert rot.rotate == 0.3
+    assert not torch.allclose(rot(batch)["loss"], plain(batch)["loss"])
+    torch.testing.assert_close(rot.features(x), plain.features(x))
+    rotated = {**batch, "skeleton": feeder_random_rot(x, 0.3, 0, 0, batch["index"])}
+    torch.testing.assert_close(rot(batch)["loss"], plain(rotated)["loss"])
+    torch.manual_seed(0)
+    ft = create_objective("cascadeformer_finetune", encoder_kwargs=TINY, num_classes=2).eval()
+    assert (ft.rotate, ft.label_smoothing) == (0.3, 0.05)
+    logits = ft.encoder({"skeleton": rotated["skeleton"]})["logits"]
+    want = torch.nn.functional.cross_entropy(logits, batch["label"], label_smoothing=0.05)
+    torch.testing.assert_close(ft(batch)["loss"], want)
 
 
 def test_two_stage_cascade_carries_t1(tmp_path, tiny_skeletons) -> None:

@@ -9,7 +9,8 @@ import torch
 
 from mmfusion.errors import MissingModalityError
 from mmfusion.ssl import create_objective
-from mmfusion.ssl.objectives.mamp import motion_aware_mask, motion_target, random_rotation, token_motion
+from mmfusion.ssl.augment import random_rotation
+from mmfusion.ssl.objectives.mamp import motion_aware_mask, motion_target, token_motion
 
 
 def _line(t: int = 8) -> torch.Tensor:

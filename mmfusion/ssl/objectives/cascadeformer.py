@@ -4,20 +4,28 @@ of the frame-token transformer T1, then the cascade fine-tune as a second stage.
 Facts from the official ``YP4AIresearch/CascadeFormer`` (``cascadeformer_1_0/joint/ntu_60_own``:
 ``NTU_pretraining.py``, ``finetuning.py``, ``NTU_main.py``), re-implemented:
 
+* Data (``NTU_main.py``): the CTR-GCN feeder on ``NTU60_CS.npz`` with ``random_rot=True`` and
+  p_interval [0.5, 1] for both stages' training (test: [0.95], no rotation); the rotation
+  (angles U[-0.3, 0.3] rad about x, y, z) is drawn here per sample (``rotate``,
+  :func:`~mmfusion.ssl.augment.feeder_random_rot`), the crop by the data set's ``ctrgcn`` family.
 * Stage 1 (:class:`CascadeMaskedJoints`, objective ``"cascadeformer"``): keep the most active
   person ((N, C, T, V, M) -> (N, T, V, C)); per sample, ``max(1, int(0.3 * T * V))`` random
   (t, v) slots get all C coordinates set to 0 (``PAD_IDX``); T1 encodes the frames and its
   linear reconstruction head predicts every joint; MSE over the masked slots' coordinates only.
-  Official training: Adam, lr 1e-4, cosine annealing with warm restarts, 100 epochs, batch 64.
+  Official training: Adam, lr 1e-4, 5 % linear warm-up then one cosine half-cycle
+  (``get_cosine_schedule_with_warmup``), 100 epochs, batch 64.
 * Stage 2 (:class:`CascadeFinetune`, objective ``"cascadeformer_finetune"``): T1 (from stage 1,
   unfrozen) -> T2 -> cross-attention (T1 queries, T2 keys / values) -> mean over frames -> the
-  official MLP head, cross-entropy. AdamW, lr 3e-5 (cross-subject) / 1e-4 (cross-view), wd 1e-2;
+  official MLP head, cross-entropy with label smoothing 0.05. AdamW, lr 3e-5 (cross-subject) /
+  1e-4 (cross-view), wd 1e-2, cosine to 1e-6;
   dropouts 0.2 (T2, fusion), 0.3 (head). **This stage reads the labels**: it is the paper's
   supervised second stage, run by the pre-training engine so that the cascade is one resumable
   run; an SSL protocol (linear probe, kNN) evaluates stage 1's encoder.
 
-Ours: the masks are drawn per sample from (seed, step, index) (:mod:`mmfusion.ssl.seeding`);
-the warm-restart schedule is replaced by the engine's cosine (one cycle).
+Ours: the masks and rotations are drawn per sample from (seed, step, index)
+(:mod:`mmfusion.ssl.seeding`) instead of ``torch.randperm`` / NumPy in the workers; the official
+stage 1 keeps the epoch with the lowest reconstruction loss **on the test split** and returns it,
+ours keeps the last (choosing on the test split would leak it into every protocol).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from torch import Tensor, nn
 from ...encoders.cascadeformer import CascadeFormer, select_most_active_person
 from ...errors import ConfigError, MissingModalityError
 from ...registry import create_model
+from ..augment import feeder_random_rot
 from ..objective import PretextObjective, register_objective
 from ..seeding import batch_index, sample_uniform
 
@@ -58,11 +67,11 @@ class CascadeMaskedJoints(PretextObjective):
     mean over frames of T1's tokens.
     """
 
-    def __init__(self, encoder: nn.Module, mask_ratio: float = 0.3, seed: int = 0) -> None:
+    def __init__(self, encoder: nn.Module, mask_ratio: float = 0.3, seed: int = 0, rotate: float = 0.3) -> None:
         super().__init__(encoder)
         if not 0 < mask_ratio < 1:
             raise ConfigError(f"CascadeFormer: mask_ratio must be in (0, 1), got {mask_ratio}")
-        self.mask_ratio, self.seed = mask_ratio, seed
+        self.mask_ratio, self.seed, self.rotate = mask_ratio, seed, rotate
         # the classifier freezes the reconstruction head (no use in classification); here it is trained,
         # and the classifier's own pooled-feature layers (no part in this loss) are frozen instead, so
         # that DDP sees no trainable parameter outside the loss
@@ -88,8 +97,10 @@ class CascadeMaskedJoints(PretextObjective):
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         t1 = _backbone(self.encoder).t1
-        frames = select_most_active_person(batch["skeleton"])
-        masked, mask = self.mask(frames, batch_index(batch, "CascadeFormer"))
+        index = batch_index(batch, "CascadeFormer")
+        x = feeder_random_rot(batch["skeleton"], self.rotate, self.seed, int(self.step), index)
+        frames = select_most_active_person(x)
+        masked, mask = self.mask(frames, index)
         pred = t1(masked)
         loss = masked_slot_loss(pred, frames, mask)
         return {"loss": loss, "mse_all": F.mse_loss(pred.detach().float(), frames.float())}
@@ -103,15 +114,26 @@ class CascadeFinetune(PretextObjective):
     """Stage 2: the cascade (T1 -> T2 -> cross-attention -> head) trained with cross-entropy.
 
     ``encoder`` is the full classifier (``create_model("cascadeformer", num_classes=K)``); the
-    batch's ``"label"`` is read (supervised stage, see the module docstring).
+    batch's ``"label"`` is read (supervised stage, see the module docstring). Training clips get
+    the feeder's random rotation (``rotate`` rad, as stage 1).
     """
+
+    def __init__(self, encoder: nn.Module, seed: int = 0, rotate: float = 0.3, label_smoothing: float = 0.05) -> None:
+        super().__init__(encoder)
+        self.seed, self.rotate, self.label_smoothing = seed, rotate, label_smoothing
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    def after_step(self, step: int) -> None:
+        self.step.fill_(step)
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         if "label" not in batch:
             raise MissingModalityError("label", "the CascadeFormer fine-tune stage is supervised")
-        logits = self.encoder({"skeleton": batch["skeleton"]})["logits"]
+        x = feeder_random_rot(batch["skeleton"], self.rotate, self.seed, int(self.step),
+                              batch_index(batch, "CascadeFormer fine-tune"))
+        logits = self.encoder({"skeleton": x})["logits"]
         target = torch.as_tensor(batch["label"], device=logits.device).long()
-        loss = F.cross_entropy(logits.float(), target)
+        loss = F.cross_entropy(logits.float(), target, label_smoothing=self.label_smoothing)
         return {"loss": loss, "train_top1": (logits.detach().argmax(1) == target).float().mean()}
 
     @torch.no_grad()
@@ -125,20 +147,21 @@ def _size(encoder_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
 
 @register_objective("cascadeformer")
 def cascadeformer(encoder: str = "cascadeformer_t1", encoder_kwargs: Mapping[str, Any] | None = None,
-                  mask_ratio: float = 0.3, seed: int = 0) -> CascadeMaskedJoints:
+                  mask_ratio: float = 0.3, seed: int = 0, rotate: float = 0.3) -> CascadeMaskedJoints:
     """Stage 1 on T1 (``create_model(encoder, num_classes=0, **encoder_kwargs)``; cross-subject size by default)."""
     kwargs = _size(encoder_kwargs)
-    obj = CascadeMaskedJoints(create_model(encoder, num_classes=0, **kwargs), mask_ratio, seed)
+    obj = CascadeMaskedJoints(create_model(encoder, num_classes=0, **kwargs), mask_ratio, seed, rotate)
     obj.encoder_name, obj.encoder_kwargs = encoder, kwargs
     return obj
 
 
 @register_objective("cascadeformer_finetune")
 def cascadeformer_finetune(encoder: str = "cascadeformer", encoder_kwargs: Mapping[str, Any] | None = None,
-                           num_classes: int = 60, seed: int = 0) -> CascadeFinetune:
+                           num_classes: int = 60, seed: int = 0, rotate: float = 0.3,
+                           label_smoothing: float = 0.05) -> CascadeFinetune:
     """Stage 2 on the full cascade classifier (T1 loaded from stage 1 by the engine)."""
     kwargs = _size(encoder_kwargs)
-    obj = CascadeFinetune(create_model(encoder, num_classes=num_classes, **kwargs))
+    obj = CascadeFinetune(create_model(encoder, num_classes=num_classes, **kwargs), seed, rotate, label_smoothing)
     obj.encoder_name, obj.encoder_kwargs = encoder, kwargs
     return obj
 
@@ -156,12 +179,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 _PRETRAIN = {"optimizer": "adamw", "weight_decay": 0.0, "betas": (0.9, 0.999)}  # Adam: AdamW without decay
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "paper_ntu60": {**_PRETRAIN, "epochs": 100, "global_batch_size": 64, "lr": 1e-4, "clip_len": 64},
-    "paper_ntu60_cv": {**_PRETRAIN, "epochs": 100, "global_batch_size": 64, "lr": 1e-4, "clip_len": 64},
+    # get_cosine_schedule_with_warmup(0.05 * total steps): 5 of 100 epochs
+    "paper_ntu60": {**_PRETRAIN, "epochs": 100, "warmup_epochs": 5, "global_batch_size": 64, "lr": 1e-4,
+                    "clip_len": 64},
+    "paper_ntu60_cv": {**_PRETRAIN, "epochs": 100, "warmup_epochs": 5, "global_batch_size": 64, "lr": 1e-4,
+                       "clip_len": 64},
     "cpu": {**_PRETRAIN, "epochs": 3, "global_batch_size": 64, "lr": 1e-3, "warmup_epochs": 0.5, "clip_len": 32},
 }
 
-_FINETUNE = {"optimizer": "adamw", "weight_decay": 1e-2, "betas": (0.9, 0.999)}
+_FINETUNE = {"optimizer": "adamw", "weight_decay": 1e-2, "betas": (0.9, 0.999), "min_lr": 1e-6}
 _FT_TRAIN: dict[str, dict[str, Any]] = {
     "paper_ntu60": {**_FINETUNE, "epochs": 100, "global_batch_size": 64, "lr": 3e-5},
     "paper_ntu60_cv": {**_FINETUNE, "epochs": 100, "global_batch_size": 64, "lr": 1e-4},

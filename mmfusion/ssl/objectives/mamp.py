@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from ...encoders.skeleton_transformer import SkeletonTransformer, TransformerBlock, init_linear_layernorm
 from ...errors import ConfigError
 from ...registry import create_model
+from ..augment import feeder_random_rot, random_rotation
 from ..objective import PretextObjective, register_objective
 from ..seeding import batch_index, sample_uniform
 
@@ -109,17 +110,6 @@ def motion_aware_mask(patches: Tensor, mask_ratio: float, tau: float, uniform: T
     return ids_shuffle[:, :keep], mask, ids_restore
 
 
-def random_rotation(angles: Tensor) -> Tensor:
-    """(N, 3) angles (rad) about x, y, z -> (N, 3, 3) matrices Rz @ Ry @ Rx."""
-    cx, cy, cz = torch.cos(angles).unbind(-1)
-    sx, sy, sz = torch.sin(angles).unbind(-1)
-    one, zero = torch.ones_like(cx), torch.zeros_like(cx)
-    rx = torch.stack([one, zero, zero, zero, cx, sx, zero, -sx, cx], -1).view(-1, 3, 3)
-    ry = torch.stack([cy, zero, -sy, zero, one, zero, sy, zero, cy], -1).view(-1, 3, 3)
-    rz = torch.stack([cz, sz, zero, -sz, cz, zero, zero, zero, one], -1).view(-1, 3, 3)
-    return rz @ ry @ rx
-
-
 class MAMP(PretextObjective):
     """Masked motion prediction around a registered skeleton-transformer classifier.
 
@@ -173,11 +163,7 @@ class MAMP(PretextObjective):
 
     def augment(self, x: Tensor, index: Tensor, step: int) -> Tensor:
         """Random rotation per sample (identity when ``rotate == 0``); (N, C, T, V, M)."""
-        if self.rotate <= 0 or x.shape[1] != 3:
-            return x
-        u = sample_uniform(self.seed, step, index, (3,), x.device, stream=1)
-        rot = random_rotation((2 * u - 1) * self.rotate).to(x.dtype)
-        return torch.einsum("nij,njtvm->nitvm", rot, x)
+        return feeder_random_rot(x, self.rotate, self.seed, step, index)
 
     def decode(self, latent: Tensor, ids_restore: Tensor, tp: int, v: int) -> Tensor:
         """(B, L_keep, D) encoder tokens -> (B, L, t_patch*C) predictions."""
