@@ -13,14 +13,17 @@ import torch.nn.functional as F
 from mmfusion.data.layouts import NTU25
 from mmfusion.data.preprocess import (
     BodyTrack,
+    center_origin,
     center_skeleton,
     crop_resize_positions,
     denoise_bodies,
     denoise_tracks,
+    interpolate_frames,
     noisy_frame_mask,
     pack_actors,
     prenormalize_3d,
     random_rotation,
+    subtract_origin,
     to_ctvm,
     to_mtvc,
     tracks_from_arrays,
@@ -209,6 +212,34 @@ def test_center_on_spine_mid_of_first_valid_frame() -> None:
     np.testing.assert_allclose(y[0, 1, NTU25.center], 0.0, atol=1e-6)
     np.testing.assert_allclose(y[1, 3:], x[1, 3:] - origin, atol=1e-6)
     assert not y[0, 0].any() and not y[1, :3].any()  # absent frames stay zero
+
+
+def test_centring_only_the_frames_a_resize_reads_is_exact(tmp_path) -> None:
+    # a second actor who leaves mid-clip: interpolating between its last frame and a zero frame is
+    # where centring after the resize would differ; centring the read frames must not
+    x = np.zeros((2, 40, V, 3), np.float32)
+    x[0, 2:] = upright(38) + np.array([0.3, -0.2, 2.8], np.float32)
+    x[1, 5:21] = upright(16, x0=0.7)
+    x[0, 2:] += np.random.default_rng(0).normal(0, 0.05, (38, V, 3)).astype(np.float32)
+    origin = center_origin(x)
+    np.testing.assert_array_equal(origin, x[0, 2, NTU25.center])
+    ctvm = np.ascontiguousarray(x.transpose(3, 1, 2, 0))
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32, shape=ctvm.shape)
+    mm[:] = ctvm
+    mm.flush()
+
+    def centre(f: np.ndarray) -> np.ndarray:
+        return subtract_origin(f.transpose(3, 1, 2, 0), origin).transpose(3, 1, 2, 0)
+
+    for seed in range(5):
+        pos = crop_resize_positions(2, 40, (0.5, 1.0), 16, np.random.default_rng(seed), min_crop=4)
+        whole = interpolate_frames(center_skeleton(x).transpose(3, 1, 2, 0), pos, time_axis=1)
+        for src in (ctvm, np.load(tmp_path / "x.npy", mmap_mode="r")):
+            np.testing.assert_array_equal(interpolate_frames(src, pos, time_axis=1, per_frame=centre), whole)
+    assert center_origin(np.zeros((2, 4, V, 3), np.float32)) is None
+    only_second = np.zeros((2, 4, V, 3), np.float32)
+    only_second[1, 1:] = upright(3)
+    np.testing.assert_array_equal(center_origin(only_second), only_second[1, 1, NTU25.center])
 
 
 def test_prenormalize_aligns_spine_and_shoulders() -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mmfusion import create_model
+from mmfusion.data.preprocess import center_skeleton, interpolate_frames
 from mmfusion.errors import ConfigError
 from mmfusion.ssl import create_objective
 from mmfusion.ssl.objectives.msclr import PRESETS, MultiLayoutSkeletons, normalize_image_coords
@@ -30,6 +31,31 @@ def test_dataset_serves_every_convention() -> None:
     assert s["index"] == 3 and s["label"] == 3
     assert s["skeleton_smpl24"].shape == (3, 6, 24, 2) and torch.equal(s["skeleton"], s["skeleton_smpl24"])
     assert torch.all(s["skeleton_coco17"][2] == 0)  # 2-D padded to 3 channels
+
+
+def test_centred_crops_equal_centring_the_whole_clip_first() -> None:
+    # the data set centres only the frames its resize reads (and keeps each row's origin and span);
+    # the clips must be the CTR-GCN ones: centre the whole clip, then crop and resize
+    rng = np.random.default_rng(0)
+    n, t = 5, 60
+    arrays = {"ntu25": rng.normal(0, 0.3, (n, 3, t, 25, 2)).astype(np.float32) + 2.0,
+              "h36m17": rng.normal(0, 0.3, (n, 3, t, 17, 2)).astype(np.float32) + 2.0}
+    for a in arrays.values():
+        a[:, :, :4] = 0        # leading empty frames
+        a[:, :, 50:] = 0       # trailing
+        a[1, :, 20:, :, 1] = 0  # the second actor leaves clip 1 mid-way
+        a[2, ..., 1] = 0        # clip 2 has one actor
+    arrays["h36m17"][3, ..., 0] = 0  # actor 1 absent in one convention: centred on actor 2
+    ds = MultiLayoutSkeletons(arrays, labels=list(range(n)), channels=3, window=16, train=True, center=True, seed=3)
+    for epoch in (0, 1):
+        ds.set_epoch(epoch)
+        for i in range(n):
+            s = ds[i]
+            pos = ds._positions(i)
+            for name, a in arrays.items():
+                whole = center_skeleton(a[i].transpose(3, 1, 2, 0), name).transpose(3, 1, 2, 0)
+                want = interpolate_frames(whole, pos, time_axis=1)
+                np.testing.assert_array_equal(s[f"skeleton_{name}"].numpy(), want)
 
 
 def _batch() -> dict[str, torch.Tensor]:
